@@ -1,0 +1,69 @@
+"""The vpcflow error tree. Library code raises these; the CLI and web layers translate them.
+
+    VpcflowError                  every error vpcflow raises on purpose
+    ├── FormatError               a log format or header vpcflow cannot use
+    ├── ParseError                a bad record: path, line and field
+    ├── SourceError               a source that cannot be read (missing path, S3, CloudWatch)
+    ├── StoreError                a directory that is not a usable vpcflow store
+    ├── QueryError                SQL or a query language the engine rejects
+    │   └── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
+    ├── ConfigError               bad configuration input (security groups, threat lists, ...)
+    └── MissingDependency         an optional extra is not installed
+
+Messages say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class VpcflowError(Exception):
+    """Root of every error vpcflow raises on purpose."""
+
+
+class FormatError(VpcflowError):
+    """A log format string or header line vpcflow cannot use."""
+
+
+class ParseError(VpcflowError):
+    """A malformed record; carries where it is so a person can find it."""
+
+    def __init__(self, reason: str, path: str = "", line: int | None = None, field: str = ""):
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.field = field
+        where = path or "<input>"
+        if line is not None:
+            where += f":{line}"
+        if field:
+            where += f": field {field!r}"
+        super().__init__(f"{where}: {reason}")
+
+
+class SourceError(VpcflowError):
+    """A source that cannot be read."""
+
+
+class StoreError(VpcflowError):
+    """A directory that is not a usable vpcflow store."""
+
+
+class QueryError(VpcflowError):
+    """A query the engine rejects or that failed."""
+
+
+class QueryRefused(QueryError):
+    """A query that tries to read outside the store, write, or attach databases."""
+
+
+class ConfigError(VpcflowError):
+    """Bad configuration input."""
+
+
+class MissingDependency(VpcflowError):
+    """An optional extra is not installed."""
+
+    def __init__(self, package: str, extra: str):
+        super().__init__(
+            f"this feature needs the {package!r} package: pip install 'vpcflow[{extra}]'"
+        )
