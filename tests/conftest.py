@@ -1,0 +1,37 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch, tmp_path_factory):
+    """No test may reach real AWS: drop every AWS_* variable and hide ~/.aws."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no 169.254.169.254 lookups
+
+
+@pytest.fixture(scope="session")
+def _moto_server():
+    from moto_server import MotoEndpoint
+
+    server = MotoEndpoint()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(_moto_server, monkeypatch):
+    """A fresh moto server on 127.0.0.1 with boto3 pointed at it through AWS_ENDPOINT_URL."""
+    _moto_server.reset()
+    for name, value in _moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    return _moto_server
