@@ -1,0 +1,162 @@
+"""``vpcflow aws ...``: create and list VPC flow logs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+_aws_options = [
+    click.option(
+        "--profile", default=None, help="AWS profile (default: the boto3 credential chain)."
+    ),
+    click.option(
+        "--region", default=None, help="AWS region (default: AWS_REGION or the profile's)."
+    ),
+]
+
+
+def _with_aws_options(fn):
+    for opt in reversed(_aws_options):
+        fn = opt(fn)
+    return fn
+
+
+@click.group("aws")
+def aws_group() -> None:
+    """Set up and inspect VPC flow logs in an AWS account."""
+
+
+@aws_group.command("create-flow-log")
+@click.option(
+    "--resource-id", required=True, help="vpc-..., subnet-... or eni-... to capture traffic of."
+)
+@click.option(
+    "--traffic-type",
+    type=click.Choice(["ACCEPT", "REJECT", "ALL"], case_sensitive=False),
+    default="ALL",
+    show_default=True,
+)
+@click.option(
+    "--destination", required=True, help="s3://BUCKET[/PREFIX] or cloudwatch://LOG_GROUP."
+)
+@click.option(
+    "--fields",
+    default="default",
+    show_default=True,
+    help="default, all, or a comma-separated list of fields (e.g. version,srcaddr,dstaddr).",
+)
+@click.option(
+    "--file-format", type=click.Choice(["text", "parquet"]), default="text", show_default=True
+)
+@click.option("--hive-partitions", is_flag=True, help="Hive-compatible S3 prefixes (S3 only).")
+@click.option("--per-hour", is_flag=True, help="Partition S3 objects per hour (S3 only).")
+@click.option(
+    "--max-aggregation-interval", type=click.Choice(["60", "600"]), default="600", show_default=True
+)
+@click.option(
+    "--role-name",
+    default=None,
+    help="IAM role for CloudWatch delivery (created if missing; default vpcflow-flow-logs-delivery).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the API calls and policies; change nothing.")
+@_with_aws_options
+def create_flow_log(
+    resource_id,
+    traffic_type,
+    destination,
+    fields,
+    file_format,
+    hive_partitions,
+    per_hour,
+    max_aggregation_interval,
+    role_name,
+    dry_run,
+    profile,
+    region,
+) -> None:
+    """Create a flow log, plus the log group and IAM role (CloudWatch) or bucket policy (S3)
+    it needs when they are missing."""
+    from .. import setup_flowlogs as sf
+
+    spec = sf.FlowLogSpec(
+        resource_id=resource_id,
+        destination=destination,
+        traffic_type=traffic_type.upper(),
+        fields=fields,
+        file_format=file_format,
+        hive_partitions=hive_partitions,
+        per_hour=per_hour,
+        max_aggregation_interval=int(max_aggregation_interval),
+        role_name=role_name or sf.DEFAULT_ROLE_NAME,
+    )
+    result = sf.create_flow_log(spec, dry_run=dry_run, profile=profile, region=region)
+    for note in result.notes:
+        click.echo(f"# {note}", err=True)
+    if dry_run:
+        click.echo(f"# dry run: {len(result.calls)} call(s) would be made")
+        for i, call in enumerate(result.calls, 1):
+            click.echo(f"# {i}. {call.service} {call.operation}")
+            click.echo(json.dumps(call.params, indent=2))
+        return
+    for call in result.calls[:-1]:
+        click.echo(f"done: {call.service} {call.operation}", err=True)
+    click.echo(" ".join(result.flow_log_ids))
+
+
+@aws_group.command("list-flow-logs")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+)
+@_with_aws_options
+def list_flow_logs(fmt, profile, region) -> None:
+    """Show existing flow logs with their destination and record format."""
+    from .. import setup_flowlogs as sf
+
+    rows = sf.list_flow_logs(profile=profile, region=region)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row))
+    elif fmt == "csv":
+        import csv
+        import sys
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["flow_log_id"])
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        _table(rows)
+
+
+def _table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not rows:
+        click.echo("no flow logs in this account and region")
+        return
+    t = Table(show_lines=False)
+    cols = (
+        "flow_log_id",
+        "resource_id",
+        "traffic_type",
+        "destination",
+        "file_format",
+        "status",
+        "log_format",
+    )
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*("" if r.get(c) is None else str(r[c]) for c in cols))
+    Console(width=200).print(t)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(aws_group)
