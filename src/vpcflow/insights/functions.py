@@ -1,0 +1,108 @@
+"""SQL functions the Logs Insights translation relies on, registered on every DuckDB connection.
+
+IPv4 tests are SQL macros over string and integer arithmetic (fast, vectorised by DuckDB);
+IPv6 tests are vectorised Python functions over Arrow arrays using :mod:`ipaddress`. Nothing here
+needs a DuckDB extension, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+log = logging.getLogger("vpcflow")
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_RE = rf"{_OCTET}(\.{_OCTET}){{3}}"
+
+MACROS = (
+    f"""CREATE OR REPLACE MACRO vpcflow_ipv4_int(s) AS
+        CASE WHEN regexp_full_match(CAST(s AS VARCHAR), '{IPV4_RE}') THEN
+            CAST(split_part(s, '.', 1) AS BIGINT) * 16777216
+          + CAST(split_part(s, '.', 2) AS BIGINT) * 65536
+          + CAST(split_part(s, '.', 3) AS BIGINT) * 256
+          + CAST(split_part(s, '.', 4) AS BIGINT) END""",
+    """CREATE OR REPLACE MACRO vpcflow_is_ipv4(s) AS
+        coalesce(vpcflow_ipv4_int(s) IS NOT NULL, false)""",
+    # cidr 'a.b.c.d/len': the address masked to len bits equals the network.
+    """CREATE OR REPLACE MACRO vpcflow_ipv4_in_subnet(s, cidr) AS
+        coalesce(
+          vpcflow_ipv4_int(s) // CAST(pow(2, 32 - CAST(split_part(cidr, '/', 2) AS INTEGER)) AS BIGINT)
+          = vpcflow_ipv4_int(split_part(cidr, '/', 1))
+            // CAST(pow(2, 32 - CAST(split_part(cidr, '/', 2) AS INTEGER)) AS BIGINT),
+          false)""",
+)
+
+
+def _is_ipv6(values):
+    import pyarrow as pa
+
+    out = []
+    for v in values.to_pylist():
+        try:
+            out.append(v is not None and isinstance(ipaddress.ip_address(v), ipaddress.IPv6Address))
+        except ValueError:
+            out.append(False)
+    return pa.array(out, pa.bool_())
+
+
+def _ipv6_in_subnet(values, cidrs):
+    import pyarrow as pa
+
+    nets: dict[str, object] = {}
+    out = []
+    for v, c in zip(values.to_pylist(), cidrs.to_pylist(), strict=True):
+        ok = False
+        if v is not None and c is not None:
+            net = nets.get(c)
+            if net is None:
+                try:
+                    net = ipaddress.ip_network(c, strict=False)
+                except ValueError:
+                    net = False
+                nets[c] = net
+            if net is not False and net.version == 6:
+                try:
+                    addr = ipaddress.ip_address(v)
+                    ok = addr.version == 6 and addr in net
+                except ValueError:
+                    ok = False
+        out.append(ok)
+    return pa.array(out, pa.bool_())
+
+
+def register(con) -> None:
+    """Create vpcflow's Logs Insights helper functions on a DuckDB connection (idempotent)."""
+    for macro in MACROS:
+        con.execute(macro)
+    from duckdb import sqltypes  # type: ignore[attr-defined]
+
+    for name, fn, params in (
+        ("vpcflow_is_ipv6", _is_ipv6, [sqltypes.VARCHAR]),
+        ("vpcflow_ipv6_in_subnet", _ipv6_in_subnet, [sqltypes.VARCHAR, sqltypes.VARCHAR]),
+    ):
+        try:
+            con.create_function(
+                name,
+                fn,
+                params,
+                sqltypes.BOOLEAN,
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
+        except Exception as exc:  # already registered on this connection
+            if "already" not in str(exc).lower():
+                raise
+
+
+def install_hook() -> None:
+    """Add :func:`register` to the DuckDB engine's connect hooks, once."""
+    try:
+        from ..engines import duckdb as engine
+    except ImportError:  # engine not available: callers register on their own connection
+        log.debug("vpcflow.engines.duckdb not importable; insights functions not hooked")
+        return
+    hooks = getattr(engine, "CONNECT_HOOKS", None)
+    if hooks is not None and register not in hooks:
+        hooks.append(register)
