@@ -1,0 +1,92 @@
+"""Enrichment: what an address, a protocol number or a TCP-flags value means.
+
+Available three ways:
+
+* SQL functions on every DuckDB connection (registered through
+  ``vpcflow.engines.duckdb.CONNECT_HOOKS`` when this package is imported)::
+
+      ip_country(addr)       'US', 'private', 'documentation', ... (geoip2fast, offline)
+      ip_country_name(addr)  'United States'
+      ip_asn(addr)           autonomous-system organisation, 'AMAZON-02'
+      ip_scope(addr)         'public' or the special-purpose range name
+      aws_service(addr)      'EC2', 'S3', 'AMAZON' (AWS ip-ranges.json, `vpcflow enrich update`)
+      aws_region(addr)       'us-east-1'
+      protocol_name(n)       'TCP'
+      tcp_flag_names(n)      'SYN,ACK'
+
+* :func:`lookup` for a list of addresses (``vpcflow enrich ip``), and
+* extra fields of detection findings.
+
+The address functions are vectorised Arrow UDFs: IPv4 is parsed and searched with NumPy, one
+DuckDB vector at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+
+from . import aws_ranges, geo, ipaddr, protocols, tcp_flags
+
+__all__ = ["lookup", "register", "ADDRESS_FUNCTIONS", "aws_ranges", "geo", "protocols", "tcp_flags"]
+
+log = logging.getLogger("vpcflow.enrich")
+
+ADDRESS_FUNCTIONS = {
+    "ip_country": geo.country,
+    "ip_country_name": geo.country_name,
+    "ip_asn": geo.asn,
+    "ip_scope": ipaddr.scope,
+    "aws_service": aws_ranges.service,
+    "aws_region": aws_ranges.region,
+}
+
+MACROS = {
+    "protocol_name": ("p", protocols.sql_macro),
+    "tcp_flag_names": ("f", tcp_flags.sql_macro),
+}
+
+
+def register(con) -> None:
+    """Add the enrichment functions to a DuckDB connection (a ``CONNECT_HOOKS`` callable)."""
+    for fname, fn in ADDRESS_FUNCTIONS.items():
+        try:
+            con.create_function(
+                fname,
+                fn,
+                ["VARCHAR"],
+                "VARCHAR",
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
+        except Exception as exc:  # already registered on this connection
+            if "already" not in str(exc).lower():
+                raise
+    for mname, (arg, body) in MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {mname}({arg}) AS {body()}")
+
+
+def lookup(addresses) -> pa.Table:
+    """One row per address: scope, country, country name, AS organisation, AWS service, region."""
+    arr = pa.array([str(a) for a in addresses], type=pa.string())
+    return pa.table(
+        {
+            "address": arr,
+            **{name.removeprefix("ip_"): fn(arr) for name, fn in ADDRESS_FUNCTIONS.items()},
+        }
+    )
+
+
+def _install_hook() -> None:
+    try:
+        from ..engines import duckdb as engine
+    except ImportError:  # the engine module not there (yet): register() is still usable
+        return
+    hooks = getattr(engine, "CONNECT_HOOKS", None)
+    if hooks is not None and register not in hooks:
+        hooks.append(register)
+
+
+_install_hook()

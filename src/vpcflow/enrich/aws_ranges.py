@@ -1,0 +1,174 @@
+"""The AWS service and region of an address, from AWS's published ``ip-ranges.json``.
+
+``vpcflow enrich update`` (:func:`update`) downloads the current file once into a per-user data
+directory; lookups read that copy and never touch the network. Without a downloaded file
+``aws_service()`` is NULL and a warning says how to get it.
+
+Where     default                                          override
+file      ``$XDG_DATA_HOME/vpcflow/ip-ranges.json``         ``VPCFLOW_IP_RANGES_FILE``
+URL       https://ip-ranges.amazonaws.com/ip-ranges.json    ``VPCFLOW_IP_RANGES_URL``, ``--url``
+
+Every prefix belongs to ``AMAZON`` and many also to a specific service (``EC2``, ``S3``,
+``CLOUDFRONT``, ...). A lookup returns the specific service when one matches, else ``AMAZON``;
+within each, the longest prefix wins.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import ConfigError, SourceError
+from . import ipaddr
+
+log = logging.getLogger("vpcflow.enrich")
+
+DEFAULT_URL = "https://ip-ranges.amazonaws.com/ip-ranges.json"
+
+
+def default_url() -> str:
+    return os.environ.get("VPCFLOW_IP_RANGES_URL") or DEFAULT_URL
+
+
+def default_path() -> Path:
+    explicit = os.environ.get("VPCFLOW_IP_RANGES_FILE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vpcflow" / "ip-ranges.json"
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    path: str
+    url: str
+    create_date: str
+    sync_token: str
+    prefixes: int
+
+
+def _validate(doc, where: str) -> int:
+    if not isinstance(doc, dict) or not isinstance(doc.get("prefixes"), list):
+        raise SourceError(f"{where}: not an AWS ip-ranges.json document (no 'prefixes' list)")
+    return len(doc["prefixes"]) + len(doc.get("ipv6_prefixes") or [])
+
+
+def update(url: str | None = None, path: str | os.PathLike | None = None, timeout: float = 30.0):
+    """Download ``ip-ranges.json`` from ``url`` into ``path`` (atomically) and return a report."""
+    url = url or default_url()
+    target = Path(path) if path else default_path()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user's URL
+            body = resp.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SourceError(f"cannot download AWS IP ranges from {url}: {exc}") from exc
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise SourceError(f"{url}: not JSON ({exc})") from exc
+    count = _validate(doc, url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(body)
+    os.replace(tmp, target)
+    _cache.clear()
+    log.info("saved %d AWS prefixes to %s", count, target)
+    return UpdateReport(
+        str(target), url, str(doc.get("createDate", "")), str(doc.get("syncToken", "")), count
+    )
+
+
+class AwsRanges:
+    """Prefix tables built from one ip-ranges.json document."""
+
+    def __init__(self, doc: dict, source: str = ""):
+        _validate(doc, source or "ip-ranges.json")
+        self.source = source
+        self.create_date = str(doc.get("createDate", ""))
+        pairs: list[tuple[str, str]] = []
+        index: dict[tuple[str, str], int] = {}
+        specific, generic = [], []
+        rows = [(p.get("ip_prefix"), p) for p in doc["prefixes"]]
+        rows += [(p.get("ipv6_prefix"), p) for p in doc.get("ipv6_prefixes") or []]
+        for cidr, p in rows:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{source}: bad prefix {cidr!r}") from None
+            key = (str(p.get("service", "")), str(p.get("region", "")))
+            if key not in index:
+                index[key] = len(pairs)
+                pairs.append(key)
+            (generic if key[0] == "AMAZON" else specific).append((net, index[key]))
+        self.services = pa.array([s for s, _ in pairs], type=pa.string())
+        self.regions = pa.array([r for _, r in pairs], type=pa.string())
+        self._tables = (ipaddr.PrefixTable(specific), ipaddr.PrefixTable(generic))
+
+    def ids(self, values) -> np.ndarray:
+        values = ipaddr.as_array(values)
+        parsed = ipaddr.ipv4_ints(values)
+        out = self._tables[0].lookup(values, parsed)
+        missing = out < 0
+        if missing.any():
+            out = np.where(missing, self._tables[1].lookup(values, parsed), out)
+        return out
+
+    def service(self, values) -> pa.Array:
+        return ipaddr.take_names(self.services, self.ids(values))
+
+    def region(self, values) -> pa.Array:
+        return ipaddr.take_names(self.regions, self.ids(values))
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, float], AwsRanges | None] = {}
+
+
+def load(path: str | os.PathLike | None = None) -> AwsRanges | None:
+    """The ranges from ``path`` (default: the downloaded copy), or None if never downloaded."""
+    target = Path(path) if path else default_path()
+    try:
+        mtime = target.stat().st_mtime
+    except OSError:
+        with _lock:
+            if ("missing", 0.0) not in _cache:
+                log.warning("no AWS IP ranges file at %s: run `vpcflow enrich update`", target)
+                _cache[("missing", 0.0)] = None
+        return None
+    key = (str(target), mtime)
+    with _lock:
+        if key not in _cache:
+            try:
+                doc = json.loads(target.read_text())
+            except (OSError, ValueError) as exc:
+                raise SourceError(
+                    f"{target}: unreadable AWS IP ranges ({exc}); run `vpcflow enrich update`"
+                ) from exc
+            _cache[key] = AwsRanges(doc, str(target))
+        return _cache[key]
+
+
+def service(values) -> pa.Array:
+    """AWS service per address (``EC2``, ``S3``, ``AMAZON``), NULL if not AWS or no file."""
+    ranges = load()
+    if ranges is None:
+        return pa.nulls(len(values), type=pa.string())
+    return ranges.service(values)
+
+
+def region(values) -> pa.Array:
+    """AWS region per address (``us-east-1``, ``GLOBAL``), NULL if not AWS or no file."""
+    ranges = load()
+    if ranges is None:
+        return pa.nulls(len(values), type=pa.string())
+    return ranges.region(values)

@@ -1,0 +1,212 @@
+"""Vectorised IP address helpers shared by the enrichment lookups.
+
+Addresses arrive as Arrow string arrays (a DuckDB vector, a column of findings). IPv4 is parsed
+with Arrow compute and looked up with NumPy ``searchsorted``; IPv6, rare in flow logs, goes
+through :mod:`ipaddress` one distinct value at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
+
+# IANA special-purpose registries (RFC 6890 and successors), named for people reading findings.
+SPECIAL_RANGES: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "this-network"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared-address-space"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "ietf-protocol-assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4-relay-anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("255.255.255.255/32", "broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "ipv4-mapped"),
+    ("64:ff9b::/96", "nat64"),
+    ("100::/64", "discard-only"),
+    ("2001:db8::/32", "documentation"),
+    ("fc00::/7", "private"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+)
+
+
+def as_array(values) -> pa.Array:
+    """A plain string ``pa.Array`` from an Array, ChunkedArray or Python sequence."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    elif not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.string())
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    return values
+
+
+def ipv4_ints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(ints, ok)``: IPv4 addresses as uint32 and a mask of the entries that were IPv4."""
+    values = as_array(values)
+    n = len(values)
+    ok = pc.fill_null(pc.match_substring_regex(values, _V4), False).to_numpy(zero_copy_only=False)
+    ints = np.zeros(n, dtype=np.uint32)
+    if not ok.any():
+        return ints, ok
+    good = values.filter(pa.array(ok))
+    parts = pc.list_flatten(pc.split_pattern(good, ".")).cast(pa.int64()).to_numpy()
+    parts = parts.reshape(-1, 4)
+    in_range = (parts <= 255).all(axis=1)
+    packed = (parts[:, 0] << 24) | (parts[:, 1] << 16) | (parts[:, 2] << 8) | parts[:, 3]
+    idx = np.flatnonzero(ok)
+    ints[idx] = packed.astype(np.uint32)
+    ok[idx[~in_range]] = False
+    return ints, ok
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+class PrefixTable:
+    """Longest-prefix match of addresses against CIDR blocks, each carrying a value index.
+
+    IPv4 lookups are vectorised: one ``searchsorted`` per distinct prefix length (at most 33).
+    IPv6 lookups use Python integers per value.
+    """
+
+    def __init__(
+        self, entries: Iterable[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int]]
+    ):
+        v4: dict[int, dict[int, int]] = {}
+        self._v6: dict[int, dict[int, int]] = {}
+        for net, value in entries:
+            table = v4 if net.version == 4 else self._v6
+            # The first entry for a block wins, so callers order entries by preference.
+            table.setdefault(net.prefixlen, {}).setdefault(int(net.network_address), value)
+        self._v4 = []
+        for length in sorted(v4, reverse=True):
+            nets = np.array(sorted(v4[length]), dtype=np.uint32)
+            vals = np.array([v4[length][int(k)] for k in nets], dtype=np.int64)
+            mask = np.uint32((0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF) if length else np.uint32(0)
+            self._v4.append((mask, nets, vals))
+        self._v6_lengths = sorted(self._v6, reverse=True)
+
+    def lookup_v4(self, ints: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Value index per address, -1 where no block matches or the entry is not IPv4."""
+        out = np.full(len(ints), -1, dtype=np.int64)
+        todo = ok.copy()
+        for mask, nets, vals in self._v4:
+            if not todo.any():
+                break
+            masked = ints & mask
+            pos = np.searchsorted(nets, masked)
+            pos_c = np.minimum(pos, len(nets) - 1)
+            hit = todo & (pos < len(nets)) & (nets[pos_c] == masked)
+            out[hit] = vals[pos_c[hit]]
+            todo &= ~hit
+        return out
+
+    def lookup_one(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+        if addr.version == 4:
+            ok = np.array([True])
+            return int(self.lookup_v4(np.array([int(addr)], dtype=np.uint32), ok)[0])
+        value = int(addr)
+        for length in self._v6_lengths:
+            key = (value >> (128 - length)) << (128 - length) if length else 0
+            hit = self._v6[length].get(key)
+            if hit is not None:
+                return hit
+        return -1
+
+    def lookup(self, values: pa.Array, parsed=None) -> np.ndarray:
+        """Value index per address of a string array (IPv4 vectorised, IPv6 per value)."""
+        values = as_array(values)
+        ints, ok = parsed if parsed is not None else ipv4_ints(values)
+        out = self.lookup_v4(ints, ok)
+        if self._v6:
+            rest = np.flatnonzero(~ok)
+            if len(rest):
+                texts = values.take(pa.array(rest)).to_pylist()
+                for i, text in zip(rest, texts, strict=True):
+                    if text and ":" in text:
+                        addr = parse_ip(text)
+                        if addr is not None:
+                            out[i] = self.lookup_one(addr)
+        return out
+
+
+_SPECIAL_NAMES: list[str] = []
+_SPECIAL: PrefixTable | None = None
+
+
+def _special_table() -> PrefixTable:
+    global _SPECIAL
+    if _SPECIAL is None:
+        entries = []
+        for cidr, name in SPECIAL_RANGES:
+            _SPECIAL_NAMES.append(name)
+            entries.append((ipaddress.ip_network(cidr), len(_SPECIAL_NAMES) - 1))
+        _SPECIAL = PrefixTable(entries)
+    return _SPECIAL
+
+
+def special_index(values: pa.Array, parsed=None) -> tuple[np.ndarray, list[str]]:
+    """Index into the returned names of each address's special-purpose range, -1 if none."""
+    return _special_table().lookup(values, parsed), _SPECIAL_NAMES
+
+
+def take_names(names: Sequence[str | None] | pa.Array, idx: np.ndarray) -> pa.Array:
+    """``names[idx]`` as an Arrow string array, NULL where ``idx`` is negative."""
+    table = names if isinstance(names, pa.Array) else pa.array(list(names), type=pa.string())
+    if not len(table):
+        return pa.nulls(len(idx), type=pa.string())
+    return table.take(pa.array(np.maximum(idx, 0), mask=idx < 0))
+
+
+def v6_positions(values: pa.Array, ok_v4: np.ndarray) -> list[tuple[int, object]]:
+    """``(position, address)`` of the valid IPv6 entries (the rare, per-value path)."""
+    rest = np.flatnonzero(~ok_v4)
+    if not len(rest):
+        return []
+    texts = values.take(pa.array(rest)).to_pylist()
+    out = []
+    for i, text in zip(rest, texts, strict=True):
+        if text and ":" in text:
+            addr = parse_ip(text)
+            if addr is not None and addr.version == 6:
+                out.append((int(i), addr))
+    return out
+
+
+def scope(values: pa.Array) -> pa.Array:
+    """``public`` for globally routed addresses, the special range name otherwise, NULL if invalid."""
+    values = as_array(values)
+    parsed = ipv4_ints(values)
+    ok = parsed[1]
+    idx, names = special_index(values, parsed)
+    public = len(names)
+    idx = np.where((idx < 0) & ok, public, idx)
+    for i, _addr in v6_positions(values, ok):
+        if idx[i] < 0:
+            idx[i] = public
+    return take_names([*names, "public"], idx)
+
+
+def networks(lines: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(x, strict=False) for x in lines]
