@@ -1,0 +1,282 @@
+"""Why was this traffic rejected: security group or network ACL?
+
+    records (pyarrow Table or the store)
+      └─ flows.sql         aggregate per interface + 5-tuple + action (in the engine)
+          └─ conversations pair request and response, decide direction and initiator
+              └─ verdicts  the decision table; with configurations, the rule that decided
+
+``explain(table)`` answers for records given directly; ``troubleshoot(store)`` for the store,
+folding repeated conversations (the same client, server and port) into one ranked row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+
+import pyarrow as pa
+
+from ..errors import ConfigError
+from .configs import Configs, load_configs
+from .conversations import Conversation, Flow, pair_flows
+from .verdicts import ALLOWED, NACL, SG, SG_OR_NACL, Verdict, decide
+
+__all__ = [
+    "ALLOWED",
+    "NACL",
+    "SG",
+    "SG_OR_NACL",
+    "Configs",
+    "Conversation",
+    "Verdict",
+    "explain",
+    "flows_query",
+    "load_configs",
+    "parse_time",
+    "troubleshoot",
+    "verdicts_table",
+]
+
+_FLOW_COLUMNS = (
+    "interface_id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "action",
+    "flow_direction",
+    "subnet_id",
+    "vpc_id",
+    "records",
+    "packets",
+    "bytes",
+    "first_start",
+    "last_end",
+    "syn",
+    "syn_ack",
+    "reject_reason",
+)
+
+
+def flows_query(
+    interface_id: str | None = None, since: int | None = None, until: int | None = None
+) -> str:
+    """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows."""
+    sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
+    filters = []
+    if interface_id is not None:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", interface_id):
+            raise ConfigError(f"not a network interface id: {interface_id!r} (expected eni-...)")
+        filters.append(f"AND interface_id = '{interface_id}'")
+    if since is not None:
+        filters.append(f"AND start >= {int(since)}")
+    if until is not None:
+        filters.append(f"AND start < {int(until)}")
+    return sql.replace("{filters}", "\n  ".join(filters))
+
+
+def _flows(rows: Iterable[dict]) -> list[Flow]:
+    out = []
+    for r in rows:
+        out.append(
+            Flow(
+                interface_id=r["interface_id"],
+                srcaddr=r["srcaddr"],
+                dstaddr=r["dstaddr"],
+                srcport=r["srcport"],
+                dstport=r["dstport"],
+                protocol=int(r["protocol"] if r["protocol"] is not None else -1),
+                action=r["action"],
+                flow_direction=r["flow_direction"],
+                subnet_id=r["subnet_id"],
+                vpc_id=r["vpc_id"],
+                records=int(r["records"] or 0),
+                packets=int(r["packets"] or 0),
+                bytes=int(r["bytes"] or 0),
+                first_start=r["first_start"],
+                last_end=r["last_end"],
+                syn=bool(r["syn"]),
+                syn_ack=bool(r["syn_ack"]),
+                reject_reason=r["reject_reason"],
+            )
+        )
+    return out
+
+
+def _complete(table: pa.Table) -> pa.Table:
+    """Add NULL columns for fields the table lacks, so the flows query runs on any subset."""
+    from ..schema import arrow_schema
+
+    for f in arrow_schema():
+        if f.name not in table.column_names:
+            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    return table
+
+
+def _run_local(table: pa.Table, query: str) -> list[dict]:
+    import duckdb
+    import sqlglot
+
+    con = duckdb.connect()
+    try:
+        con.register("vpc_flow_logs", _complete(table))
+        sql = sqlglot.transpile(query, read="athena", write="duckdb")[0]
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def explain(records: pa.Table, configs: Configs | None = None) -> list[Verdict]:
+    """One verdict per conversation in ``records`` (a table with ``vpc_flow_logs`` columns)."""
+    flows = _flows(_run_local(records, flows_query()))
+    return [decide(c, configs) for c in pair_flows(flows, configs)]
+
+
+def troubleshoot(
+    store,
+    interface_id: str | None = None,
+    since=None,
+    until=None,
+    configs: Configs | None = None,
+    include_allowed: bool = False,
+) -> list[Verdict]:
+    """Verdicts over a store, most frequent blocked conversation first.
+
+    Conversations that differ only in the client's ephemeral port or in time are folded into
+    one row whose ``occurrences`` counts them (``srcport`` is then None when the ports varied).
+    ``since``/``until``: unix seconds, datetimes, dates, ISO strings or ``15m``/``2h``/``7d``.
+    """
+    if isinstance(store, str) or hasattr(store, "__fspath__"):
+        from ..store import open_store
+
+        store = open_store(store, create=False)
+    query = flows_query(interface_id, parse_time(since), parse_time(until))
+    table = store.sql(query)
+    names = table.column_names
+    rows = (
+        [
+            dict(zip(names, r, strict=True))
+            for r in zip(*(table.column(n).to_pylist() for n in names), strict=True)
+        ]
+        if table.num_rows
+        else []
+    )
+    verdicts = [decide(c, configs) for c in pair_flows(_flows(rows), configs)]
+    if not include_allowed:
+        verdicts = [v for v in verdicts if v.verdict != ALLOWED]
+    return fold(verdicts)
+
+
+def fold(verdicts: list[Verdict]) -> list[Verdict]:
+    """Fold verdicts of the same client, server, port and outcome; rank by occurrences."""
+    groups: dict[tuple, Verdict] = {}
+    for v in verdicts:
+        key = (
+            v.interface_id,
+            v.protocol,
+            v.srcaddr,
+            v.dstaddr,
+            v.dstport,
+            v.direction,
+            v.verdict,
+            v.stage,
+            v.group_id,
+            v.network_acl_id,
+            v.rule_number,
+        )
+        g = groups.get(key)
+        if g is None:
+            groups[key] = v
+            continue
+        g.occurrences += v.occurrences
+        if g.srcport != v.srcport:
+            g.srcport = None
+        g.records += v.records
+        g.packets += v.packets
+        g.bytes += v.bytes
+        if v.first_seen is not None:
+            g.first_seen = min(g.first_seen or v.first_seen, v.first_seen)
+        if v.last_seen is not None:
+            g.last_seen = max(g.last_seen or v.last_seen, v.last_seen)
+    return sorted(groups.values(), key=lambda v: (v.verdict == ALLOWED, -v.occurrences, -v.records))
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(value, now: datetime | None = None) -> int | None:
+    """Unix seconds from an int, datetime, date, ISO-8601 string or relative ``30m``/``2h``/``7d``
+    (before now)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"not a time: {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(dt.timestamp())
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    m = _RELATIVE.match(text)
+    if m:
+        now = now or datetime.now(UTC)
+        return int((now - timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])).timestamp())
+    try:
+        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise ConfigError(
+            f"not a time: {text!r}; use ISO-8601 (2024-05-01T12:00Z), unix seconds or 30m/2h/7d"
+        ) from None
+
+
+_OUT_COLUMNS = (
+    ("interface_id", pa.string()),
+    ("direction", pa.string()),
+    ("protocol", pa.int64()),
+    ("srcaddr", pa.string()),
+    ("srcport", pa.int32()),
+    ("dstaddr", pa.string()),
+    ("dstport", pa.int32()),
+    ("verdict", pa.string()),
+    ("stage", pa.string()),
+    ("group_id", pa.string()),
+    ("network_acl_id", pa.string()),
+    ("rule_number", pa.int32()),
+    ("egress", pa.bool_()),
+    ("confidence", pa.string()),
+    ("occurrences", pa.int64()),
+    ("records", pa.int64()),
+    ("packets", pa.int64()),
+    ("bytes", pa.int64()),
+    ("first_seen", pa.timestamp("s", tz="UTC")),
+    ("last_seen", pa.timestamp("s", tz="UTC")),
+    ("request_action", pa.string()),
+    ("response_action", pa.string()),
+    ("decided_by", pa.string()),
+    ("explanation", pa.string()),
+    ("fix", pa.string()),
+    ("basis", pa.string()),
+)
+
+
+def verdicts_table(verdicts: list[Verdict]) -> pa.Table:
+    """Verdicts as an Arrow table (one row per conversation), for output and queries."""
+    cols = {name: [] for name, _ in _OUT_COLUMNS}
+    for v in verdicts:
+        d = v.to_dict()
+        for name, _ in _OUT_COLUMNS:
+            val = d[name]
+            if name in ("first_seen", "last_seen") and val is not None:
+                val = datetime.fromtimestamp(val, UTC)
+            cols[name].append(val)
+    return pa.table({n: pa.array(cols[n], type=t) for n, t in _OUT_COLUMNS})
