@@ -613,13 +613,14 @@ class Translator:
             src = f"CAST({src} AS VARCHAR)"
         if isinstance(cmd.pattern, Regex):
             pattern = self.regex(cmd.pattern)
-            groups = re.compile(pattern).groupindex
-            if not groups:
+            compiled = re.compile(pattern)
+            if not compiled.groupindex:
                 raise self.err(
                     "expected named groups like (?<name>...) in the parse regular expression",
                     cmd.pattern,
                 )
-            pairs = sorted(groups.items(), key=lambda kv: kv[1])
+            ngroups = compiled.groups
+            pairs = sorted(compiled.groupindex.items(), key=lambda kv: kv[1])
         else:
             glob = str(cmd.pattern.value)  # type: ignore[union-attr]
             stars = glob.count("*")
@@ -631,16 +632,17 @@ class Translator:
             parts = [re.escape(p) for p in glob.split("*")]
             pattern = ""
             for i, part in enumerate(parts[:-1]):
+                # the last '*' of a pattern that ends with '*' takes the rest of the text
                 last = i == len(parts) - 2 and parts[-1] == ""
                 pattern += part + ("(.*)" if last else "(.*?)")
             pattern += parts[-1]
+            ngroups = stars
             pairs = [(n, i + 1) for i, n in enumerate(cmd.names)]
+        # One regexp_extract returning a struct of every group (the group-index form stops at 9).
+        keys = "[" + ", ".join(f"'g{i}'" for i in range(1, ngroups + 1)) + "]"
+        internal = self.fresh("p")
         cols = dict(rel.cols)
-        select = []
         for name, idx in pairs:
-            internal = self.fresh("p")
-            select.append(
-                f"nullif(regexp_extract({src}, {lit(pattern)}, {idx}), '') AS {q(internal)}"
-            )
-            cols[name] = (q(internal), "dyn")
+            cols[name] = (f"nullif({q(internal)}['g{idx}'], '')", "dyn")
+        select = [f"regexp_extract({src}, {lit(pattern)}, {keys}) AS {q(internal)}"]
         return self.derive(rel, "*, " + ", ".join(select), cols=cols)
