@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from insights_data import LINES, connect
+from test_insights_data import LINES, connect
 from vpcflow.errors import QueryError
 from vpcflow.insights import InsightsSyntaxError, translate
 
