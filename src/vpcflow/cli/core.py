@@ -1,0 +1,251 @@
+"""Core commands: schema, ingest, sql, compact, info, quarantine."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import schema, settings
+from ..store import open_store
+from .output import emit, format_option
+
+store_option = click.option(
+    "--store",
+    "store_path",
+    envvar="VPCFLOW_STORE",
+    default=None,
+    help=f"Store directory [env VPCFLOW_STORE; default {settings.get('store')}].",
+)
+
+
+def _open(store_path: str | None, create: bool = False):
+    return open_store(store_path, create=create)
+
+
+@click.command("schema")
+@format_option
+@click.option(
+    "--version", "max_version", type=int, default=None, help="Only fields up to this version."
+)
+def schema_cmd(fmt: str, max_version: int | None) -> None:
+    """Print every flow-log field: AWS name, column, Athena type, version, description."""
+    fields = schema.FIELDS if max_version is None else schema.fields_of_version(max_version)
+    rows = [
+        {
+            "field": f.name,
+            "column": f.column,
+            "type": f.athena_type,
+            "version": f.version,
+            "description": f.description,
+        }
+        for f in fields
+    ]
+    rows.append(
+        {
+            "field": "(partition)",
+            "column": "date",
+            "type": "date",
+            "version": None,
+            "description": "UTC day of start; the store's partition column.",
+        }
+    )
+    emit(rows, fmt)
+
+
+class _Progress:
+    """A rich progress line: files, records, MB/s."""
+
+    def __init__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            transient=False,
+            console=None,
+        )
+        self.task = None
+        self.t0 = None
+
+    def __enter__(self):
+        import time
+
+        self.t0 = time.perf_counter()
+        self.p.__enter__()
+        self.task = self.p.add_task("starting", total=None)
+        return self
+
+    def __call__(self, ev: dict) -> None:
+        import time
+
+        secs = max(time.perf_counter() - self.t0, 1e-6)
+        self.p.update(
+            self.task,
+            description=(
+                f"{ev['files']:,} files  {ev['records']:,} records  "
+                f"{ev['bytes'] / 1e6 / secs:,.1f} MB/s  {ev['bad_lines']:,} bad lines  "
+                f"{ev['skipped_files']:,} skipped"
+            ),
+        )
+
+    def __exit__(self, *exc):
+        self.p.__exit__(*exc)
+
+
+@click.command("ingest")
+@click.argument("sources", nargs=-1, required=True)
+@store_option
+@click.option(
+    "--log-format",
+    default=None,
+    help="Field order of header-less records: '${version} ${account-id} ...'.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object with the counts instead of a progress bar.",
+)
+@click.option("--account", multiple=True, help="S3: only these account ids (from the key).")
+@click.option("--region", multiple=True, help="S3: only these regions (from the key).")
+@click.option(
+    "--since",
+    default=None,
+    help="S3/CloudWatch: only logs from this time (ISO-8601 or e.g. 24h, 7d).",
+)
+@click.option("--until", default=None, help="S3/CloudWatch: only logs before this time.")
+@click.option("--profile", default=None, help="AWS profile for s3:// and cloudwatch:// sources.")
+@click.option("--aws-region", default=None, help="AWS region for the API calls.")
+def ingest_cmd(
+    sources, store_path, log_format, as_json, account, region, since, until, profile, aws_region
+):
+    """Ingest flow logs from files, directories, globs, - (stdin), s3://… or cloudwatch://….
+
+    Already-ingested objects are skipped; bad lines are counted, reported and quarantined.
+    """
+    store = _open(store_path, create=True)
+    options = {
+        k: v
+        for k, v in {
+            "account": list(account) or None,
+            "region": list(region) or None,
+            "since": since,
+            "until": until,
+            "profile": profile,
+            "aws_region": aws_region,
+        }.items()
+        if v
+    }
+    if as_json or not sys.stderr.isatty():
+        report = store.ingest(list(sources), log_format=log_format, **options)
+    else:
+        with _Progress() as progress:
+            report = store.ingest(
+                list(sources), log_format=log_format, progress=progress, **options
+            )
+    d = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+    else:
+        rate = f" ({d['records_per_second']:,} records/s)" if d["records_per_second"] else ""
+        click.echo(
+            f"Ingested {d['records']:,} records from {d['files']:,} files in {d['seconds']:.1f} s{rate}; "
+            f"{d['skipped_files']:,} already ingested, {d['bad_lines']:,} bad lines, "
+            f"{d['failed_files']:,} unreadable files."
+        )
+        for p in d["problems"][:20]:
+            where = p["path"] + (f":{p['line']}" if p.get("line") else "")
+            fld = f" field {p['field']!r}:" if p.get("field") else ""
+            click.echo(f"  {where}:{fld} {p['reason']}", err=True)
+        if len(d["problems"]) > 20:
+            click.echo(f"  … and more; see 'vpcflow quarantine --store {store.path}'", err=True)
+    if (
+        report.records == 0
+        and report.files == 0
+        and report.skipped_files == 0
+        and report.failed_files
+    ):
+        sys.exit(1)
+
+
+@click.command("sql")
+@click.argument("query")
+@store_option
+@click.option(
+    "--dialect",
+    type=click.Choice(["athena", "trino", "duckdb"]),
+    default="athena",
+    show_default=True,
+    help="SQL dialect of QUERY: Athena (Trino) as in the AWS docs, or DuckDB passed through.",
+)
+@format_option
+@click.option(
+    "--limit",
+    type=int,
+    default=None,
+    help=f"Most rows to print (0: all) [default {settings.get('row_limit')}].",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help=f"Seconds before the query is cancelled (0: none) [default {settings.get('time_limit')}].",
+)
+@click.option(
+    "--explain", is_flag=True, help="Print the SQL the engine runs instead of running it."
+)
+def sql_cmd(query, store_path, dialect, fmt, limit, timeout, explain):
+    """Run SQL over the table vpc_flow_logs (Athena dialect by default)."""
+    if query == "-":
+        query = sys.stdin.read()
+    store = _open(store_path)
+    if explain:
+        from ..engines.dialects import to_engine_sql
+
+        click.echo(to_engine_sql(query, dialect, store.engine.dialect))
+        return
+    limit = settings.get("row_limit") if limit is None else limit
+    timeout = settings.get("time_limit") if timeout is None else timeout
+    res = store.query(query, dialect, limit=limit or None, timeout=timeout or None)
+    emit(res.table, fmt, truncated=res.truncated)
+
+
+@click.command("compact")
+@store_option
+def compact_cmd(store_path):
+    """Merge small Parquet files of each date partition."""
+    store = _open(store_path)
+    r = store.compact()
+    click.echo(f"Merged {r['files_merged']} files into {r['files_written']}.")
+
+
+@click.command("info")
+@store_option
+@format_option
+def info_cmd(store_path, fmt):
+    """Summarise the store: records, files, dates."""
+    store = _open(store_path)
+    emit([store.info()], fmt)
+
+
+@click.command("quarantine")
+@store_option
+@format_option
+@click.option("--limit", type=int, default=100, show_default=True)
+def quarantine_cmd(store_path, fmt, limit):
+    """List the lines ingest could not store: file, line, field and reason."""
+    store = _open(store_path)
+    out = []
+    for i, q in enumerate(store.quarantined()):
+        if limit and i >= limit:
+            break
+        out.append(q)
+    emit(out, fmt)
+
+
+def register(main: click.Group) -> None:
+    for cmd in (schema_cmd, ingest_cmd, sql_cmd, compact_cmd, info_cmd, quarantine_cmd):
+        main.add_command(cmd)
