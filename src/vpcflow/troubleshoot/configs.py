@@ -325,8 +325,9 @@ def parse_network_acls(data: Any, source: str = "<network ACLs>") -> dict[str, N
 def _acl_entry(r: _Reader, item: Any, path: str) -> AclEntry:
     o = r.obj(item, path)
     number = r.get(o, "RuleNumber", path, "integer")
-    if not 1 <= number <= DEFAULT_RULE_NUMBER:
+    if not 1 <= number <= DEFAULT_RULE_NUMBER + 1:  # some tools print the IPv6 "*" as 32768
         raise r.fail(f"{path}.RuleNumber", f"expected 1-32766 (or 32767 for *), got {number}")
+    number = min(number, DEFAULT_RULE_NUMBER)
     proto = str(r.get(o, "Protocol", path, "string")).lower()
     proto = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58", "all": "-1"}.get(proto, proto)
     if proto != "-1" and not (proto.isdigit() and 0 <= int(proto) <= 255):
@@ -343,7 +344,7 @@ def _acl_entry(r: _Reader, item: Any, path: str) -> AclEntry:
         raise r.fail(path, "missing CidrBlock or Ipv6CidrBlock")
     port_from = port_to = icmp_type = icmp_code = None
     if proto in ("6", "17"):
-        pr = r.get(o, "PortRange", path, "object", required=number != DEFAULT_RULE_NUMBER)
+        pr = r.get(o, "PortRange", path, "object", required=number < DEFAULT_RULE_NUMBER)
         if pr is not None:
             port_from = r.get(pr, "From", f"{path}.PortRange", "integer")
             port_to = r.get(pr, "To", f"{path}.PortRange", "integer")

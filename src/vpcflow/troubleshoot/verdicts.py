@@ -70,10 +70,12 @@ class Verdict:
     last_seen: int | None = None
     occurrences: int = 1  # conversations folded into this row (troubleshoot)
     notes: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list, repr=False)  # from the configurations
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["notes"] = " ".join(self.notes) or None
+        del d["reasons"]
         return d
 
 
@@ -162,7 +164,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         if inbound:
             v.explanation = (
                 f"{who} tried to reach {to} ({what}) on {here}, and the request was rejected "
-                "as it came in, so the instance never saw it. Either no inbound rule of the "
+                "as it came in, so the instance never saw it.\x00Either no inbound rule of the "
                 "interface's security groups allows it, or the subnet's network ACL denies it "
                 "inbound; a single rejected record cannot tell which, because both check the "
                 "request before it arrives."
@@ -175,7 +177,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         else:
             v.explanation = (
                 f"{here} tried to reach {to} ({what}) from {who}, and the request was rejected "
-                "on its way out. Either no outbound rule of the interface's security groups "
+                "on its way out.\x00Either no outbound rule of the interface's security groups "
                 "allows it, or the subnet's network ACL denies it outbound; the logs alone "
                 "cannot tell which."
             )
@@ -227,12 +229,16 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "connection fails, look at the host: nothing listening on the port, a local "
                 "firewall, or the application not answering."
             )
-    v.explanation += guess
-
     if configs and v.verdict != ALLOWED:
         _with_configs(v, c, configs)
-    if v.notes:
-        v.explanation += " " + " ".join(v.notes)
+    # "\x00" separates what happened from the logs-only reasoning, which a decision from the
+    # configurations replaces.
+    happened, _, reasoning = v.explanation.partition("\x00")
+    if v.decided_by == "configurations" and v.stage and v.stage.startswith("request"):
+        reasoning = ""
+    v.explanation = " ".join(
+        x for x in (happened, reasoning, *v.reasons, guess.strip(), *v.notes) if x
+    )
     return v
 
 
@@ -248,6 +254,10 @@ def _with_configs(v: Verdict, c: Conversation, configs: Configs) -> None:
             f"{c.interface_id} (or its subnet) is not in the configurations given, so this "
             "verdict comes from the logs alone."
         )
+        if v.fix and "; or pass" in v.fix:
+            v.fix = v.fix.split("; or pass")[0] + (
+                f"; or add {c.interface_id} to the describe-network-interfaces JSON given."
+            )
         return
     inbound = c.direction == "inbound"
     client, server = c.client, c.server
@@ -278,7 +288,7 @@ def _with_configs(v: Verdict, c: Conversation, configs: Configs) -> None:
             )
             v.decided_by = "logs"
             return
-        v.explanation += " " + _acl_sentence(res, d, "the reply")
+        v.reasons.append(_acl_sentence(res, d, "the reply"))
         v.fix = _acl_fix(acl, res, c, response=True)
 
 
@@ -308,7 +318,7 @@ def _decide_request(v, c, sg: SgResult, nacl: AclResult | None, groups, configs)
         if nacl_denies:
             _set_acl(v, nacl)
             sentence += " The network ACL denies it too: " + _acl_sentence(nacl, d, "the request")
-        v.explanation += " " + sentence
+        v.reasons.append(sentence)
         fix = (
             f"Add an {d} rule to {v.group_id or 'a security group of ' + c.interface_id} allowing "
             f"{_traffic(c.protocol, c.server[1], False)} {'from' if inbound else 'to'} "
@@ -324,7 +334,8 @@ def _decide_request(v, c, sg: SgResult, nacl: AclResult | None, groups, configs)
         sentence = _acl_sentence(nacl, d, "the request")
         if sg.allowed:
             sentence = (
-                f"Security group {_group_label(configs, sg.group_id)} allows it, but " + sentence
+                f"Security group {_group_label(configs, sg.group_id)} allows it, but n"
+                + sentence[1:]
             )
         else:
             sentence += (
@@ -332,7 +343,7 @@ def _decide_request(v, c, sg: SgResult, nacl: AclResult | None, groups, configs)
                 + "; ".join(sg.unresolved)
                 + ".)"
             )
-        v.explanation += " " + sentence
+        v.reasons.append(sentence)
         v.fix = _acl_fix(nacl.acl, nacl, c, response=False)
     elif sg.allowed and nacl_allows:
         v.notes.append(
