@@ -1,0 +1,199 @@
+"""``vpcflow explain`` and ``vpcflow troubleshoot``: security group or network ACL?"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+
+import click
+
+from .. import troubleshoot as ts
+from ..errors import ConfigError, SourceError
+from .output import FORMATS, emit
+
+_CONFIG_OPTIONS = (
+    click.option(
+        "--security-groups",
+        "security_groups",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="JSON printed by 'aws ec2 describe-security-groups' (repeatable).",
+    ),
+    click.option(
+        "--network-acls",
+        "network_acls",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="JSON printed by 'aws ec2 describe-network-acls' (repeatable).",
+    ),
+    click.option(
+        "--network-interfaces",
+        "network_interfaces",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="JSON printed by 'aws ec2 describe-network-interfaces' (repeatable).",
+    ),
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="table: a summary and one explanation per conversation; json: one array of objects.",
+    ),
+)
+
+
+def _config_options(fn):
+    for opt in reversed(_CONFIG_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+def _configs(security_groups, network_acls, network_interfaces) -> ts.Configs | None:
+    if not (security_groups or network_acls or network_interfaces):
+        return None
+    return ts.load_configs(security_groups, network_acls, network_interfaces)
+
+
+_SUMMARY = ("#", "interface_id", "direction", "protocol", "request", "verdict", "stage", "decided")
+
+
+def _print(verdicts: list[ts.Verdict], fmt: str, title: str) -> None:
+    if fmt != "table":
+        emit(ts.verdicts_table(verdicts), fmt)
+        return
+    if not verdicts:
+        click.echo("No conversations to report.")
+        return
+    rows = []
+    for i, v in enumerate(verdicts, 1):
+        src = v.srcaddr if v.protocol not in (6, 17) else f"{v.srcaddr}:{v.srcport or '*'}"
+        dst = v.dstaddr if v.protocol not in (6, 17) else f"{v.dstaddr}:{v.dstport}"
+        rows.append(
+            {
+                "#": i,
+                "interface_id": v.interface_id,
+                "direction": v.direction,
+                "protocol": ts.verdicts.proto_name(v.protocol),
+                "request": f"{src} -> {dst}",
+                "verdict": v.verdict,
+                "stage": v.stage or "",
+                "decided": _decided(v),
+            }
+            | ({"seen": v.occurrences} if title == "troubleshoot" else {})
+        )
+    emit(rows, "table", title=None)
+    for i, v in enumerate(verdicts, 1):
+        click.echo(f"\n{i}. {v.verdict}" + (f" at {v.stage}" if v.stage else "") + ":")
+        click.echo(_indent(v.explanation))
+        if v.fix:
+            click.echo(_indent("Fix: " + v.fix))
+
+
+def _decided(v: ts.Verdict) -> str:
+    if v.network_acl_id and v.verdict == ts.NACL:
+        number = "*" if v.rule_number == 32767 else v.rule_number
+        return f"{v.network_acl_id} {'outbound' if v.egress else 'inbound'} rule {number}"
+    if v.group_id and v.verdict == ts.SG:
+        return f"no rule in {v.group_id}"
+    return f"logs ({v.confidence} confidence)"
+
+
+def _indent(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=100, initial_indent="   ", subsequent_indent="   ")
+
+
+@click.command("explain")
+@click.argument("records", required=False, default="-", metavar="[FILE|-]")
+@click.option(
+    "--log-format",
+    default=None,
+    help="The flow log's format ('${version} ${srcaddr} ...') when the file has no header line.",
+)
+@_config_options
+def explain_cmd(records, log_format, security_groups, network_acls, network_interfaces, fmt):
+    """Say why flow-log records were rejected: security group or network ACL.
+
+    Paste or pipe records (header-less default-format lines, or a file with a header line);
+    records on one interface are paired into conversations (request and response) and each
+    gets a verdict: allowed, network-acl, security-group or security-group-or-network-acl.
+    With the JSON of 'aws ec2 describe-security-groups', 'describe-network-acls' and
+    'describe-network-interfaces', the real rules decide and name the rule to change.
+    """
+    from ..parse import parse_bytes
+
+    configs = _configs(security_groups, network_acls, network_interfaces)
+    if records == "-":
+        if sys.stdin.isatty():
+            click.echo("Paste flow-log records, then press Ctrl-D:", err=True)
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        try:
+            with open(records, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise SourceError(f"{records}: cannot read: {exc.strerror or exc}") from None
+        name = records
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    result = parse_bytes(data, path=name, log_format=log_format)
+    for bad in result.bad_lines[:5]:
+        click.echo(f"skipped {bad}", err=True)
+    if len(result.bad_lines) > 5:
+        click.echo(f"skipped {len(result.bad_lines) - 5} more malformed lines", err=True)
+    if result.table.num_rows == 0:
+        raise ConfigError(f"{name}: no flow-log records to explain")
+    _print(ts.explain(result.table, configs), fmt, "explain")
+
+
+@click.command("troubleshoot")
+@click.option(
+    "--store", "store_path", envvar="VPCFLOW_STORE", default=None, help="Store directory."
+)
+@click.option("--interface-id", default=None, help="Only this network interface (eni-...).")
+@click.option("--since", default=None, help="Only records from this time (ISO-8601, 2h, 7d).")
+@click.option("--until", default=None, help="Only records before this time.")
+@click.option("--all", "include_allowed", is_flag=True, help="Also list allowed conversations.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Most rows (0: all).")
+@_config_options
+def troubleshoot_cmd(
+    store_path,
+    interface_id,
+    since,
+    until,
+    include_allowed,
+    limit,
+    security_groups,
+    network_acls,
+    network_interfaces,
+    fmt,
+):
+    """Rank the blocked conversations in the store and say what blocked each.
+
+    Conversations that differ only in the client's ephemeral port are counted together
+    ('seen' / occurrences), most frequent first.
+    """
+    from ..store import open_store
+
+    configs = _configs(security_groups, network_acls, network_interfaces)
+    store = open_store(store_path, create=False)
+    verdicts = ts.troubleshoot(
+        store,
+        interface_id=interface_id,
+        since=since,
+        until=until,
+        configs=configs,
+        include_allowed=include_allowed,
+    )
+    if limit and len(verdicts) > limit:
+        click.echo(f"(showing the top {limit} of {len(verdicts)}: raise --limit)", err=True)
+        verdicts = verdicts[:limit]
+    _print(verdicts, fmt, "troubleshoot")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(explain_cmd)
+    main.add_command(troubleshoot_cmd)
