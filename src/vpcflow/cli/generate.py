@@ -1,0 +1,140 @@
+"""``vpcflow generate`` and ``vpcflow demo``: synthetic flow logs and the tour of the tool."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..generate import ATTACK_TYPES, DEFAULT_START, generate
+
+
+@click.command("generate")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--records", "-n", type=click.IntRange(min=1), required=True, help="How many records."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(["2", "3", "4", "5"]),
+    default="2",
+    show_default=True,
+    help="2: default format; 3-5: all fields of that version.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "parquet"]),
+    default="text",
+    show_default=True,
+    help="gzip text with a header line, or Parquet.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["s3", "hive", "flat"]),
+    default="s3",
+    show_default=True,
+    help="S3 key layout: AWSLogs/<account>/..., Hive-compatible, or flat.",
+)
+@click.option("--hourly", is_flag=True, help="Per-hour prefixes (HH/ or hour=HH/).")
+@click.option(
+    "--attacks",
+    default=None,
+    metavar="LIST",
+    help=f"Inject labelled incidents: 'all' or a comma list of {', '.join(ATTACK_TYPES)}; "
+    "ground truth goes to OUT_DIR/labels.json.",
+)
+@click.option("--start", default=DEFAULT_START, show_default=True, help="First record (UTC).")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="Time span the records cover (one file per 5 minutes).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def generate_cmd(
+    out_dir, records, seed, version, fmt, layout, hourly, attacks, start, hours, as_json
+):
+    """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3."""
+    report = generate(
+        out_dir,
+        records=records,
+        seed=seed,
+        version=int(version),
+        fmt=fmt,
+        layout=layout,
+        hourly=hourly,
+        attacks=attacks,
+        start=start,
+        hours=hours,
+    )
+    d = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(
+        f"Wrote {d['records']:,} records in {d['files']:,} files ({d['bytes'] / 1e6:,.1f} MB) "
+        f"to {out_dir}, {d['start']} to {d['end']}, in {d['seconds']:.1f} s "
+        f"({d['records_per_second']:,} records/s)."
+    )
+    if report.labels:
+        click.echo(f"{len(report.incidents)} labelled incidents: {report.labels}")
+
+
+@click.command("demo")
+@click.option(
+    "--records",
+    "-n",
+    type=click.IntRange(min=1000),
+    default=1_000_000,
+    show_default=True,
+    help="How many records to generate.",
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--keep",
+    "keep_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the generated logs and the store in this directory.",
+)
+def demo_cmd(records, seed, keep_dir):
+    """Generate a day of a small VPC's flow logs, ingest them and print what they show."""
+    from ..demo import run_demo
+
+    progress = None
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,}"),
+            TimeElapsedColumn(),
+        )
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        with bar:
+            result = run_demo(records=records, seed=seed, keep_dir=keep_dir, progress=progress)
+    else:
+        result = run_demo(records=records, seed=seed, keep_dir=keep_dir, progress=_plain_progress)
+    click.echo(result.text)
+
+
+def _plain_progress(stage: str, done: int, total: int) -> None:
+    if done >= total:
+        click.echo(f"{stage}: {done:,} records", err=True)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(generate_cmd)
+    main.add_command(demo_cmd)
