@@ -430,14 +430,16 @@ def looks_like_json(data: bytes) -> bool:
 
 
 def parse_bytes(
-    data: bytes,
+    data: bytes | str,
     *,
     path: str = "<input>",
     log_format: str | tuple[Field, ...] | None = None,
     defaults: dict[str, str] | None = None,
 ) -> ParseResult:
     """Parse a whole object held in memory: text with or without header, JSON lines, or
-    Parquet (by magic bytes). Gzip must already be decompressed."""
+    Parquet (by magic bytes). Gzip must already be decompressed; ``str`` is encoded as UTF-8."""
+    if isinstance(data, str):
+        data = data.encode()
     if data[:4] == b"PAR1":
         return parse_parquet(io.BytesIO(data), path=path, defaults=defaults)
     layouts = Layouts(log_format)

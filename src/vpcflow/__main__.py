@@ -1,0 +1,3 @@
+from vpcflow.cli import main
+
+main()
