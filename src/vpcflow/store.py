@@ -428,6 +428,9 @@ class Store:
     def _objects(self, sources, done, report, log_format, options) -> Iterator[RawObject]:
         # Resolve every SOURCE first so that a missing path fails before anything is written.
         resolved = []
+        # Remote sources read the manifest to skip known objects before download and to
+        # resume (CloudWatch stream positions).
+        options = {"manifest": self.manifest, **options}
         for s in sources:
             resolved.append(
                 [s] if isinstance(s, RawObject) else resolve(s, log_format=log_format, **options)

@@ -255,9 +255,9 @@ def iter_s3(
             if not _wanted(key, info, flt):
                 continue
             etag = str(obj.get("ETag", "")).strip('"')
-            if is_done(f"s3://{bucket}/{key}", etag):
-                continue
-            yield obj, info, etag
+            # Known objects are still yielded (the store counts them as skipped) but never
+            # prefetched: the store does not open them.
+            yield obj, info, etag, is_done(f"s3://{bucket}/{key}", etag)
 
     yield from _prefetching(s3, bucket, listed(), workers)
 
@@ -272,22 +272,26 @@ def _prefetching(s3, bucket: str, listed, workers: int) -> Iterator[RawObject]:
     pool = ThreadPoolExecutor(workers, thread_name_prefix="vpcflow-s3") if workers > 1 else None
     outstanding = 0  # submitted downloads not yet claimed by open()
     lock = threading.Lock()
-    window: deque[tuple[dict, KeyInfo, str, Future | None]] = deque()
+    window: deque[list] = deque()  # [obj, info, etag, known, future | None]
+    ahead = max(workers, 1) * 4  # listing entries held ahead of the consumer
     source = iter(listed)
 
     def fill() -> None:
         nonlocal outstanding
-        while len(window) < max(workers, 1):
+        while len(window) < ahead:
             item = next(source, None)
             if item is None:
-                return
-            obj, info, etag = item
-            fut = None
-            with lock:
-                if pool is not None and outstanding < workers:
-                    fut = pool.submit(_download, s3, bucket, obj["Key"], etag)
+                break
+            window.append([*item, None])
+        if pool is None:
+            return
+        with lock:
+            for entry in window:
+                if outstanding >= workers:
+                    break
+                if not entry[3] and entry[4] is None:
+                    entry[4] = pool.submit(_download, s3, bucket, entry[0]["Key"], entry[2])
                     outstanding += 1
-            window.append((obj, info, etag, fut))
 
     def opener(key: str, etag: str, fut: Future | None) -> Callable[[], BinaryIO]:
         state = {"fut": fut}
@@ -306,7 +310,7 @@ def _prefetching(s3, bucket: str, listed, workers: int) -> Iterator[RawObject]:
     try:
         fill()
         while window:
-            obj, info, etag, fut = window.popleft()
+            obj, info, etag, _known, fut = window.popleft()
             key = obj["Key"]
             yield RawObject(
                 uri=f"s3://{bucket}/{key}",
