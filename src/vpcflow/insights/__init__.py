@@ -98,4 +98,12 @@ def translate(query: str, *, since=None, until=None) -> Translation:
 def run(store, query: str, *, since=None, until=None):
     """Run a Logs Insights query on a store; returns a ``pyarrow.Table``."""
     t = translate(query, since=since, until=until)
-    return store.sql(t.sql, dialect="duckdb")
+    try:
+        return store.sql(t.sql, dialect="duckdb")
+    except QueryError as exc:
+        # A connection opened before this module was imported lacks the vpcflow_* functions.
+        engine = getattr(store, "engine", None)
+        if "vpcflow_" not in str(exc) or not hasattr(engine, "refresh"):
+            raise
+        engine.refresh()
+        return store.sql(t.sql, dialect="duckdb")
