@@ -530,7 +530,9 @@ def iter_parquet(
         for name, f in mapping.items():
             arr = batch.column(name)
             if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-                arr = pc.if_else(pc.equal(arr, "-"), pa.scalar(None, arr.type), arr)
+                # '-' is AWS's NULL; 'None' and '' appear in files written by other tools.
+                missing = pc.is_in(arr, value_set=pa.array(["-", "None", ""], arr.type))
+                arr = pc.if_else(missing, pa.scalar(None, arr.type), arr)
             try:
                 if f.kind == INT and (
                     pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
