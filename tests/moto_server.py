@@ -6,10 +6,7 @@ S3-compatible store, so the code under test runs its real boto3 paths.
 
 from __future__ import annotations
 
-import json
 import urllib.request
-
-FAKE_ACCOUNT = "123456789012"  # moto's default account
 
 
 class MotoEndpoint:
@@ -40,12 +37,3 @@ class MotoEndpoint:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
-
-
-def moto_config(url: str, **settings) -> None:
-    """Change moto server settings (e.g. batch sizes) through its HTTP API."""
-    req = urllib.request.Request(
-        f"{url}/moto-api/config", data=json.dumps(settings).encode(), method="POST"
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        resp.read()
