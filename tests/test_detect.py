@@ -1,0 +1,89 @@
+"""Detection through the CLI and the library on small hand-made stores."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vpcflow import open_store
+from vpcflow.cli import main
+from vpcflow.detect import detect, load_threat_list
+from vpcflow.errors import ConfigError
+
+T0 = 1714521600  # 2024-05-01T00:00:00Z
+HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+
+
+def _line(src, dst, sport, dport, start, action="REJECT", nbytes=44, eni="eni-0a1"):
+    return f"2 123456789012 {eni} {src} {dst} {sport} {dport} 6 1 {nbytes} {start} {start} {action} OK\n"
+
+
+@pytest.fixture
+def scan_store(tmp_path):
+    """A scanner probing 120 ports of one host in 10 minutes, plus a busy legitimate client."""
+    lines = [
+        _line(
+            "203.0.113.9",
+            "10.0.0.11",
+            40000,
+            p,
+            T0 + p * 5,
+            "ACCEPT" if p in (22, 443) else "REJECT",
+        )
+        for p in range(1, 121)
+    ]
+    lines += [
+        _line("198.51.100.7", "10.0.0.11", 50000 + i, 443, T0 + i, "ACCEPT", 5000)
+        for i in range(300)
+    ]
+    logs = tmp_path / "logs.log"
+    logs.write_text(HEADER + "".join(lines))
+    store = open_store(tmp_path / "store")
+    store.ingest([str(logs)])
+    return tmp_path / "store"
+
+
+def test_port_scan_via_cli_json(scan_store):
+    r = CliRunner().invoke(main, ["detect", "--store", str(scan_store), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    findings = json.loads(r.stdout)
+    scans = [f for f in findings if f["type"] == "port-scan"]
+    assert len(scans) == 1
+    f = scans[0]
+    assert f["source"] == "203.0.113.9" and f["targets"] == ["10.0.0.11"]
+    assert len(f["ports"]) == 120 and f["action"] == "mixed" and f["severity"] == "medium"
+    assert f["first_seen"] == "2024-05-01T00:00:05Z"
+    assert f["source_country"] == "documentation"
+    assert not any(x["source"] == "198.51.100.7" for x in findings)
+
+
+def test_known_bad_ip(scan_store, tmp_path):
+    lst = tmp_path / "bad.txt"
+    lst.write_text("# feed\n203.0.113.0/24  # scanners\n192.0.2.1\n")
+    found = detect(
+        open_store(scan_store, create=False), threat_lists=[lst], detectors=["known-bad-ip"]
+    )
+    assert [f.source for f in found] == ["203.0.113.9"]
+    assert found[0].severity == "high" and "bad.txt line 2" in found[0].details["listed_in"]
+
+
+def test_bad_threat_list_names_file_and_line(tmp_path, scan_store):
+    lst = tmp_path / "bad.txt"
+    lst.write_text("10.0.0.1\n# ok\nnot-an-ip\n")
+    with pytest.raises(ConfigError, match=r"bad\.txt:3"):
+        load_threat_list(lst)
+    r = CliRunner().invoke(main, ["detect", "--store", str(scan_store), "--threat-list", str(lst)])
+    assert r.exit_code == 1 and "bad.txt:3" in r.output
+    r = CliRunner().invoke(
+        main, ["detect", "--store", str(scan_store), "--threat-list", str(tmp_path / "missing.txt")]
+    )
+    assert r.exit_code == 1 and "missing.txt" in r.output
+
+
+def test_empty_store_says_so(tmp_path):
+    open_store(tmp_path / "empty")
+    r = CliRunner().invoke(main, ["detect", "--store", str(tmp_path / "empty"), "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    assert "store is empty" in r.stderr
