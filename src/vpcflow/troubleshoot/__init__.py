@@ -62,7 +62,10 @@ _FLOW_COLUMNS = (
 
 
 def flows_query(
-    interface_id: str | None = None, since: int | None = None, until: int | None = None
+    interface_id: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    only_rejected: bool = False,
 ) -> str:
     """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows."""
     sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
@@ -75,7 +78,11 @@ def flows_query(
         filters.append(f"AND start >= {int(since)}")
     if until is not None:
         filters.append(f"AND start < {int(until)}")
-    return sql.replace("{filters}", "\n  ".join(filters))
+    sql = sql.replace("{filters}", "\n  ".join(filters))
+    if only_rejected:
+        wrap = resources.files(__package__).joinpath("flows_rejected.sql").read_text("utf-8")
+        sql = wrap.replace("{flows}", sql)
+    return sql
 
 
 def _flows(rows: Iterable[dict]) -> list[Flow]:
@@ -155,20 +162,15 @@ def troubleshoot(
         from ..store import open_store
 
         store = open_store(store, create=False)
-    query = flows_query(interface_id, parse_time(since), parse_time(until))
-    table = store.sql(query)
-    names = table.column_names
-    rows = (
-        [
-            dict(zip(names, r, strict=True))
-            for r in zip(*(table.column(n).to_pylist() for n in names), strict=True)
-        ]
-        if table.num_rows
-        else []
+    query = flows_query(
+        interface_id, parse_time(since), parse_time(until), only_rejected=not include_allowed
     )
-    verdicts = [decide(c, configs) for c in pair_flows(_flows(rows), configs)]
-    if not include_allowed:
-        verdicts = [v for v in verdicts if v.verdict != ALLOWED]
+    table = store.sql(query)
+    rows = table.to_pylist()
+    conversations = pair_flows(_flows(rows), configs)
+    if not include_allowed:  # skip the explanations nobody asked for
+        conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
+    verdicts = [decide(c, configs) for c in conversations]
     return fold(verdicts)
 
 

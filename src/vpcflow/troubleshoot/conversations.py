@@ -230,12 +230,14 @@ def _own_addresses(
         pairs.add(frozenset((f.srcaddr, f.dstaddr)))
     decided: dict[frozenset, tuple[str, str]] = {}
     uncovered = {p for p in pairs if not (p & own)}
-    while uncovered:
-        candidates = {a for p in uncovered for a in p}
-        best = max(candidates, key=lambda a: (len(partners[a]), is_private(a), a))
-        progress = False
-        for p in list(uncovered):
-            if best not in p:
+    by_addr: dict[str, list[frozenset]] = defaultdict(list)
+    for p in uncovered:
+        for a in p:
+            by_addr[a].append(p)
+    # Greedy: the address with the most distinct peers claims its pairs first.
+    for best in sorted(by_addr, key=lambda a: (-len(partners[a]), not is_private(a), a)):
+        for p in by_addr[best]:
+            if p not in uncovered:
                 continue
             (other,) = p - {best}
             if len(partners[best]) > len(partners[other]):
@@ -245,11 +247,7 @@ def _own_addresses(
             else:
                 continue  # a tie the logs cannot break
             uncovered.discard(p)
-            progress = True
-        if progress:
             own.add(best)
-        else:
-            break
     return own, decided, "logs"
 
 
