@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import enrich as _enrich  # noqa: F401 - registers the SQL functions on DuckDB connections
 from .output import emit
 
 _COLUMNS = (
