@@ -227,11 +227,16 @@ def _run_cli(*args, env=None, **kw):
 
 @pytest.mark.slow
 def test_sigkill_at_any_moment_keeps_the_store_whole(tmp_path):
+    import random
+
     total = write_s3_layout(tmp_path / "logs", files=80, per_file=4_000)
     store = tmp_path / "store"
+    manifest = store / "_vpcflow" / "manifest.jsonl"
     env = {**os.environ, "VPCFLOW_BATCH_ROWS": "6000", "VPCFLOW_THREADS": "2"}
+    rnd = random.Random(5)
     kills = 0
-    for delay in (0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7):
+    for _ in range(6):
+        size = manifest.stat().st_size if manifest.exists() else 0
         p = subprocess.Popen(
             [
                 sys.executable,
@@ -247,7 +252,14 @@ def test_sigkill_at_any_moment_keeps_the_store_whole(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
+        # Kill a random moment after the run has committed something: mid-write, mid-commit,
+        # mid-rename.
+        deadline = time.monotonic() + 60
+        while p.poll() is None and time.monotonic() < deadline:
+            if manifest.exists() and manifest.stat().st_size > size:
+                break
+            time.sleep(0.005)
+        time.sleep(rnd.uniform(0, 0.15))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1

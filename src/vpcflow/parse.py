@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import schema
@@ -260,6 +261,88 @@ def _build(
     return pa.Table.from_arrays(arrays, schema=sch), bad
 
 
+def _is_header(tokens: list[str], at_object_start: bool) -> bool:
+    known = sum(schema.resolve_field_name(t) is not None for t in tokens)
+    return bool(tokens) and (known == len(tokens) or (at_object_start and known * 2 > len(tokens)))
+
+
+def _fast_path(
+    data: bytes, layouts: Layouts, defaults: dict[str, str], first_line: int
+) -> ParseResult | None:
+    """Arrow's multi-threaded CSV reader for clean chunks: single spaces, one layout, every value
+    valid. Returns None whenever anything is off, and the exact per-line path takes over."""
+    if b"\t" in data:
+        return None
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            return None
+    unknown: set[str] = set()
+    nl = data.find(b"\n")
+    first = data[: nl if nl >= 0 else len(data)]
+    if first[:1].isalpha() and first[:1].islower():
+        toks = first.decode("utf-8", "replace").split()
+        if _is_header(toks, first_line == 1):
+            unknown = layouts.set_header(toks)
+            data = data[nl + 1 :] if nl >= 0 else b""
+    if not data:
+        return ParseResult(_empty_table(), [], unknown)
+    if data[:1] in (b" ", b"\n") or b"  " in data or b"\n\n" in data or b" \n" in data:
+        return None
+    nl = data.find(b"\n")
+    count = len(data[: nl if nl >= 0 else len(data)].split())
+    layout = _layout_for_count(count, layouts)
+    if layout is None or len(layout) != count:
+        return None
+    names = [f"c{j}" for j in range(count)]
+    types = {
+        names[j]: (pa.int64() if f is not None and f.kind == INT else pa.string())
+        for j, f in enumerate(layout)
+    }
+    try:
+        t = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(
+                delimiter=" ", quote_char=False, escape_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=["-"],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    columns: dict[str, pa.Array] = {}
+    for j, f in enumerate(layout):
+        if f is None:
+            continue
+        col = t.column(j).combine_chunks()
+        if f.kind == INT:
+            if f.min_value is not None and pc.any(pc.less(col, f.min_value)).as_py():
+                return None
+            if f.max_value is not None and pc.any(pc.greater(col, f.max_value)).as_py():
+                return None
+            if f.name in ("start", "end"):
+                col = pc.if_else(pc.greater_equal(col, _MS_THRESHOLD), pc.divide(col, 1000), col)
+            col = pc.cast(col, f.arrow_type)
+        elif not pc.all(_check(col, f)).as_py():
+            return None
+        columns[f.column] = col
+    n = t.num_rows
+    arrays = []
+    for fld in schema.arrow_schema():
+        if fld.name in columns:
+            arrays.append(columns[fld.name])
+        elif fld.name in defaults:
+            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
+        else:
+            arrays.append(pa.nulls(n, fld.type))
+    return ParseResult(pa.Table.from_arrays(arrays, schema=schema.arrow_schema()), [], unknown)
+
+
 def parse_lines(
     data: bytes,
     *,
@@ -275,6 +358,10 @@ def parse_lines(
     defaults = defaults or {}
     if not data:
         return ParseResult(_empty_table())
+    if line_numbers is None:
+        fast = _fast_path(data, layouts, defaults, first_line)
+        if fast is not None:
+            return fast
     lines = _lines_array(data)
     n = len(lines)
     if line_numbers is None:
@@ -315,9 +402,7 @@ def parse_lines(
     cand = np.asarray(pc.fill_null(pc.match_substring_regex(trimmed, _HEADER_CANDIDATE), False))
     header_rows = []
     for i in np.flatnonzero(cand & usable):
-        toks = tokens[int(i)].as_py()
-        known = sum(schema.resolve_field_name(t) is not None for t in toks)
-        if known == len(toks) or (known * 2 > len(toks) and i == 0 and first_line == 1):
+        if _is_header(tokens[int(i)].as_py(), i == 0 and first_line == 1):
             header_rows.append(int(i))
     is_header = np.zeros(n, dtype=bool)
     is_header[header_rows] = True

@@ -346,10 +346,11 @@ class Store:
             if not t.done:
                 log.info("rolling forward transaction %s left by an interrupted run", t.txn)
                 self._apply(t)
+        # Under the lock, whatever is left in staging belongs to no live transaction: either
+        # never committed (the objects will be ingested again) or already applied.
         if self._staging.exists():
             for d in self._staging.iterdir():
-                if d.name not in committed:
-                    shutil.rmtree(d, ignore_errors=True)
+                shutil.rmtree(d, ignore_errors=True)
 
     def _invalidate(self) -> None:
         if self._engine is not None:
