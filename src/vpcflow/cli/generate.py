@@ -130,8 +130,12 @@ def demo_cmd(records, seed, keep_dir):
     click.echo(result.text)
 
 
+_reported: set[str] = set()
+
+
 def _plain_progress(stage: str, done: int, total: int) -> None:
-    if done >= total:
+    if done >= total and stage not in _reported:
+        _reported.add(stage)
         click.echo(f"{stage}: {done:,} records", err=True)
 
 

@@ -76,10 +76,11 @@ class Population:
         addrs = topo.public_addresses(rng, n_clients + n_scanners, avoid)
         clients, scanners = addrs[:n_clients], addrs[n_clients:]
         # Some scanners live in scanning farms: whole runs of one /24.
-        farms = rng.integers(0, n_scanners, 12)
-        for j, f in enumerate(farms):
+        # Farms sit in the long tail: each address probes a little, the /24 a lot.
+        farms = rng.integers(n_scanners // 4, n_scanners - 20, 12)
+        for f in farms:
             base = scanners[f] & 0xFFFFFF00
-            idx = np.arange(j * 40 % n_scanners, j * 40 % n_scanners + 20) % n_scanners
+            idx = np.arange(f, f + 20)
             scanners[idx] = base | rng.integers(1, 255, len(idx)).astype(np.uint32)
         # Long tails: a few clients and scanners account for much of their traffic.
         wc = 1.0 / (np.arange(n_clients) + 20.0) ** 1.1
@@ -193,8 +194,9 @@ def _internal(
     )
 
 
-def _outbound(b, rng, t0, n, sources, servers, port, proto, req, resp):
-    """Instances reaching internet servers: public subnets directly, private ones via NAT."""
+def _outbound(b, rng, t0, n, sources, servers, port, proto, req, resp, nat=True):
+    """Instances reaching internet servers: public subnets directly, private ones via NAT
+    (``nat=False``: through a gateway endpoint, as S3 is reached)."""
     si = rng.choice(len(sources), n)
     srv = np.array([topo.ip_int(s) for s in servers], dtype=np.uint32)[rng.choice(len(servers), n)]
     start, dur = _times(rng, t0, n)
@@ -203,7 +205,7 @@ def _outbound(b, rng, t0, n, sources, servers, port, proto, req, resp):
     eni = _eni(sources)[si]
     ip = _ips(sources)[si]
     cport = ephemeral(rng, n, "linux")
-    private = ~topo.ENI_PUBLIC_SUBNET[eni]
+    private = ~topo.ENI_PUBLIC_SUBNET[eni] & nat
     for m, nat in ((private, True), (~private, False)):
         if not m.any():
             continue
@@ -376,7 +378,17 @@ def window_batch(pop: Population, seed: int, index: int, t0: int, n: int) -> Bat
     )
     _outbound(b, rng, t0, c["ntp"], INTERNAL, topo.NTP_SERVERS, 123, UDP, (4.4, 0.0), (4.4, 0.0))
     _outbound(
-        b, rng, t0, c["s3"], ("batch", "db-1"), topo.S3_ENDPOINTS, 443, TCP, (16.0, 1.5), (8.0, 0.5)
+        b,
+        rng,
+        t0,
+        c["s3"],
+        ("batch", "db-1"),
+        topo.S3_ENDPOINTS,
+        443,
+        TCP,
+        (13.0, 1.2),
+        (8.0, 0.5),
+        nat=False,
     )
     _nodata(b, rng, t0, c["nodata"])
     # Scanner probes (one record each when rejected) fill the window up to exactly n records.
