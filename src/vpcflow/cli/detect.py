@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .. import enrich as _enrich  # noqa: F401 - registers the SQL functions on DuckDB connections
 from .output import emit
 
 _COLUMNS = (

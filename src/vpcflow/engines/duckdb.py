@@ -7,6 +7,8 @@ read other files, write, or attach databases.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import threading
 from collections.abc import Callable
 
@@ -18,8 +20,26 @@ from ..errors import QueryError, QueryRefused
 from . import TABLE, Engine, QueryResult
 from .dialects import to_engine_sql
 
-# Callables run on every new connection before it is locked: register SQL functions/macros here.
+log = logging.getLogger("vpcflow")
+
+# Modules whose ``register(con)`` adds SQL functions to every connection (enrichment, the Logs
+# Insights helpers). A module whose optional dependency is missing is skipped.
+FUNCTION_MODULES = ("vpcflow.insights.functions", "vpcflow.enrich")
+
+# Further callables run on every new connection before it is locked (for users' own functions).
 CONNECT_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+
+
+def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    for name in FUNCTION_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            log.debug("SQL functions of %s not available: %s", name, exc)
+            continue
+        module.register(con)
+    for hook in CONNECT_HOOKS:
+        hook(con)
 
 
 def _sql_literal(s: str) -> str:
@@ -66,8 +86,7 @@ class DuckDBEngine(Engine):
         )
         con.execute("SET TimeZone = 'UTC'")
         con.execute(view_sql(files))
-        for hook in CONNECT_HOOKS:
-            hook(con)
+        _register_functions(con)
         data_dir = str(self.store.path / "data")
         con.execute(f"SET allowed_directories = [{_sql_literal(data_dir)}]")
         con.execute("SET enable_external_access = false")

@@ -3,7 +3,7 @@
 Available three ways:
 
 * SQL functions on every DuckDB connection (registered through
-  ``vpcflow.engines.duckdb.CONNECT_HOOKS`` when this package is imported)::
+  ``vpcflow.engines.duckdb.FUNCTION_MODULES``: every engine connection has them)::
 
       ip_country(addr)       'US', 'private', 'documentation', ... (geoip2fast, offline)
       ip_country_name(addr)  'United States'
@@ -77,16 +77,3 @@ def lookup(addresses) -> pa.Table:
             **{name.removeprefix("ip_"): fn(arr) for name, fn in ADDRESS_FUNCTIONS.items()},
         }
     )
-
-
-def _install_hook() -> None:
-    try:
-        from ..engines import duckdb as engine
-    except ImportError:  # the engine module not there (yet): register() is still usable
-        return
-    hooks = getattr(engine, "CONNECT_HOOKS", None)
-    if hooks is not None and register not in hooks:
-        hooks.append(register)
-
-
-_install_hook()

@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 register_functions = functions.register
-functions.install_hook()
 
 
 @dataclass
@@ -98,12 +97,4 @@ def translate(query: str, *, since=None, until=None) -> Translation:
 def run(store, query: str, *, since=None, until=None):
     """Run a Logs Insights query on a store; returns a ``pyarrow.Table``."""
     t = translate(query, since=since, until=until)
-    try:
-        return store.sql(t.sql, dialect="duckdb")
-    except QueryError as exc:
-        # A connection opened before this module was imported lacks the vpcflow_* functions.
-        engine = getattr(store, "engine", None)
-        if "vpcflow_" not in str(exc) or not hasattr(engine, "refresh"):
-            raise
-        engine.refresh()
-        return store.sql(t.sql, dialect="duckdb")
+    return store.sql(t.sql, dialect="duckdb")

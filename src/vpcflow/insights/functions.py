@@ -94,15 +94,3 @@ def register(con) -> None:
         except Exception as exc:  # already registered on this connection
             if "already" not in str(exc).lower():
                 raise
-
-
-def install_hook() -> None:
-    """Add :func:`register` to the DuckDB engine's connect hooks, once."""
-    try:
-        from ..engines import duckdb as engine
-    except ImportError:  # engine not available: callers register on their own connection
-        log.debug("vpcflow.engines.duckdb not importable; insights functions not hooked")
-        return
-    hooks = getattr(engine, "CONNECT_HOOKS", None)
-    if hooks is not None and register not in hooks:
-        hooks.append(register)
