@@ -21,6 +21,7 @@ import pyarrow as pa
 from ..errors import ConfigError
 from .configs import Configs, load_configs
 from .conversations import Conversation, Flow, pair_flows
+from .fetch import fetch_configs, store_interface_ids
 from .verdicts import ALLOWED, NACL, SG, SG_OR_NACL, Verdict, decide
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "Conversation",
     "Verdict",
     "explain",
+    "fetch_configs",
     "flows_query",
     "load_configs",
     "parse_time",
+    "store_interface_ids",
     "troubleshoot",
     "verdicts_table",
 ]

@@ -1,0 +1,169 @@
+"""Fetch the configurations the troubleshooter needs live from EC2, with boto3.
+
+    DescribeNetworkInterfaces   the interfaces seen in the records (filter network-interface-id)
+    DescribeSecurityGroups      their groups, plus the groups their rules reference (group-id)
+    DescribeNetworkInterfaces   the members of referenced groups, so "from sg-x" can be checked
+    DescribeNetworkAcls         the ACLs of their subnets (association.subnet-id)
+
+The responses have the shape ``aws ec2 describe-*`` prints, so they go through the same parsers
+as the files (:mod:`.configs`). Filters (not ``...Ids=``) are used so that an interface or group
+that no longer exists is simply absent instead of failing the whole call. Clients and error
+translation come from :mod:`vpcflow.aws` (``--profile``, ``--aws-region``, ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from .. import aws
+from ..errors import ConfigError, SourceError
+from .configs import Configs, parse_network_acls, parse_network_interfaces, parse_security_groups
+
+log = logging.getLogger("vpcflow.troubleshoot.fetch")
+
+__all__ = ["fetch_configs", "store_interface_ids"]
+
+# EC2 accepts at most 200 values in one filter.
+_CHUNK = 200
+
+
+def _describe(ec2, method: str, key: str, filter_name: str, values: Iterable[str]) -> list[dict]:
+    """Every item of a paginated ``Describe*`` call filtered on ``filter_name`` in ``values``."""
+    values = sorted(set(values))
+    op = "".join(w.capitalize() for w in method.split("_"))
+    out: list[dict] = []
+    with aws.aws_errors(f"ec2:{op} in {ec2.meta.region_name}"):
+        paginator = ec2.get_paginator(method)
+        for i in range(0, len(values), _CHUNK):
+            chunk = values[i : i + _CHUNK]
+            for page in paginator.paginate(Filters=[{"Name": filter_name, "Values": chunk}]):
+                out.extend(page.get(key) or [])
+    return out
+
+
+def _referenced_groups(groups: list[dict]) -> set[str]:
+    refs = set()
+    for g in groups:
+        for key in ("IpPermissions", "IpPermissionsEgress"):
+            for perm in g.get(key) or []:
+                for pair in perm.get("UserIdGroupPairs") or []:
+                    if isinstance(pair, dict) and pair.get("GroupId"):
+                        refs.add(pair["GroupId"])
+    return refs
+
+
+def _tidy_interface(eni: dict) -> dict:
+    # EC2 returns "Description": "" for most interfaces; the file parser wants a non-empty
+    # string when the key is present, so leave empty strings out (the parser's default is "").
+    return {k: v for k, v in eni.items() if v != ""}
+
+
+def fetch_configs(
+    interface_ids: Iterable[str],
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    client=None,
+) -> Configs:
+    """Describe ``interface_ids``, their security groups and subnets' network ACLs in EC2.
+
+    Returns what :func:`~vpcflow.troubleshoot.load_configs` returns. Interfaces that no longer
+    exist are left out (their conversations get logs-only verdicts); if none of them is found,
+    raises :class:`~vpcflow.errors.SourceError` (usually the wrong region or account).
+    ``client``: an EC2 client to use instead of one made from ``profile``/``region``.
+    """
+    ids = sorted({i for i in interface_ids if i})
+    if not ids:
+        raise ConfigError("no network interface ids to look up in EC2 (the records have none)")
+    ec2 = client or aws.client("ec2", profile=profile, region=region)
+    where = ec2.meta.region_name
+
+    enis = _describe(
+        ec2, "describe_network_interfaces", "NetworkInterfaces", "network-interface-id", ids
+    )
+    found = {e.get("NetworkInterfaceId") for e in enis}
+    missing = [i for i in ids if i not in found]
+    if not enis:
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        raise SourceError(
+            f"none of the {len(ids)} network interface(s) in the records ({shown}) exists in "
+            f"{where}: check --aws-region and --profile (the account that owns them)"
+        )
+    if missing:
+        log.warning(
+            "%d of %d network interfaces not found in %s (deleted?): %s%s; their conversations "
+            "get logs-only verdicts",
+            len(missing),
+            len(ids),
+            where,
+            ", ".join(missing[:5]),
+            " ..." if len(missing) > 5 else "",
+        )
+    subnets = {e["SubnetId"] for e in enis if e.get("SubnetId")}
+
+    group_ids = {g["GroupId"] for e in enis for g in e.get("Groups") or [] if g.get("GroupId")}
+    groups = _describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", group_ids)
+    referenced = _referenced_groups(groups)
+    extra = referenced - {g.get("GroupId") for g in groups}
+    if extra:  # groups in other accounts (peering) are not visible and stay unresolved
+        groups += _describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", extra)
+    if referenced:
+        # A rule "from sg-x" matches the addresses of sg-x's members: describe them too.
+        members = _describe(
+            ec2, "describe_network_interfaces", "NetworkInterfaces", "group-id", referenced
+        )
+        enis += [m for m in members if m.get("NetworkInterfaceId") not in found]
+
+    acls = (
+        _describe(ec2, "describe_network_acls", "NetworkAcls", "association.subnet-id", subnets)
+        if subnets
+        else []
+    )
+    log.info(
+        "fetched %d interfaces, %d security groups, %d network ACLs from %s",
+        len(enis),
+        len(groups),
+        len(acls),
+        where,
+    )
+    c = Configs()
+    c.interfaces.update(
+        parse_network_interfaces(
+            {"NetworkInterfaces": [_tidy_interface(e) for e in enis]},
+            f"ec2:DescribeNetworkInterfaces ({where})",
+        )
+    )
+    c.security_groups.update(
+        parse_security_groups({"SecurityGroups": groups}, f"ec2:DescribeSecurityGroups ({where})")
+    )
+    c.network_acls.update(
+        parse_network_acls({"NetworkAcls": acls}, f"ec2:DescribeNetworkAcls ({where})")
+    )
+    return c
+
+
+def store_interface_ids(
+    store,
+    interface_id: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    only_rejected: bool = True,
+) -> list[str]:
+    """The interfaces ``vpcflow troubleshoot`` would report on (with a REJECT, by default)."""
+    filters = ["interface_id IS NOT NULL"]
+    if interface_id is not None:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", interface_id):
+            raise ConfigError(f"not a network interface id: {interface_id!r} (expected eni-...)")
+        filters.append(f"interface_id = '{interface_id}'")
+    if since is not None:
+        filters.append(f"start >= {int(since)}")
+    if until is not None:
+        filters.append(f"start < {int(until)}")
+    if only_rejected:
+        filters.append("action = 'REJECT'")
+    table = store.sql(
+        "SELECT DISTINCT interface_id FROM vpc_flow_logs WHERE " + " AND ".join(filters)
+    )
+    return sorted(table.column("interface_id").to_pylist())
