@@ -34,6 +34,15 @@ _CONFIG_OPTIONS = (
         help="JSON printed by 'aws ec2 describe-network-interfaces' (repeatable).",
     ),
     click.option(
+        "--from-aws",
+        "from_aws",
+        is_flag=True,
+        help="Fetch the interfaces seen in the records, their security groups and their subnets' "
+        "network ACLs from EC2 (boto3) instead of files.",
+    ),
+    click.option("--profile", default=None, help="AWS profile for --from-aws."),
+    click.option("--aws-region", default=None, help="AWS region for --from-aws."),
+    click.option(
         "--format",
         "fmt",
         type=click.Choice(FORMATS),
@@ -48,6 +57,16 @@ def _config_options(fn):
     for opt in reversed(_CONFIG_OPTIONS):
         fn = opt(fn)
     return fn
+
+
+def _check_aws_options(files, from_aws, profile, aws_region) -> None:
+    if from_aws and any(files):
+        raise click.UsageError(
+            "--from-aws fetches the configurations from EC2: drop --security-groups, "
+            "--network-acls and --network-interfaces, or drop --from-aws"
+        )
+    if not from_aws and (profile or aws_region):
+        raise click.UsageError("--profile and --aws-region apply only with --from-aws")
 
 
 def _configs(security_groups, network_acls, network_interfaces) -> ts.Configs | None:
@@ -114,7 +133,17 @@ def _indent(text: str) -> str:
     help="The flow log's format ('${version} ${srcaddr} ...') when the file has no header line.",
 )
 @_config_options
-def explain_cmd(records, log_format, security_groups, network_acls, network_interfaces, fmt):
+def explain_cmd(
+    records,
+    log_format,
+    security_groups,
+    network_acls,
+    network_interfaces,
+    from_aws,
+    profile,
+    aws_region,
+    fmt,
+):
     """Say why flow-log records were rejected: security group or network ACL.
 
     Paste or pipe records (header-less default-format lines, or a file with a header line);
@@ -125,7 +154,9 @@ def explain_cmd(records, log_format, security_groups, network_acls, network_inte
     """
     from ..parse import parse_bytes
 
-    configs = _configs(security_groups, network_acls, network_interfaces)
+    files = (security_groups, network_acls, network_interfaces)
+    _check_aws_options(files, from_aws, profile, aws_region)
+    configs = _configs(*files)
     if records == "-":
         if sys.stdin.isatty():
             click.echo("Paste flow-log records, then press Ctrl-D:", err=True)
@@ -146,6 +177,9 @@ def explain_cmd(records, log_format, security_groups, network_acls, network_inte
         click.echo(f"skipped {len(result.bad_lines) - 5} more malformed lines", err=True)
     if result.table.num_rows == 0:
         raise ConfigError(f"{name}: no flow-log records to explain")
+    if from_aws:
+        ids = set(result.table.column("interface_id").drop_null().to_pylist())
+        configs = ts.fetch_configs(ids, profile=profile, region=aws_region)
     _print(ts.explain(result.table, configs), fmt, "explain")
 
 
@@ -169,6 +203,9 @@ def troubleshoot_cmd(
     security_groups,
     network_acls,
     network_interfaces,
+    from_aws,
+    profile,
+    aws_region,
     fmt,
 ):
     """Rank the blocked conversations in the store and say what blocked each.
@@ -178,8 +215,20 @@ def troubleshoot_cmd(
     """
     from ..store import open_store
 
-    configs = _configs(security_groups, network_acls, network_interfaces)
+    files = (security_groups, network_acls, network_interfaces)
+    _check_aws_options(files, from_aws, profile, aws_region)
+    configs = _configs(*files)
     store = open_store(store_path, create=False)
+    if from_aws:
+        ids = ts.store_interface_ids(
+            store,
+            interface_id,
+            ts.parse_time(since),
+            ts.parse_time(until),
+            only_rejected=not include_allowed,
+        )
+        # No interface with a REJECT: nothing to explain, so nothing to fetch.
+        configs = ts.fetch_configs(ids, profile=profile, region=aws_region) if ids else None
     verdicts = ts.troubleshoot(
         store,
         interface_id=interface_id,
