@@ -170,7 +170,7 @@ class _Writer:
                 path,
                 schema.arrow_schema(),
                 compression="zstd",
-                compression_level=3,
+                compression_level=1,
                 write_statistics=True,
             )
             self.writers[key] = w

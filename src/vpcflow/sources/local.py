@@ -20,6 +20,11 @@ from ..errors import SourceError
 from . import RawObject
 from .keys import parse_key
 
+try:  # ISA-L inflates gzip about twice as fast as zlib; same API.
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
+    _inflate = zlib
+
 _SKIP_NAMES = {".DS_Store"}
 
 
@@ -32,7 +37,7 @@ class GzipStream(io.RawIOBase):
     def __init__(self, raw: BinaryIO, chunk: int = 1 << 20):
         self._raw = raw
         self._chunk = chunk
-        self._d = zlib.decompressobj(wbits=31)
+        self._d = _inflate.decompressobj(wbits=31)
         self._in_member = False
         self._pending = b""
         self._buf = b""
@@ -48,7 +53,7 @@ class GzipStream(io.RawIOBase):
         while not self._eof and (size < 0 or len(self._buf) < size):
             if self._d.eof:  # next gzip member, if any (trailing zero padding is allowed)
                 rest = self._d.unused_data
-                self._d = zlib.decompressobj(wbits=31)
+                self._d = _inflate.decompressobj(wbits=31)
                 self._in_member = False
                 self._pending = rest if rest.strip(b"\0") else b""
             data = self._pending or self._raw.read(self._chunk)
