@@ -13,7 +13,7 @@ import pytest
 
 import vpcflow
 from flowdata import HEADER, v2_lines, write_s3_layout
-from vpcflow import store as store_mod
+from vpcflow import ingest as store_mod
 from vpcflow.errors import QueryError, QueryRefused, SourceError, StoreError
 
 

@@ -22,32 +22,18 @@ import os
 import shutil
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema, settings
-from .errors import FormatError, StoreError, VpcflowError
+from .errors import StoreError
+from .ingest import ROW_GROUP_ROWS, Ingest, IngestReport, fsync_file
 from .manifest import Manifest, Txn
-from .parse import (
-    BadLine,
-    Layouts,
-    iter_parquet,
-    iter_text_chunks,
-    looks_like_json,
-    parse_bytes,
-    parse_lines,
-)
 from .sources import RawObject, resolve
-from .sources.local import open_decompressed
 
 log = logging.getLogger("vpcflow")
 
@@ -55,164 +41,6 @@ __all__ = ["Store", "IngestReport", "open_store"]
 
 MARKER = "vpcflow-store.json"
 STORE_FORMAT = 1
-ROW_GROUP_ROWS = 262_144
-# Objects up to this size (as stored) are parsed whole by a worker thread; larger ones stream.
-SMALL_OBJECT = 16 << 20
-CHUNK_BYTES = 8 << 20
-MAX_PROBLEMS = 200
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did. ``problems`` lists bad lines and unreadable files (first 200)."""
-
-    files: int = 0
-    records: int = 0
-    bad_lines: int = 0
-    skipped_files: int = 0
-    failed_files: int = 0
-    empty_files: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    problems: list[dict] = field(default_factory=list)
-    quarantine: list[str] = field(default_factory=list)
-
-    def problem(
-        self, path: str, reason: str, line: int | None = None, field_name: str = ""
-    ) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(
-                {"path": path, "line": line, "field": field_name, "reason": reason}
-            )
-
-    def as_dict(self) -> dict:
-        return {
-            "files": self.files,
-            "records": self.records,
-            "bad_lines": self.bad_lines,
-            "skipped_files": self.skipped_files,
-            "failed_files": self.failed_files,
-            "empty_files": self.empty_files,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "records_per_second": round(self.records / self.seconds) if self.seconds else None,
-            "problems": self.problems,
-            "quarantine": self.quarantine,
-        }
-
-
-@dataclass
-class _ObjectResult:
-    obj: RawObject
-    tables: list[pa.Table]
-    bad: list[BadLine]
-    records: int = 0
-    raw_bytes: int = 0
-    error: str | None = None
-    unknown_fields: set[str] = field(default_factory=set)
-
-
-def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
-    days = pc.cast(
-        pc.floor(pc.divide(pc.cast(table.column("start"), pa.float64()), 86400.0)), pa.int32()
-    )
-    dates = pc.cast(days, pa.date32())
-    if fallback is not None and dates.null_count:
-        dates = pc.fill_null(dates, pa.scalar(fallback, pa.date32()))
-    return dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
-
-
-class _Writer:
-    """Per-date Parquet writers for one transaction, in staging."""
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.txn = uuid.uuid4().hex[:16]
-        self.stage = store._staging / self.txn
-        self.writers: dict[str, pq.ParquetWriter] = {}
-        self.buffers: dict[str, list[pa.Table]] = {}
-        self.buffered: dict[str, int] = {}
-        self.rows: dict[str, int] = {}
-        self.objects: list[dict] = []
-        self.bad: list[BadLine] = []
-        self.total_rows = 0
-
-    def add(self, table: pa.Table, fallback_day: date | None) -> None:
-        if not table.num_rows:
-            return
-        dates = _date_column(table, fallback_day)
-        uniq = pc.unique(dates)
-        for d in uniq.to_pylist():
-            part = (
-                table
-                if len(uniq) == 1
-                else table.filter(
-                    pc.is_null(dates) if d is None else pc.equal(dates, pa.scalar(d, pa.date32()))
-                )
-            )
-            key = d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__"
-            self.buffers.setdefault(key, []).append(part)
-            self.buffered[key] = self.buffered.get(key, 0) + part.num_rows
-            self.total_rows += part.num_rows
-            if self.buffered[key] >= ROW_GROUP_ROWS:
-                self._flush(key)
-
-    def _flush(self, key: str) -> None:
-        tables = self.buffers.pop(key, [])
-        self.buffered.pop(key, None)
-        if not tables:
-            return
-        w = self.writers.get(key)
-        if w is None:
-            path = self.stage / f"date={key}" / f"part-{self.txn}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(
-                path,
-                schema.arrow_schema(),
-                compression="zstd",
-                compression_level=1,
-                write_statistics=True,
-            )
-            self.writers[key] = w
-        t = pa.concat_tables(tables)
-        w.write_table(t, row_group_size=ROW_GROUP_ROWS)
-        self.rows[key] = self.rows.get(key, 0) + t.num_rows
-
-    def commit(self) -> Txn | None:
-        for key in list(self.buffers):
-            self._flush(key)
-        for w in self.writers.values():
-            w.close()
-        if not self.objects and not self.writers:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            return None
-        files = [
-            {"path": f"data/date={key}/part-{self.txn}.parquet", "rows": n}
-            for key, n in sorted(self.rows.items())
-        ]
-        quarantine = None
-        if self.bad:
-            quarantine = f"_vpcflow/quarantine/{self.txn}.jsonl"
-            qpath = self.stage / "quarantine.jsonl"
-            qpath.parent.mkdir(parents=True, exist_ok=True)
-            with open(qpath, "w", encoding="utf-8") as fh:
-                for b in self.bad:
-                    fh.write(json.dumps(b.as_dict()) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        for key in self.rows:
-            _fsync_file(self.stage / f"date={key}" / f"part-{self.txn}.parquet")
-        txn = Txn(self.txn, self.objects, files, [], quarantine, time.time())
-        self.store._commit(txn)
-        return txn
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Store:
@@ -422,7 +250,7 @@ class Store:
         with self._writer():
             done = self.manifest.ingested()
             objects = self._objects(sources, done, report, log_format, source_options)
-            self._run(objects, report, log_format, progress, batch_rows, done)
+            Ingest(self, report, log_format, progress, batch_rows, done).run(objects)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -443,194 +271,6 @@ class Store:
                     report.skipped_files += 1
                     continue
                 yield obj
-
-    def _run(self, objects, report, log_format, progress, batch_rows, done) -> None:
-        writer = _Writer(self)
-        workers = max(1, settings.threads())
-
-        def tick():
-            if progress:
-                progress(
-                    {
-                        "files": report.files,
-                        "records": report.records,
-                        "bytes": report.bytes,
-                        "bad_lines": report.bad_lines,
-                        "skipped_files": report.skipped_files,
-                    }
-                )
-
-        def absorb(res: _ObjectResult) -> None:
-            nonlocal writer
-            obj = res.obj
-            report.bytes += res.raw_bytes
-            if res.error:
-                report.failed_files += 1
-                report.problem(obj.uri, res.error)
-                log.warning("%s: %s", obj.uri, res.error)
-            for t in res.tables:
-                writer.add(t, obj.day)
-            n_bad = len(res.bad)
-            for b in res.bad:
-                report.problem(b.path, b.reason, b.line, b.field)
-            writer.bad.extend(res.bad)
-            report.bad_lines += n_bad
-            report.records += res.records
-            if res.unknown_fields:
-                report.problem(
-                    obj.uri,
-                    "ignored unknown fields in header: " + ", ".join(sorted(res.unknown_fields)),
-                )
-            if res.error is None or res.records or n_bad:
-                # Readable objects (even empty or all-bad ones) are recorded; an object that
-                # failed before yielding anything is not, so a re-run tries it again.
-                report.files += 1
-                if res.records == 0 and n_bad == 0 and res.error is None:
-                    report.empty_files += 1
-                    report.problem(obj.uri, "file is empty (no records)")
-                writer.objects.append(
-                    self._entry(obj, res.records, n_bad, res.error, complete=True)
-                )
-            tick()
-            if writer.total_rows >= batch_rows:
-                self._finish(writer, report)
-                writer = _Writer(self)
-
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vpcflow-parse")
-        pending: list = []
-        try:
-            for obj in objects:
-                if obj.size is not None and obj.size <= SMALL_OBJECT:
-                    pending.append(pool.submit(_read_whole, obj, log_format))
-                    while len(pending) > 2 * workers:
-                        absorb(pending.pop(0).result())
-                    continue
-                while pending:
-                    absorb(pending.pop(0).result())
-                # A large object streams in the main thread, committing its progress.
-                self._finish(writer, report)
-                writer = _Writer(self)
-                writer = self._stream(obj, log_format, writer, report, batch_rows, done, tick)
-            while pending:
-                absorb(pending.pop(0).result())
-            self._finish(writer, report)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _finish(self, writer: _Writer, report: IngestReport) -> None:
-        txn = writer.commit()
-        if txn is not None and txn.quarantine:
-            report.quarantine.append(str(self.path / txn.quarantine))
-
-    @staticmethod
-    def _entry(
-        obj: RawObject,
-        records: int,
-        bad: int,
-        error: str | None,
-        complete: bool,
-        resume: dict | None = None,
-    ) -> dict:
-        e = {
-            "uri": obj.uri,
-            "version": obj.version,
-            "size": obj.size,
-            "records": records,
-            "bad_lines": bad,
-            "complete": complete,
-            "time": time.time(),
-        }
-        if error:
-            e["error"] = error
-        if obj.state:
-            e["state"] = obj.state
-        if resume:
-            e["resume"] = resume
-        return e
-
-    def _stream(self, obj, log_format, writer, report, batch_rows, done, tick) -> _Writer:
-        """Ingest one large object chunk by chunk; commit progress every ``batch_rows``."""
-        prev = done.get((obj.uri, obj.version)) or {}
-        resume = prev.get("resume") if not prev.get("complete", True) else None
-        records = prev.get("records", 0) if resume else 0
-        bad_n = prev.get("bad_lines", 0) if resume else 0
-        error = None
-        try:
-            raw = obj.open()
-        except VpcflowError as exc:
-            report.failed_files += 1
-            report.problem(obj.uri, str(exc))
-            return writer
-        except OSError as exc:
-            report.failed_files += 1
-            report.problem(obj.uri, f"cannot read: {exc}")
-            return writer
-        stream, kind = open_decompressed(raw)
-        try:
-            if kind == "parquet" or obj.kind == "parquet":
-                # Parquet needs random access: spool to a temporary file, then read row groups.
-                results = iter_parquet(_spool(stream), path=obj.uri, defaults=obj.defaults)
-                for res in results:
-                    writer.add(res.table, obj.day)
-                    records += res.records
-                    report.records += res.records
-                    tick()
-            else:
-                layouts = Layouts(obj.log_format or log_format)
-                skip = resume["bytes"] if resume else 0
-                if resume and resume.get("header"):
-                    layouts.set_header(resume["header"])
-                consumed = 0
-                for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
-                    if consumed + len(chunk) <= skip:
-                        consumed += len(chunk)
-                        continue
-                    consumed += len(chunk)
-                    res = parse_lines(
-                        chunk,
-                        path=obj.uri,
-                        layouts=layouts,
-                        first_line=first_line,
-                        defaults=obj.defaults,
-                    )
-                    writer.add(res.table, obj.day)
-                    writer.bad.extend(res.bad_lines)
-                    for b in res.bad_lines:
-                        report.problem(b.path, b.reason, b.line, b.field)
-                    records += res.records
-                    bad_n += len(res.bad_lines)
-                    report.records += res.records
-                    report.bad_lines += len(res.bad_lines)
-                    report.bytes += len(chunk)
-                    tick()
-                    if writer.total_rows >= batch_rows:
-                        header = (
-                            [f.name if f else "-" for f in layouts.header]
-                            if layouts.header
-                            else None
-                        )
-                        writer.objects.append(
-                            self._entry(
-                                obj,
-                                records,
-                                bad_n,
-                                None,
-                                complete=False,
-                                resume={"bytes": consumed, "line": first_line, "header": header},
-                            )
-                        )
-                        self._finish(writer, report)
-                        writer = _Writer(self)
-        except EOFError as exc:
-            error = f"{exc}; the records before the damage were stored"
-        except (FormatError, OSError, ValueError, zlib.error) as exc:
-            error = str(exc)
-        if error:
-            report.failed_files += 1
-            report.problem(obj.uri, error)
-        report.files += 1
-        writer.objects.append(self._entry(obj, records, bad_n, error, complete=True))
-        return writer
 
     # -- maintenance ------------------------------------------------------------------------
 
@@ -676,7 +316,7 @@ class Store:
                     w.close()
                     new_files[-1]["rows"] = rows
                 for nf in new_files:
-                    _fsync_file(self._staging / txn_id / Path(nf["path"]).relative_to("data"))
+                    fsync_file(self._staging / txn_id / Path(nf["path"]).relative_to("data"))
                 self._commit(
                     Txn(txn_id, [], new_files, [f["path"] for f in files], None, time.time())
                 )
@@ -713,67 +353,6 @@ class Store:
                 for line in fh:
                     if line.strip():
                         yield json.loads(line)
-
-
-def _spool(stream):
-    import tempfile
-
-    tmp = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, tmp, 1 << 20)
-    tmp.seek(0)
-    return tmp
-
-
-def _read_whole(obj: RawObject, log_format: str | None) -> _ObjectResult:
-    """Read and parse one small object completely (runs in a worker thread)."""
-    try:
-        raw = obj.open()
-    except VpcflowError as exc:
-        return _ObjectResult(obj, [], [], error=str(exc))
-    except OSError as exc:
-        return _ObjectResult(obj, [], [], error=f"cannot read: {exc}")
-    error = None
-    try:
-        stream, kind = open_decompressed(raw)
-        chunks = []
-        try:
-            while True:
-                b = stream.read(CHUNK_BYTES)
-                if not b:
-                    break
-                chunks.append(b)
-        except EOFError as exc:
-            error = f"{exc}; the records before the damage were stored"
-        except (OSError, ValueError, zlib.error) as exc:
-            error = f"cannot decompress: {exc}"
-        finally:
-            stream.close()
-    except OSError as exc:
-        return _ObjectResult(obj, [], [], error=f"cannot read: {exc}")
-    data = b"".join(chunks)
-    if error and data:
-        # Keep only whole lines of a damaged stream.
-        cut = data.rfind(b"\n")
-        data = data[: cut + 1] if cut >= 0 else b""
-    try:
-        if kind == "parquet" or obj.kind == "parquet":
-            res = parse_bytes(data, path=obj.uri, defaults=obj.defaults)
-        elif looks_like_json(data):
-            res = parse_bytes(
-                data, path=obj.uri, log_format=obj.log_format or log_format, defaults=obj.defaults
-            )
-        else:
-            res = parse_lines(
-                data,
-                path=obj.uri,
-                layouts=Layouts(obj.log_format or log_format),
-                defaults=obj.defaults,
-            )
-    except FormatError as exc:
-        return _ObjectResult(obj, [], [], raw_bytes=len(data), error=str(exc))
-    return _ObjectResult(
-        obj, [res.table], res.bad_lines, res.records, len(data), error, res.unknown_fields
-    )
 
 
 def open_store(path: str | os.PathLike | None = None, create: bool = True) -> Store:

@@ -28,7 +28,7 @@ class RawObject:
     JSON lines detected by content) or ``parquet``. ``account``/``region``/``day`` come from the
     key and fill records that lack them. ``log_format`` is the field order for header-less
     lines when known (CloudWatch DescribeFlowLogs). ``state`` is saved in the manifest with the
-    object (CloudWatch resume positions).
+    object (CloudWatch resume positions). ``path`` is set for local files.
     """
 
     uri: str
@@ -41,6 +41,7 @@ class RawObject:
     day: date | None = None
     log_format: str | None = None
     state: dict = field(default_factory=dict)
+    path: str | None = None  # a local file: worker processes open it themselves
 
     @property
     def defaults(self) -> dict[str, str]:

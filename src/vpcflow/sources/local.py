@@ -66,7 +66,10 @@ class GzipStream(io.RawIOBase):
                         raise self._error
                 break
             self._in_member = True
-            self._buf += self._d.decompress(data)
+            try:
+                self._buf += self._d.decompress(data)
+            except _inflate.error as exc:  # one error type, whichever inflater is in use
+                raise zlib.error(str(exc)) from exc
         if size < 0:
             out, self._buf = self._buf, b""
         else:
@@ -127,6 +130,7 @@ def _file_object(path: Path) -> RawObject:
     return RawObject(
         uri=str(path.resolve()),
         open=lambda p=path: open(p, "rb"),
+        path=str(path),
         version=f"{st.st_size}:{st.st_mtime_ns}",
         size=st.st_size,
         kind=kind,

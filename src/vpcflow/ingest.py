@@ -1,0 +1,688 @@
+"""Ingest: objects from sources → parsed records → Parquet files of one transaction → commit.
+
+One ingest is a series of transactions (see ``manifest``). Each collects whole objects until it
+holds ``batch_rows`` records, then commits: its data files move from staging into ``data/`` and
+its objects become "ingested" in the same step.
+
+Parsing and Parquet encoding are CPU-bound, so many small objects (the S3 delivery: a file per
+interface and five minutes) are handed to worker *processes*, one per core. Each worker reads,
+parses and writes its own Parquet file per date into the transaction's staging directory and
+reports counts and bad lines back; the parent only coordinates and commits. Workers die with
+the parent (``PR_SET_PDEATHSIG``), so a killed ingest leaves only staging debris, which the next
+writer deletes. Few objects are parsed in-process; a large object is streamed in-process chunk
+by chunk and commits its progress so that a re-run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import schema, settings
+from .errors import FormatError, VpcflowError
+from .manifest import Txn
+from .parse import (
+    BadLine,
+    Layouts,
+    iter_parquet,
+    iter_text_chunks,
+    looks_like_json,
+    parse_bytes,
+    parse_lines,
+)
+from .sources import RawObject
+from .sources.local import open_decompressed
+
+log = logging.getLogger("vpcflow")
+
+ROW_GROUP_ROWS = 262_144
+# Objects up to this size (as stored) are parsed whole; larger ones stream chunk by chunk.
+SMALL_OBJECT = 16 << 20
+CHUNK_BYTES = 8 << 20
+# Worker processes start once an ingest has seen this much small-object input (as stored).
+PARALLEL_AFTER_BYTES = 8 << 20
+MAX_PROBLEMS = 200
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``problems`` lists bad lines and unreadable files (first 200)."""
+
+    files: int = 0
+    records: int = 0
+    bad_lines: int = 0
+    skipped_files: int = 0
+    failed_files: int = 0
+    empty_files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    workers: int = 1
+    problems: list[dict] = field(default_factory=list)
+    quarantine: list[str] = field(default_factory=list)
+
+    def problem(
+        self, path: str, reason: str, line: int | None = None, field_name: str = ""
+    ) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(
+                {"path": path, "line": line, "field": field_name, "reason": reason}
+            )
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "records": self.records,
+            "bad_lines": self.bad_lines,
+            "skipped_files": self.skipped_files,
+            "failed_files": self.failed_files,
+            "empty_files": self.empty_files,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records / self.seconds) if self.seconds else None,
+            "workers": self.workers,
+            "problems": self.problems,
+            "quarantine": self.quarantine,
+        }
+
+
+@dataclass
+class ObjectResult:
+    """One object read and parsed: counts and bad lines (tables stay where they were written)."""
+
+    uri: str
+    records: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+    raw_bytes: int = 0
+    error: str | None = None
+    unknown_fields: set[str] = field(default_factory=set)
+    tables: list[pa.Table] = field(default_factory=list)
+
+
+def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
+    secs = pc.cast(table.column("start"), pa.float64())
+    days = pc.cast(pc.floor(pc.divide(secs, 86400.0)), pa.int32())
+    dates = pc.cast(days, pa.date32())
+    if fallback is not None and dates.null_count:
+        dates = pc.fill_null(dates, pa.scalar(fallback, pa.date32()))
+    return dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
+
+
+class PartWriter:
+    """One Parquet file per date partition, in a transaction's staging directory."""
+
+    def __init__(self, stage: Path, name: str):
+        self.stage = stage
+        self.name = name
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+
+    def add(self, table: pa.Table, fallback_day: date | None) -> None:
+        if not table.num_rows:
+            return
+        dates = _date_column(table, fallback_day)
+        uniq = pc.unique(dates)
+        for d in uniq.to_pylist():
+            if len(uniq) == 1:
+                part = table
+            elif d is None:
+                part = table.filter(pc.is_null(dates))
+            else:
+                part = table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
+            key = d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__"
+            self.buffers.setdefault(key, []).append(part)
+            self.buffered[key] = self.buffered.get(key, 0) + part.num_rows
+            if self.buffered[key] >= ROW_GROUP_ROWS:
+                self._flush(key)
+
+    def _flush(self, key: str) -> None:
+        tables = self.buffers.pop(key, [])
+        self.buffered.pop(key, None)
+        if not tables:
+            return
+        w = self.writers.get(key)
+        if w is None:
+            path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            w = pq.ParquetWriter(
+                path, schema.arrow_schema(), compression="zstd", compression_level=1
+            )
+            self.writers[key] = w
+        t = pa.concat_tables(tables)
+        w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        self.rows[key] = self.rows.get(key, 0) + t.num_rows
+
+    def close(self) -> list[dict]:
+        """Finish every file (written and fsynced); return their manifest entries."""
+        for key in list(self.buffers):
+            self._flush(key)
+        for w in self.writers.values():
+            w.close()
+        files = []
+        for key, n in sorted(self.rows.items()):
+            rel = f"date={key}/part-{self.name}.parquet"
+            fsync_file(self.stage / rel)
+            files.append({"path": f"data/{rel}", "rows": n})
+        self.writers.clear()
+        self.rows.clear()
+        return files
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_object(obj: RawObject, log_format: str | None) -> ObjectResult:
+    """Read and parse one object completely (small objects; in a worker or in-process)."""
+    res = ObjectResult(obj.uri)
+    try:
+        raw = obj.open()
+    except VpcflowError as exc:
+        res.error = str(exc)
+        return res
+    except OSError as exc:
+        res.error = f"cannot read: {exc}"
+        return res
+    chunks = []
+    kind = "text"
+    try:
+        stream, kind = open_decompressed(raw)
+        try:
+            while b := stream.read(CHUNK_BYTES):
+                chunks.append(b)
+        except EOFError as exc:
+            res.error = f"{exc}; the records before the damage were stored"
+        except (OSError, ValueError, zlib.error) as exc:
+            res.error = f"cannot decompress: {exc}"
+        finally:
+            stream.close()
+    except OSError as exc:
+        res.error = f"cannot read: {exc}"
+        return res
+    data = b"".join(chunks)
+    res.raw_bytes = len(data)
+    if res.error and data:  # keep only whole lines of a damaged stream
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else b""
+    fmt = obj.log_format or log_format
+    try:
+        if kind == "parquet" or obj.kind == "parquet":
+            parsed = parse_bytes(data, path=obj.uri, defaults=obj.defaults)
+        elif looks_like_json(data):
+            parsed = parse_bytes(data, path=obj.uri, log_format=fmt, defaults=obj.defaults)
+        else:
+            parsed = parse_lines(data, path=obj.uri, layouts=Layouts(fmt), defaults=obj.defaults)
+    except FormatError as exc:
+        res.error = str(exc)
+        return res
+    res.tables = [parsed.table]
+    res.records = parsed.records
+    res.bad = parsed.bad_lines
+    res.unknown_fields = parsed.unknown_fields
+    return res
+
+
+# -- worker processes ----------------------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers still exit when the pipe closes
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _describe(obj: RawObject) -> dict:
+    """A picklable description of ``obj``: local files by path, anything else by content."""
+    d = {
+        "uri": obj.uri,
+        "kind": obj.kind,
+        "account": obj.account,
+        "region": obj.region,
+        "day": obj.day,
+        "log_format": obj.log_format,
+    }
+    if obj.path:
+        d["path"] = obj.path
+    else:
+        with obj.open() as fh:
+            d["data"] = fh.read()
+    return d
+
+
+def _undescribe(d: dict) -> RawObject:
+    if "path" in d:
+        opener = lambda p=d["path"]: open(p, "rb")  # noqa: E731
+    else:
+        opener = lambda b=d["data"]: io.BytesIO(b)  # noqa: E731
+    return RawObject(
+        uri=d["uri"],
+        open=opener,
+        kind=d["kind"],
+        account=d["account"],
+        region=d["region"],
+        day=d["day"],
+        log_format=d["log_format"],
+    )
+
+
+def worker_main(argv: list[str]) -> None:
+    """Entry point of an ingest worker process (``python -m vpcflow._ingest_worker``)."""
+    fd, stage_root, log_format, wid, parent = argv
+    _worker(Connection(int(fd)), stage_root, log_format or None, int(wid), int(parent))
+
+
+def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int) -> None:
+    _die_with_parent(parent)
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    writer: PartWriter | None = None
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if msg[0] == "obj":
+                _, seq, txn, desc = msg
+                if writer is None:
+                    writer = PartWriter(Path(stage_root) / txn, f"{txn}-w{wid}")
+                obj = _undescribe(desc)
+                res = read_object(obj, log_format)
+                for t in res.tables:
+                    writer.add(t, obj.day)
+                res.tables = []
+                conn.send(("done", seq, res))
+            elif msg[0] == "flush":
+                files = writer.close() if writer is not None else []
+                writer = None
+                conn.send(("flushed", files))
+            else:
+                return
+        except Exception:  # report, then stop: the parent discards the open transaction
+            conn.send(("crash", traceback.format_exc()))
+            return
+
+
+class _Workers:
+    """N worker processes, each with at most ``depth`` objects in flight."""
+
+    def __init__(self, n: int, stage_root: Path, log_format: str | None, depth: int = 2):
+        # Plain subprocesses rather than multiprocessing's spawn, which would re-import the
+        # caller's __main__ (a library must not ask its users for a __main__ guard).
+        self.conns = []
+        self.procs = []
+        for wid in range(n):
+            parent_end, child_end = socket.socketpair()
+            fd = child_end.fileno()
+            cmd = [
+                sys.executable,
+                "-m",
+                "vpcflow._ingest_worker",
+                str(fd),
+                str(stage_root),
+                log_format or "",
+                str(wid),
+                str(os.getpid()),
+            ]
+            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+            child_end.close()
+            self.conns.append(Connection(parent_end.detach()))
+            self.procs.append(p)
+        self.inflight = [0] * n
+        self.depth = depth
+        self.pending: dict[int, RawObject] = {}
+
+    def submit(self, seq: int, txn: str, obj: RawObject) -> None:
+        i = min(range(len(self.conns)), key=lambda k: self.inflight[k])
+        self.conns[i].send(("obj", seq, txn, _describe(obj)))
+        self.inflight[i] += 1
+        self.pending[seq] = obj
+
+    def full(self) -> bool:
+        return min(self.inflight) >= self.depth
+
+    def busy(self) -> bool:
+        return any(self.inflight)
+
+    def results(self) -> Iterator[tuple[RawObject, ObjectResult]]:
+        """Block until at least one object is done; yield what is done."""
+        for conn in wait([c for c, n in zip(self.conns, self.inflight, strict=True) if n]):
+            i = self.conns.index(conn)
+            msg = self._recv(conn)
+            if msg[0] != "done":
+                raise RuntimeError(f"ingest worker sent {msg[0]!r} while objects were in flight")
+            self.inflight[i] -= 1
+            yield self.pending.pop(msg[1]), msg[2]
+
+    def flush(self) -> list[dict]:
+        files: list[dict] = []
+        for conn in self.conns:
+            conn.send(("flush",))
+        for conn in self.conns:
+            msg = self._recv(conn)
+            files.extend(msg[1])
+        return files
+
+    @staticmethod
+    def _recv(conn):
+        try:
+            msg = conn.recv()
+        except EOFError:
+            raise RuntimeError("an ingest worker process died") from None
+        if msg[0] == "crash":
+            raise RuntimeError("an ingest worker failed:\n" + msg[1])
+        return msg
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for conn in self.conns:
+            conn.close()
+
+
+# -- the ingest loop -------------------------------------------------------------------------
+
+
+class _Batch:
+    """The transaction being built."""
+
+    def __init__(self, stage_root: Path):
+        self.txn = uuid.uuid4().hex[:16]
+        self.stage = stage_root / self.txn
+        self.local = PartWriter(self.stage, self.txn)
+        self.objects: list[dict] = []
+        self.bad: list[BadLine] = []
+        self.rows = 0
+
+
+class Ingest:
+    """Run one ingest into ``store`` (which holds the writer lock)."""
+
+    def __init__(
+        self,
+        store,
+        report: IngestReport,
+        log_format: str | None,
+        progress: Callable[[dict], None] | None,
+        batch_rows: int,
+        done: dict,
+    ):
+        self.store = store
+        self.report = report
+        self.log_format = log_format
+        self.progress = progress
+        self.batch_rows = batch_rows
+        self.done = done
+        self.stage_root = store.path / "_vpcflow" / "staging"
+        self.batch = _Batch(self.stage_root)
+        self.workers: _Workers | None = None
+        self.seq = 0
+
+    # progress and bookkeeping
+    def tick(self) -> None:
+        if self.progress:
+            r = self.report
+            self.progress(
+                {
+                    "files": r.files,
+                    "records": r.records,
+                    "bytes": r.bytes,
+                    "bad_lines": r.bad_lines,
+                    "skipped_files": r.skipped_files,
+                }
+            )
+
+    def absorb(self, obj: RawObject, res: ObjectResult) -> None:
+        r = self.report
+        r.bytes += res.raw_bytes
+        if res.error:
+            r.failed_files += 1
+            r.problem(obj.uri, res.error)
+            log.warning("%s: %s", obj.uri, res.error)
+        for b in res.bad:
+            r.problem(b.path, b.reason, b.line, b.field)
+        self.batch.bad.extend(res.bad)
+        r.bad_lines += len(res.bad)
+        r.records += res.records
+        self.batch.rows += res.records
+        if res.unknown_fields:
+            r.problem(
+                obj.uri,
+                "ignored unknown fields in header: " + ", ".join(sorted(res.unknown_fields)),
+            )
+        if res.error is None or res.records or res.bad:
+            # Readable objects (even empty or all-bad ones) are recorded; an object that failed
+            # before yielding anything is not, so that a re-run tries it again.
+            r.files += 1
+            if res.records == 0 and not res.bad and res.error is None:
+                r.empty_files += 1
+                r.problem(obj.uri, "file is empty (no records)")
+            self.batch.objects.append(
+                entry(obj, res.records, len(res.bad), res.error, complete=True)
+            )
+        self.tick()
+
+    def commit(self) -> None:
+        """Close the batch's files and commit them with its objects; start a new batch."""
+        if self.workers is not None:
+            while self.workers.busy():
+                for obj, res in self.workers.results():
+                    self.absorb(obj, res)
+            files = self.workers.flush()
+        else:
+            files = []
+        b = self.batch
+        files += b.local.close()
+        if b.objects or files:
+            quarantine = None
+            if b.bad:
+                quarantine = f"_vpcflow/quarantine/{b.txn}.jsonl"
+                b.stage.mkdir(parents=True, exist_ok=True)
+                with open(b.stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
+                    for bad in b.bad:
+                        fh.write(json.dumps(bad.as_dict()) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                self.report.quarantine.append(str(self.store.path / quarantine))
+            self.store._commit(Txn(b.txn, b.objects, files, [], quarantine, time.time()))
+        else:
+            shutil.rmtree(b.stage, ignore_errors=True)
+        self.batch = _Batch(self.stage_root)
+
+    def run(self, objects: Iterable[RawObject]) -> None:
+        n_workers = max(1, settings.threads())
+        waiting: list[RawObject] = []  # small objects seen before deciding on processes
+        try:
+            for obj in objects:
+                if obj.size is None or obj.size > SMALL_OBJECT:
+                    self._drain(waiting)
+                    self.stream(obj)
+                elif self.workers is not None:
+                    self._dispatch(obj)
+                else:
+                    waiting.append(obj)
+                    if sum(o.size for o in waiting) >= PARALLEL_AFTER_BYTES:
+                        if n_workers > 1:  # enough work to pay for starting processes
+                            self.workers = _Workers(n_workers, self.stage_root, self.log_format)
+                            self.report.workers = n_workers
+                        self._drain(waiting)
+            self._drain(waiting)
+            self.commit()
+        finally:
+            if self.workers is not None:
+                self.workers.close()
+
+    def _drain(self, waiting: list[RawObject]) -> None:
+        while waiting:
+            obj = waiting.pop(0)
+            if self.workers is not None:
+                self._dispatch(obj)
+                continue
+            res = read_object(obj, self.log_format)
+            for t in res.tables:
+                self.batch.local.add(t, obj.day)
+            res.tables = []
+            self.absorb(obj, res)
+            if self.batch.rows >= self.batch_rows:
+                self.commit()
+
+    def _dispatch(self, obj: RawObject) -> None:
+        w = self.workers
+        while w.full():
+            for done_obj, res in w.results():
+                self.absorb(done_obj, res)
+        self.seq += 1
+        w.submit(self.seq, self.batch.txn, obj)
+        if self.batch.rows >= self.batch_rows:
+            self.commit()
+
+    def stream(self, obj: RawObject) -> None:
+        """Ingest one large object chunk by chunk, committing progress every ``batch_rows``."""
+        r = self.report
+        prev = self.done.get((obj.uri, obj.version)) or {}
+        resume = prev.get("resume") if not prev.get("complete", True) else None
+        records = prev.get("records", 0) if resume else 0
+        bad_n = prev.get("bad_lines", 0) if resume else 0
+        error = None
+        try:
+            raw = obj.open()
+        except (VpcflowError, OSError) as exc:
+            r.failed_files += 1
+            r.problem(obj.uri, str(exc) if isinstance(exc, VpcflowError) else f"cannot read: {exc}")
+            return
+        stream, kind = open_decompressed(raw)
+        try:
+            if kind == "parquet" or obj.kind == "parquet":
+                # Parquet needs random access: spool to a temporary file, then read row groups.
+                spool = tempfile.TemporaryFile()
+                shutil.copyfileobj(stream, spool, 1 << 20)
+                spool.seek(0)
+                for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
+                    self.batch.local.add(res.table, obj.day)
+                    records += res.records
+                    r.records += res.records
+                    self.tick()
+            else:
+                layouts = Layouts(obj.log_format or self.log_format)
+                skip = resume["bytes"] if resume else 0
+                if resume and resume.get("header"):
+                    layouts.set_header(resume["header"])
+                consumed = 0
+                for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                    consumed += len(chunk)
+                    if consumed <= skip:
+                        continue
+                    res = parse_lines(
+                        chunk,
+                        path=obj.uri,
+                        layouts=layouts,
+                        first_line=first_line,
+                        defaults=obj.defaults,
+                    )
+                    self.batch.local.add(res.table, obj.day)
+                    self.batch.bad.extend(res.bad_lines)
+                    for b in res.bad_lines:
+                        r.problem(b.path, b.reason, b.line, b.field)
+                    records += res.records
+                    bad_n += len(res.bad_lines)
+                    r.records += res.records
+                    r.bad_lines += len(res.bad_lines)
+                    r.bytes += len(chunk)
+                    self.batch.rows += res.records
+                    self.tick()
+                    if self.batch.rows >= self.batch_rows:
+                        header = (
+                            [f.name if f else "-" for f in layouts.header]
+                            if layouts.header
+                            else None
+                        )
+                        self.batch.objects.append(
+                            entry(
+                                obj,
+                                records,
+                                bad_n,
+                                None,
+                                complete=False,
+                                resume={"bytes": consumed, "header": header},
+                            )
+                        )
+                        self.commit()
+        except EOFError as exc:
+            error = f"{exc}; the records before the damage were stored"
+        except (FormatError, OSError, ValueError, zlib.error) as exc:
+            error = str(exc)
+        finally:
+            stream.close()
+        if error:
+            r.failed_files += 1
+            r.problem(obj.uri, error)
+        r.files += 1
+        self.batch.objects.append(entry(obj, records, bad_n, error, complete=True))
+        self.commit()
+
+
+def entry(
+    obj: RawObject,
+    records: int,
+    bad: int,
+    error: str | None,
+    complete: bool,
+    resume: dict | None = None,
+) -> dict:
+    """The manifest entry of one object."""
+    e = {
+        "uri": obj.uri,
+        "version": obj.version,
+        "size": obj.size,
+        "records": records,
+        "bad_lines": bad,
+        "complete": complete,
+        "time": time.time(),
+    }
+    if error:
+        e["error"] = error
+    if obj.state:
+        e["state"] = obj.state
+    if resume:
+        e["resume"] = resume
+    return e
