@@ -163,7 +163,8 @@ class _Reader:
             return default
         v = o[key]
         if kind == "string":
-            if not isinstance(v, str) or not v:
+            # EC2 prints "" for optional strings it has no value for ("Description": "").
+            if not isinstance(v, str) or (required and not v):
                 raise self.fail(p, f"expected a non-empty string, got {_show(v)}")
         elif kind == "integer":
             if isinstance(v, bool) or not isinstance(v, int):

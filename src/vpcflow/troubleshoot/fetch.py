@@ -54,12 +54,6 @@ def _referenced_groups(groups: list[dict]) -> set[str]:
     return refs
 
 
-def _tidy_interface(eni: dict) -> dict:
-    # EC2 returns "Description": "" for most interfaces; the file parser wants a non-empty
-    # string when the key is present, so leave empty strings out (the parser's default is "").
-    return {k: v for k, v in eni.items() if v != ""}
-
-
 def fetch_configs(
     interface_ids: Iterable[str],
     profile: str | None = None,
@@ -131,7 +125,7 @@ def fetch_configs(
     c = Configs()
     c.interfaces.update(
         parse_network_interfaces(
-            {"NetworkInterfaces": [_tidy_interface(e) for e in enis]},
+            {"NetworkInterfaces": enis},
             f"ec2:DescribeNetworkInterfaces ({where})",
         )
     )

@@ -2,7 +2,7 @@
 -- within a 10-minute window (the longest aggregation interval), so that millions of records
 -- become a few thousand rows before conversations are paired in Python.
 -- Portable SQL (Athena/Trino, DuckDB, Spark): TCP flags are tested with arithmetic, not bit_or.
--- {filters} is replaced by "AND ..." conditions built from validated values.
+-- The filters placeholder below is replaced by "AND ..." conditions built from validated values.
 SELECT
     interface_id,
     srcaddr,
