@@ -9,6 +9,7 @@ import click
 
 from .. import troubleshoot as ts
 from ..errors import ConfigError, SourceError
+from ..timeparse import to_epoch
 from .output import FORMATS, emit
 
 _CONFIG_OPTIONS = (
@@ -223,8 +224,8 @@ def troubleshoot_cmd(
         ids = ts.store_interface_ids(
             store,
             interface_id,
-            ts.parse_time(since),
-            ts.parse_time(until),
+            to_epoch(since, name="since"),
+            to_epoch(until, name="until"),
             only_rejected=not include_allowed,
         )
         # No interface with a REJECT: nothing to explain, so nothing to fetch.

@@ -1,46 +1,16 @@
 """Account, region and time-range filters shared by the S3 and CloudWatch sources.
 
-``since``/``until`` accept a ``datetime`` (naive = UTC), a ``date``, Unix seconds, an ISO-8601
-string (``2024-05-01``, ``2024-05-01T12:00Z``) or a duration back from now (``90m``, ``6h``,
-``7d``, ``2w``).
+``since``/``until`` accept what ``vpcflow.timeparse`` reads.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 
 from ..errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def to_datetime(value, *, name: str = "time", now: datetime | None = None) -> datetime | None:
-    """Normalise a ``--since``/``--until`` value to an aware UTC datetime (None stays None)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    text = str(value).strip()
-    m = _DURATION.match(text)
-    if m:
-        now = now or datetime.now(UTC)
-        return now - timedelta(**{_UNITS[m[2].lower()]: float(m[1])})
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"cannot read --{name} {text!r}: use ISO-8601 (2024-05-01, 2024-05-01T12:00Z) "
-            "or a duration back from now (90m, 6h, 7d)"
-        ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+from ..timeparse import to_datetime
 
 
 def _as_set(value) -> frozenset[str] | None:

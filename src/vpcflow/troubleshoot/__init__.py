@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 
 import pyarrow as pa
 
 from ..errors import ConfigError
+from ..timeparse import to_epoch
 from .configs import Configs, load_configs
 from .conversations import Conversation, Flow, pair_flows
 from .fetch import fetch_configs, store_interface_ids
@@ -36,7 +37,6 @@ __all__ = [
     "fetch_configs",
     "flows_query",
     "load_configs",
-    "parse_time",
     "store_interface_ids",
     "troubleshoot",
     "verdicts_table",
@@ -166,7 +166,10 @@ def troubleshoot(
 
         store = open_store(store, create=False)
     query = flows_query(
-        interface_id, parse_time(since), parse_time(until), only_rejected=not include_allowed
+        interface_id,
+        to_epoch(since, name="since"),
+        to_epoch(until, name="until"),
+        only_rejected=not include_allowed,
     )
     table = store.sql(query)
     rows = table.to_pylist()
@@ -209,39 +212,6 @@ def fold(verdicts: list[Verdict]) -> list[Verdict]:
         if v.last_seen is not None:
             g.last_seen = max(g.last_seen or v.last_seen, v.last_seen)
     return sorted(groups.values(), key=lambda v: (v.verdict == ALLOWED, -v.occurrences, -v.records))
-
-
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_time(value, now: datetime | None = None) -> int | None:
-    """Unix seconds from an int, datetime, date, ISO-8601 string or relative ``30m``/``2h``/``7d``
-    (before now)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ConfigError(f"not a time: {value!r}")
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(dt.timestamp())
-    if isinstance(value, date):
-        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    m = _RELATIVE.match(text)
-    if m:
-        now = now or datetime.now(UTC)
-        return int((now - timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])).timestamp())
-    try:
-        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        raise ConfigError(
-            f"not a time: {text!r}; use ISO-8601 (2024-05-01T12:00Z), unix seconds or 30m/2h/7d"
-        ) from None
 
 
 _OUT_COLUMNS = (
