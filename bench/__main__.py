@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=None, help="keep generated data here (default: temporary)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument(
+        "--no-detect", action="store_true", help="skip detection quality (precision/recall)"
+    )
     a = ap.parse_args(argv)
     sizes = [2_000_000] if a.quick else [int(float(s)) for s in a.sizes.split(",")]
     repeat = 3 if a.quick else a.repeat
@@ -262,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    quality = []
+    if not a.no_detect:
+        from bench import detect_quality
+
+        # 2M records, two seeds: generate with --attacks all, ingest, detect, score vs labels
+        quality = detect_quality.main(records=2_000_000, seeds=(7, 11))
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {
@@ -271,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "repeat": repeat,
         "results": results,
+        "detect_quality": quality,
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -179,7 +179,9 @@ def test_background_looks_like_a_vpc(day):
 
 
 def test_misconfigured_acl_accepts_requests_and_rejects_responses(day):
-    _, _, rows, _ = day
+    _, _, rows, labels = day
+    # the injected config-change spike rejects internal requests on its interface
+    spikes = {x["interface_id"] for x in labels if x["type"] == "rejected-spike"}
     ok = [r for r in rows if r["log-status"] == "OK"]
     by_eni = defaultdict(dict)
     for r in ok:
@@ -189,7 +191,10 @@ def test_misconfigured_acl_accepts_requests_and_rejects_responses(day):
     out_rejects = [
         r
         for r in ok
-        if r["action"] == "REJECT" and not public(r["srcaddr"]) and r["srcaddr"].startswith("10.")
+        if r["action"] == "REJECT"
+        and not public(r["srcaddr"])
+        and r["srcaddr"].startswith("10.")
+        and r["interface-id"] not in spikes
     ]
     assert out_rejects
     for r in out_rejects:  # an outbound REJECT is a response whose request was accepted
@@ -204,20 +209,35 @@ def test_misconfigured_acl_accepts_requests_and_rejects_responses(day):
 
 
 def test_labels_describe_incidents_found_in_the_logs(day):
-    _, _, rows, labels = day
+    out, _, rows, labels = day
     assert [x["type"] for x in labels].count("port-scan") == 3
     assert {x["type"] for x in labels} == {
         "port-scan",
         "host-sweep",
         "brute-force",
         "data-exfiltration",
+        "rejected-spike",
+        "known-bad-ip",
     }
-    assert {x["variant"] for x in labels} >= {"slow", "distributed", "outbound"}
+    assert {x["variant"] for x in labels} >= {"slow", "distributed", "outbound", "background"}
     ok = [r for r in rows if r["log-status"] == "OK"]
     for inc in labels:
+        if inc["type"] == "rejected-spike":  # labelled by the interface that rejects
+            start = datetime.fromisoformat(inc["start"].replace("Z", "+00:00")).timestamp()
+            end = datetime.fromisoformat(inc["end"].replace("Z", "+00:00")).timestamp()
+            spike = [
+                r
+                for r in ok
+                if r["interface-id"] == inc["interface_id"] == inc["source"]
+                and r["action"] == "REJECT"
+                and start <= int(r["start"]) <= end
+            ]
+            assert len(spike) >= 300, inc["id"]
+            assert {r["dstaddr"] for r in spike} == set(inc["targets"]), inc["id"]
+            continue
         start = datetime.fromisoformat(inc["start"].replace("Z", "+00:00")).timestamp()
         end = datetime.fromisoformat(inc["end"].replace("Z", "+00:00")).timestamp()
-        assert inc["direction"] in ("inbound", "outbound")
+        assert inc["direction"] in ("inbound", "outbound", "internal")
         assert inc["action"] in ("ACCEPT", "REJECT")
         sources = inc["source"] if isinstance(inc["source"], list) else [inc["source"]]
         mine = [
@@ -244,12 +264,26 @@ def test_labels_describe_incidents_found_in_the_logs(day):
             assert len(inc["ports"]) >= 100
     # outside attackers appear only during their incident (no accidental background overlap)
     for inc in labels:
-        if inc["direction"] == "inbound":
+        if inc["direction"] == "inbound" and inc["type"] != "rejected-spike":
             srcs = inc["source"] if isinstance(inc["source"], list) else [inc["source"]]
             lo = datetime.fromisoformat(inc["start"].replace("Z", "+00:00")).timestamp()
             hi = datetime.fromisoformat(inc["end"].replace("Z", "+00:00")).timestamp()
             seen = [int(r["start"]) for r in ok if r["srcaddr"] in srcs or r["dstaddr"] in srcs]
             assert seen and lo <= min(seen) and max(seen) <= hi + 600, inc["id"]
+    # the threat feed lists what the known-bad-ip labels say, and decoys seen nowhere
+    feed = (out / "threat-list.txt").read_text()
+    nets = [
+        ipaddress.ip_network(x.split("#")[0].strip(), strict=False)
+        for x in feed.splitlines()
+        if x.split("#")[0].strip()
+    ]
+    listed = {
+        r[k]
+        for r in ok
+        for k in ("srcaddr", "dstaddr")
+        if any(ipaddress.ip_address(r[k]) in n for n in nets)
+    }
+    assert listed == {x["listed_address"] for x in labels if x["type"] == "known-bad-ip"}
     # busy legitimate clients make many connections too (precision must mean something)
     attackers = {
         s

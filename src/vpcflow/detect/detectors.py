@@ -149,12 +149,14 @@ class HostSweep(Detector):
     max_requests_per_target: int = 4
     min_subnet_sources: int = 2
     subnet_sweeps: bool = False
-    window: int = 900
+    usual_hours: int = 3
+    window: int = 3600
 
     def params(self):
         return {
             "min_targets": self.min_targets,
             "max_requests_per_target": self.max_requests_per_target,
+            "usual_hours": self.usual_hours,
             "step": self.window,
         }
 
@@ -215,6 +217,13 @@ class BruteForce(Detector):
       beyond a person retrying a mistyped password and well below any tool.
     * ``max_bytes = 10000``: a failed login exchanges a few kilobytes (key exchange and an auth
       failure); a real session carries more.
+    * ``min_bytes = 1000``: what the client sent in one connection. The SSH key exchange alone
+      is over a kilobyte from the client (its KEXINIT and key share), as is an RDP connection
+      sequence; a port probe or banner grab (a SYN, or a few hundred bytes) is scanning, not
+      password guessing, and is port-scan's or host-sweep's business.
+    * only accepted connections count: a login cannot be attempted through a security group
+      that rejects the connection, so rejected SYNs to SSH (the bulk of internet background
+      noise) are probes, not brute force.
     * ``ports = 22, 3389, 5985, 5986``; ``window = 3600`` s.
     """
 
@@ -222,6 +231,7 @@ class BruteForce(Detector):
     sql_file = "brute_force"
     min_attempts: int = 30
     max_bytes: int = 10_000
+    min_bytes: int = 1_000
     ports: tuple[int, ...] = (22, 3389, 5985, 5986)
     window: int = 3600
 
@@ -229,6 +239,7 @@ class BruteForce(Detector):
         return {
             "min_attempts": self.min_attempts,
             "max_bytes": self.max_bytes,
+            "min_bytes": self.min_bytes,
             "ports": ", ".join(str(int(p)) for p in self.ports),
             "step": self.window,
         }
@@ -289,16 +300,24 @@ class DataExfiltration(Detector):
         return d
 
     def finding(self, row):
+        # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
         usual = float(row["usual"] or 0)
-        ratio = row["bytes"] / usual if usual else None
+        ratio = float(row["bytes"]) / usual if usual else None
         times = f", {ratio:.0f}x its usual peak" if ratio else ""
         what = (
-            f"Our instance {row['source']} sent {human_bytes(row['bytes'])} to external address "
+            f"Our instance {row['source']} sent {human_bytes(float(row['bytes']))} to external address "
             f"{row['targets'][0]} within an hour{times}: find the process that sent it and "
             "block the destination."
         )
         return self._base(
-            row, "high", what, baseline_bytes=usual, ratio=round(ratio, 1) if ratio else None
+            row,
+            "high",
+            what,
+            baseline_bytes=usual,
+            ratio=round(ratio, 1) if ratio else None,
+            # records of one upload logged on both the instance's and the NAT gateway's
+            # interfaces: the instance's finding outweighs the gateway's translated copy
+            logged=int(row["logged"] or 0),
         )
 
 
@@ -365,7 +384,7 @@ class RejectedSpike(Detector):
         usual = float(row["usual"] or 0)
         what = (
             f"Interface {row['source']} rejected {row['records']} records in "
-            f"{self.window // 60} minutes, {row['records'] / max(usual, 1):.0f}x its usual "
+            f"{self.window // 60} minutes, {int(row['records']) / max(usual, 1):.0f}x its usual "
             f"{usual:.0f}; top source {row['top_source']} of {row['n_sources']}: check whether "
             "that source is an attack or a configuration change broke something."
         )

@@ -37,12 +37,21 @@ from .attacks import TYPES as ATTACK_TYPES
 from .attacks import parse_attacks
 from .records import Batch
 
-__all__ = ["generate", "GenerateReport", "ATTACK_TYPES", "parse_attacks", "DEFAULT_START"]
+__all__ = [
+    "generate",
+    "GenerateReport",
+    "ATTACK_TYPES",
+    "parse_attacks",
+    "DEFAULT_START",
+    "LABELS_FILE",
+    "THREAT_LIST_FILE",
+]
 
 log = logging.getLogger("vpcflow.generate")
 
 DEFAULT_START = "2024-05-01T00:00:00Z"
 LABELS_FILE = "labels.json"
+THREAT_LIST_FILE = _attacks.THREAT_LIST_FILE  # beside the labels with known-bad-ip incidents
 MAX_RECORDS_PER_FILE = 500_000  # AWS caps a delivered object (75 MB); larger windows split
 VERSIONS = (2, 3, 4, 5)
 FORMATS = ("text", "parquet")
@@ -141,8 +150,13 @@ def generate(
     t1 = t0 + n_windows * traffic.WINDOW
 
     pop = traffic.Population.make(seed)
-    injected = _attacks.incidents(
-        types, seed, t0, t1, avoid={*pop.clients.tolist(), *pop.scanners.tolist()}
+    injected, threats = _attacks.incidents(
+        types,
+        seed,
+        t0,
+        t1,
+        avoid={*pop.clients.tolist(), *pop.scanners.tolist()},
+        records=records,
     )
     labels = [label for _, label in injected]
     attack_cols = _merge([b for b, _ in injected])
@@ -206,6 +220,8 @@ def generate(
         # one incident per line: easy to read, diff and grep
         body = ",\n".join("  " + json.dumps(label) for label in labels)
         labels_path.write_text("[\n" + body + "\n]\n")
+        if threats:
+            (out / THREAT_LIST_FILE).write_text(_attacks.threat_list_text(threats))
     report = GenerateReport(
         out_dir=out,
         files=files,

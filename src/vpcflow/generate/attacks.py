@@ -19,7 +19,17 @@ from . import topology as topo
 from .records import ACCEPT, EGRESS, FLAGS_RST, FLAGS_SYN, INGRESS, OK, REJECT, TCP, Batch
 from .traffic import lognormal_int
 
-TYPES = ("port-scan", "host-sweep", "brute-force", "data-exfiltration")
+TYPES = (
+    "port-scan",
+    "host-sweep",
+    "brute-force",
+    "data-exfiltration",
+    "rejected-spike",
+    "known-bad-ip",
+)
+THREAT_LIST_FILE = "threat-list.txt"
+# Documentation and unused ranges a real feed would also carry: they must match nothing.
+THREAT_DECOYS = ("192.0.2.1", "198.51.100.0/25", "2001:db8::/32")
 
 
 def iso(t: int) -> str:
@@ -47,9 +57,22 @@ def parse_attacks(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, 
 
 
 class _Ctx:
-    def __init__(self, rng: np.random.Generator, t0: int, t1: int, avoid: set[int]):
+    def __init__(
+        self, rng: np.random.Generator, t0: int, t1: int, avoid: set[int], records: int = 0
+    ):
         self.rng, self.t0, self.t1 = rng, t0, t1
         self.avoid = set(avoid)
+        self.records = records
+        self.threats: list[tuple[str, str]] = []  # (address or CIDR, comment) for the feed
+
+    def background_rejects(self) -> float:
+        """Expected background rejects on one public interface in 10 minutes (the scanners'
+        share of the records spread over the public interfaces and the span)."""
+        from .traffic import CLASSES
+
+        share = dict((name, s) for name, s, *_ in CLASSES)["scan"]
+        windows = max((self.t1 - self.t0) / 600, 1)
+        return self.records * share / len(topo.PUBLIC_ENIS) / windows
 
     def place(self, duration: int) -> tuple[int, int]:
         """A start time and (possibly shortened) duration inside the generated span."""
@@ -109,7 +132,9 @@ def _probe(
     )
 
 
-def _label(kind, variant, source, targets, ports, start, end, direction, action, b, description):
+def _label(
+    kind, variant, source, targets, ports, start, end, direction, action, b, description, **extra
+):
     return {
         "type": kind,
         "variant": variant,
@@ -123,6 +148,7 @@ def _label(kind, variant, source, targets, ports, start, end, direction, action,
         "action": action,
         "records": len(b),
         "description": description,
+        **extra,
     }
 
 
@@ -369,6 +395,233 @@ def _exfiltration(ctx):
     )
 
 
+def _background_sweep(ctx, n_sweeps: int):
+    """Internet-wide scanners (research scanners, masscan runs) sweep one port across every
+    public address of ours within a minute or two. They are background radiation, not an
+    attack on us, but they are host sweeps by definition: labelled ``variant: background``."""
+    rng = ctx.rng
+    out = []
+    targets = np.array(topo.PUBLIC_ENIS, dtype=np.int16)
+    span = ctx.t1 - ctx.t0
+    for k in range(n_sweeps):
+        src = ctx.outsiders(1)[0]
+        port = int(topo.SCAN_PORTS[rng.choice(len(topo.SCAN_PORTS), p=topo.SCAN_WEIGHTS)])
+        # spread evenly over the span (one per slot) so they never pile up
+        slot = span // n_sweeps
+        t = ctx.t0 + k * slot + int(rng.integers(0, max(slot - 180, 1)))
+        n = len(targets)
+        start = np.sort(t + rng.integers(0, int(rng.integers(20, 150)), n))
+        is_open = np.array(
+            [(TCP, port) in topo.INTERFACES[i].open_ports and port != 9100 for i in targets]
+        )
+        b = Batch()
+        b.conversations(
+            client=np.full(n, src, np.uint32),
+            server=topo.ENI_IP[targets],
+            cport=np.full(n, rng.integers(40000, 65000), dtype=np.int32),
+            sport=port,
+            proto=TCP,
+            start=start,
+            duration=np.where(is_open, 1, 0),
+            req_packets=np.where(is_open, 3, 1),
+            req_bytes=np.where(is_open, 164, 44),
+            resp_packets=np.full(n, 2),
+            resp_bytes=np.full(n, 104),
+            server_eni=targets,
+            rejected=~is_open,
+        )
+        out.append(
+            (
+                b,
+                _label(
+                    "host-sweep",
+                    "background",
+                    topo.ip_str(src),
+                    topo.ENI_IP[targets],
+                    [port],
+                    start.min(),
+                    start.max(),
+                    "inbound",
+                    "ACCEPT" if is_open.sum() * 2 > n else "REJECT",
+                    b,
+                    f"internet-wide scanner sweeps port {port} of every public address "
+                    "(background radiation: expected, low severity)",
+                    background=True,
+                ),
+            )
+        )
+    return out
+
+
+def _spike_config_change(ctx):
+    """A security-group change on the cache drops the app servers' connections for a few
+    minutes: a burst of rejects on an interface that usually rejects nothing."""
+    rng = ctx.rng
+    eni = topo.ENI_INDEX["cache"]
+    apps = np.array([topo.ENI_INDEX[a] for a in ("app-1", "app-2", "app-3")], dtype=np.int16)
+    n = 400
+    t, duration = ctx.place(420)
+    start = np.sort(t + rng.integers(0, duration, n))
+    k = rng.integers(0, len(apps), n)
+    b = Batch()
+    b.conversations(
+        client=topo.ENI_IP[apps][k],
+        server=np.full(n, topo.ENI_IP[eni]),
+        cport=rng.integers(32768, 61000, n).astype(np.int32),
+        sport=6379,
+        proto=TCP,
+        start=start,
+        duration=np.zeros(n, np.int64),
+        req_packets=np.full(n, 2),
+        req_bytes=np.full(n, 120),
+        resp_packets=np.zeros(n, np.int64),
+        resp_bytes=np.zeros(n, np.int64),
+        client_eni=apps[k],
+        server_eni=eni,
+        rejected=True,
+    )
+    return b, _label(
+        "rejected-spike",
+        "config-change",
+        topo.INTERFACES[eni].id,
+        [topo.ENI_IP[eni]],
+        [6379],
+        start.min(),
+        start.max(),
+        "internal",
+        "REJECT",
+        b,
+        "a security-group change on the cache rejects the app servers' Redis connections "
+        "for 7 minutes",
+        interface_id=topo.INTERFACES[eni].id,
+        sources=[topo.ip_str(a) for a in topo.ENI_IP[apps]],
+    )
+
+
+def _spike_flood(ctx):
+    """A SYN flood from spoofed addresses on a closed port of the VPN endpoint: rejects far
+    above the interface's usual background (sized from it, so it stays a spike at any size)."""
+    rng = ctx.rng
+    eni = topo.ENI_INDEX["vpn"]
+    n = int(max(600, 25 * ctx.background_rejects()))
+    t, duration = ctx.place(300)
+    start = np.sort(t + rng.integers(0, duration, n))
+    src = topo.public_addresses(rng, n, ctx.avoid)
+    b = Batch()
+    _probe(
+        b,
+        eni,
+        src,
+        topo.ENI_IP[eni],
+        rng.integers(1024, 65536, n).astype(np.int32),
+        np.full(n, 8443, np.int32),
+        start,
+        INGRESS,
+        REJECT,
+    )
+    return b, _label(
+        "rejected-spike",
+        "flood",
+        topo.INTERFACES[eni].id,
+        [topo.ENI_IP[eni]],
+        [8443],
+        start.min(),
+        start.max(),
+        "inbound",
+        "REJECT",
+        b,
+        f"SYN flood of {n} packets from spoofed addresses on closed port 8443 of the VPN "
+        "endpoint in 5 minutes",
+        interface_id=topo.INTERFACES[eni].id,
+        sources=n,
+    )
+
+
+def _c2_beacon(ctx):
+    """app-3 calls a command-and-control server on a threat feed every 5 minutes for hours
+    (small, accepted HTTPS through the NAT gateway)."""
+    rng = ctx.rng
+    eni = topo.ENI_INDEX["app-3"]
+    src = topo.ENI_IP[eni]
+    dst = ctx.outsiders(1)[0]
+    t, duration = ctx.place(6 * 3600)
+    start = t + np.arange(0, duration, 300) + rng.integers(0, 20, len(range(0, duration, 300)))
+    n = len(start)
+    b = Batch()
+    b.via_nat(
+        client_eni=eni,
+        client=np.full(n, src, np.uint32),
+        server=np.full(n, dst, np.uint32),
+        cport=rng.integers(32768, 61000, n).astype(np.int32),
+        sport=443,
+        proto=TCP,
+        start=start,
+        duration=np.full(n, 1),
+        req_packets=np.full(n, 8),
+        req_bytes=lognormal_int(rng, n, 6.5, 0.2),
+        resp_packets=np.full(n, 6),
+        resp_bytes=lognormal_int(rng, n, 6.0, 0.2),
+        nat_port=rng.integers(1024, 65536, n),
+    )
+    ctx.threats.append((topo.ip_str(dst), "command-and-control server"))
+    return b, _label(
+        "known-bad-ip",
+        "c2-beacon",
+        topo.ip_str(src),
+        [dst],
+        [443],
+        start.min(),
+        start.max(),
+        "outbound",
+        "ACCEPT",
+        b,
+        f"app-3 beacons to a listed command-and-control server every 5 minutes ({n} calls)",
+        listed=topo.ip_str(dst),
+        listed_address=topo.ip_str(dst),
+    )
+
+
+def _listed_scanner(ctx):
+    """A scanner from a /24 on the threat feed probes three ports of the mail relay
+    (rejected): the feed lists the CIDR, not the address."""
+    rng = ctx.rng
+    src = ctx.slash24(1)[0]
+    eni = topo.ENI_INDEX["mail"]
+    ports = np.array([23, 445, 3389], np.int32)
+    n = 12
+    t, duration = ctx.place(1200)
+    start = np.sort(t + rng.integers(0, duration, n))
+    b = Batch()
+    _probe(
+        b,
+        eni,
+        np.full(n, src, np.uint32),
+        topo.ENI_IP[eni],
+        rng.integers(40000, 65000, n).astype(np.int32),
+        ports[np.arange(n) % 3],
+        start,
+        INGRESS,
+        REJECT,
+    )
+    cidr = topo.ip_str(int(src) & 0xFFFFFF00) + "/24"
+    ctx.threats.append((cidr, "scanning network"))
+    return b, _label(
+        "known-bad-ip",
+        "listed-scanner",
+        topo.ip_str(src),
+        [topo.ENI_IP[eni]],
+        ports,
+        start.min(),
+        start.max(),
+        "inbound",
+        "REJECT",
+        b,
+        "an address of a listed /24 probes three ports of the mail relay (all rejected)",
+        listed=cidr,
+        listed_address=topo.ip_str(src),
+    )
+
+
 _BUILDERS: dict[str, list[Callable]] = {
     "port-scan": [
         lambda c: _inbound_scan(c, "fast", "web-1", 1000, 180),
@@ -378,19 +631,38 @@ _BUILDERS: dict[str, list[Callable]] = {
     "host-sweep": [_inbound_sweep, _outbound_sweep],
     "brute-force": [_brute_force],
     "data-exfiltration": [_exfiltration],
+    "rejected-spike": [_spike_config_change, _spike_flood],
+    "known-bad-ip": [_c2_beacon, _listed_scanner],
 }
+# Records per background sweep label: below this many records no sweeps are added (small
+# test days stay small); above it one per hour of the span at most.
+RECORDS_PER_BACKGROUND_SWEEP = 40_000
 
 
 def incidents(
-    types: tuple[str, ...], seed: int, t0: int, t1: int, avoid: set[int]
-) -> list[tuple[Batch, dict]]:
-    """The records and label of every incident of ``types``, placed in [t0, t1)."""
+    types: tuple[str, ...], seed: int, t0: int, t1: int, avoid: set[int], records: int = 0
+) -> tuple[list[tuple[Batch, dict]], list[tuple[str, str]]]:
+    """The records and label of every incident of ``types``, placed in [t0, t1), then the
+    background sweeps (present whatever ``types``); and the threat feed's entries."""
     rng = np.random.default_rng([seed, 3])
-    ctx = _Ctx(rng, t0, t1, avoid)
+    ctx = _Ctx(rng, t0, t1, avoid, records)
     out = []
-    for kind in types:
-        for build in _BUILDERS[kind]:
-            b, label = build(ctx)
-            label["id"] = f"incident-{len(out) + 1:02d}"
-            out.append((b, {"id": label.pop("id"), **label}))
-    return out
+    built = [(b, label) for kind in types for build in _BUILDERS[kind] for b, label in [build(ctx)]]
+    hours = max((t1 - t0) // 3600, 1)
+    sweeps = int(min(hours, records // RECORDS_PER_BACKGROUND_SWEEP))
+    if sweeps:
+        # own random stream: the attacks stay where they were whatever the number of sweeps
+        bg = _Ctx(np.random.default_rng([seed, 4]), t0, t1, ctx.avoid, records)
+        built += _background_sweep(bg, sweeps)
+    for b, label in built:
+        out.append((b, {"id": f"incident-{len(out) + 1:02d}", **label}))
+    return out, ctx.threats
+
+
+def threat_list_text(threats: list[tuple[str, str]]) -> str:
+    """The threat feed written beside the labels: the listed incidents' addresses and CIDRs,
+    and decoys that match nothing."""
+    lines = ["# synthetic threat feed for the known-bad-ip incidents (vpcflow generate)"]
+    lines += [f"{entry}  # {comment}" for entry, comment in threats]
+    lines += [f"{entry}  # decoy: never seen" for entry in THREAT_DECOYS]
+    return "\n".join(lines) + "\n"

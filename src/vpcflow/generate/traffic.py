@@ -229,9 +229,16 @@ def _outbound(b, rng, t0, n, sources, servers, port, proto, req, resp, nat=True)
 
 
 def _scan(b, rng, pop, t0, n):
+    """Background radiation: each scanner probes classic ports of a few of our addresses (the
+    ones on its hit list: three neighbours, fixed per scanner), so that no background scanner
+    sweeps them all; the internet-wide sweeps that do are injected and labelled (see
+    ``attacks._background_sweep``)."""
     targets = np.array(topo.PUBLIC_ENIS, dtype=np.int16)
-    eni = targets[rng.integers(0, len(targets), n)]
     src = pop.pick_scanners(rng, n)
+    home = (src.astype(np.uint64) * np.uint64(2654435761) >> np.uint64(16)) % np.uint64(
+        len(targets)
+    )
+    eni = targets[(home.astype(np.int64) + rng.integers(0, 3, n)) % len(targets)]
     u = rng.random(n)
     proto = np.where(u < 0.9, TCP, np.where(u < 0.95, UDP, ICMP)).astype(np.int16)
     port = topo.SCAN_PORTS[rng.choice(len(topo.SCAN_PORTS), n, p=topo.SCAN_WEIGHTS)]

@@ -1,5 +1,6 @@
 -- brute-force: many short connections from one source to a remote-login port of one host.
--- A connection is a distinct source port; short means at most {max_bytes} bytes each way.
+-- A connection is a distinct source port; an attempt is an accepted connection in which the
+-- client sent between {min_bytes} and {max_bytes} bytes (a key exchange and a failed login).
 WITH flows AS ({flows}),
 cells AS (
     SELECT srcaddr AS src, dstaddr AS dst, dstport AS port, start // {step} AS b,
@@ -8,8 +9,8 @@ cells AS (
         list_distinct(list(srcport)) AS conns,
         bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
     FROM flows
-    WHERE is_request AND protocol = 6 AND dstport IN ({ports}) AND bytes <= {max_bytes}
-        AND (src_internal OR dst_internal)
+    WHERE is_request AND protocol = 6 AND dstport IN ({ports}) AND action = 'ACCEPT'
+        AND bytes BETWEEN {min_bytes} AND {max_bytes} AND (src_internal OR dst_internal)
     GROUP BY ALL
 ),
 windows AS (
