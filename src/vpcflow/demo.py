@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import VpcflowError
-from .generate import generate, topology
+from .generate import THREAT_LIST_FILE, generate, topology
 
 log = logging.getLogger("vpcflow.demo")
 
@@ -85,9 +85,14 @@ FROM vpc_flow_logs WHERE action = 'ACCEPT' AND flow_direction IS DISTINCT FROM '
 GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5
 """
 Q_REJECTED_SOURCES = """
-SELECT srcaddr, count(*) AS records, count(DISTINCT dstport) AS ports,
-       count(DISTINCT dstaddr) AS targets
-FROM vpc_flow_logs WHERE action = 'REJECT' GROUP BY 1 ORDER BY 2 DESC LIMIT 5
+SELECT srcaddr, records, ports, targets,
+       ip_country(srcaddr) AS country, ip_asn(srcaddr) AS network
+FROM (
+    SELECT srcaddr, count(*) AS records, count(DISTINCT dstport) AS ports,
+           count(DISTINCT dstaddr) AS targets
+    FROM vpc_flow_logs WHERE action = 'REJECT' GROUP BY 1 ORDER BY 2 DESC LIMIT 5
+)
+ORDER BY records DESC
 """
 Q_BUSIEST_HOUR = """
 SELECT "start" - "start" % 3600 AS h FROM vpc_flow_logs WHERE log_status = 'OK'
@@ -153,20 +158,32 @@ def _rejected(store) -> tuple[list[str], list[dict], list[dict]]:
     for r in ports:
         r["port"] = f"{r['dstport']}/{proto.get(r['protocol'], r['protocol'])}"
     lines = ["  sources:"]
+    for r in srcs:  # enrichment of the source (offline database): where the rejects come from
+        r["country"] = r.get("country") or "-"
+        r["network"] = r.get("network") or "-"
     lines += _table(
-        srcs, [("src", "source"), ("records", "rejected"), ("ports", "ports"), ("targets", "hosts")]
+        srcs,
+        [
+            ("src", "source"),
+            ("country", "country"),
+            ("network", "network"),
+            ("records", "rejected"),
+            ("ports", "ports"),
+            ("targets", "hosts"),
+        ],
     )
     lines += ["  ports:"]
     lines += _table(ports, [("port", "port"), ("records", "rejected"), ("sources", "sources")])
     return lines, srcs, ports
 
 
-def _findings(store, labels: list[dict]) -> tuple[list[str], list[dict]]:
+def _findings(store, labels: list[dict], threat_list: Path | None = None):
     try:
         from .detect import detect
     except ImportError:
         return ["  (detection not installed in this build)"], []
-    found = detect(store, enrich=False)
+    lists = [threat_list] if threat_list is not None and threat_list.is_file() else []
+    found = detect(store, threat_lists=lists, enrich=False)
     lines = []
     for f in found[:10]:
         lines.append(f"  {f.severity:<8} {f.type:<18} {f.summary}")
@@ -184,6 +201,9 @@ def _findings(store, labels: list[dict]) -> tuple[list[str], list[dict]]:
 
 
 def _caught(label: dict, findings) -> bool:
+    if label["type"] in ("known-bad-ip", "rejected-spike"):
+        key = label.get("listed_address") or label.get("interface_id") or label["source"]
+        return any(f.type == label["type"] and f.source == key for f in findings)
     sources = label["source"] if isinstance(label["source"], list) else [label["source"]]
     prefixes = {s.rsplit(".", 1)[0] + "." for s in sources}
     for f in findings:
@@ -310,7 +330,10 @@ def _run(
         ("Accepted vs rejected", _actions),
         ("Top talkers (accepted bytes)", _talkers),
         ("Most rejected", _rejected),
-        ("Findings (vpcflow detect)", lambda s: _findings(s, gen.incidents)),
+        (
+            "Findings (vpcflow detect)",
+            lambda s: _findings(s, gen.incidents, logs / THREAT_LIST_FILE),
+        ),
         ("Why traffic was rejected (vpcflow troubleshoot)", _verdicts),
     ]
     for title, fn in steps:
