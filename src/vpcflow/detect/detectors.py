@@ -138,9 +138,18 @@ class HostSweep(Detector):
       a sweep.
     * ``min_subnet_sources = 2``: a sweep split between several addresses of one /24 is reported
       once for the /24 when no single address qualifies on its own.
-    * ``window = 3600`` s, as for port-scan.
+    * ``usual_hours = 3``: only new pairs count. A (source, port, destination) seen in 3 or
+      more distinct hours of the period is a client and its server: app servers calling their
+      five API endpoints, health checkers and CDN edges on the web servers, monitoring scraping
+      every host, a background scanner hitting the same addresses all day. A sweep takes
+      minutes to an hour (two clock hours at most). The price: a sweep repeated against the
+      same addresses for three hours or more turns "usual" and is not reported.
+    * ``window = 3600`` s, as for port-scan: 2-hour windows every hour, so a sweep spread over
+      an hour is counted whole.
 
     Covers sweeps of our addresses and mass scans of the internet by one of our instances.
+    Internet-wide scanners sweeping every public address of ours (background radiation) are
+    reported too, ``low`` when all was rejected.
     """
 
     name = "host-sweep"
