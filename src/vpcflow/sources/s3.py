@@ -28,7 +28,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from typing import BinaryIO
 
@@ -302,7 +302,10 @@ def _prefetching(s3, bucket: str, listed, workers: int) -> Iterator[RawObject]:
             if pending is not None:
                 with lock:
                     outstanding -= 1
-                return pending.result()
+                try:
+                    return pending.result()
+                except CancelledError:  # the listing ended (pool shut down) before this open
+                    pass
             return _get(s3, bucket, key, etag)  # a second open, or never prefetched
 
         return open_
