@@ -132,3 +132,8 @@ def render(query: NamedQuery, values: dict[str, str] | None = None) -> str:
         return literals[m.group(1)]
 
     return _PLACEHOLDER.sub(sub, body).strip()
+
+
+def run(store, name: str, params: dict[str, str] | None = None):
+    """Run the named query ``name`` on ``store`` with ``params``; returns a ``pyarrow.Table``."""
+    return store.sql(get(name).render(params), dialect="athena")

@@ -224,6 +224,31 @@ class Store:
         """Like ``sql`` but returns a ``QueryResult`` (table, truncated, sql)."""
         return self.engine.query(query, dialect=dialect, limit=limit, timeout=timeout)
 
+    def insights(self, query: str, *, since=None, until=None) -> pa.Table:
+        """Run a CloudWatch Logs Insights query (see ``vpcflow.insights``)."""
+        from . import insights
+
+        return insights.run(self, query, since=since, until=until)
+
+    def named_query(self, name: str, params: dict[str, str] | None = None) -> pa.Table:
+        """Run a query of the named-query library (``vpcflow queries`` lists them)."""
+        from . import named_queries
+
+        return named_queries.run(self, name, params)
+
+    def detect(self, **options) -> list:
+        """Findings of the detectors (see ``vpcflow.detect.detect`` for the options)."""
+        from .detect import detect
+
+        return detect(self, **options)
+
+    def troubleshoot(self, **options) -> list:
+        """Security-group / network-ACL verdicts for blocked conversations (see
+        ``vpcflow.troubleshoot.troubleshoot`` for the options)."""
+        from .troubleshoot import troubleshoot
+
+        return troubleshoot(self, **options)
+
     # -- writing ----------------------------------------------------------------------------
 
     def ingest(
