@@ -30,5 +30,5 @@ def test_demo_cli_exits_zero_and_says_how_to_continue(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["demo", "--records", "20000"])
     assert result.exit_code == 0, result.output
     assert "20,000 records" in result.output
-    assert "vpcflow sql" in result.output and "vpcflow serve" in result.output
+    assert "vpcflow sql" in result.output and "vpcflow insights" in result.output
     assert not list(tmp_path.glob("vpcflow-demo-*"))  # the temporary directory is removed

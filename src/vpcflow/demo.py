@@ -358,7 +358,7 @@ def _run(
         f'  vpcflow sql "SELECT srcaddr, sum(bytes) FROM vpc_flow_logs GROUP BY 1 '
         f'ORDER BY 2 DESC LIMIT 10" {where}',
         f"  vpcflow detect {where}    vpcflow troubleshoot {where}",
-        f"  vpcflow serve {where}",
+        f"  vpcflow insights 'filter action = \"REJECT\" | stats count(*) by srcAddr' {where}",
     ]
     store.close()
     return DemoResult(
