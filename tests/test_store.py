@@ -275,3 +275,19 @@ def test_sigkill_at_any_moment_keeps_the_store_whole(tmp_path):
     s = vpcflow.open_store(store)
     assert exact_count(s) == (total, total)
     assert not any((store / "_vpcflow" / "staging").glob("*/*"))
+
+
+def test_side_files_beside_aws_named_objects_are_not_records(tmp_path):
+    total = write_s3_layout(tmp_path / "logs", files=2, per_file=30)
+    (tmp_path / "logs" / "labels.json").write_text("[]\n")
+    (tmp_path / "logs" / "threat-list.txt").write_text("# feed\n203.0.113.9\n")
+    s = vpcflow.open_store(tmp_path / "store")
+    r = s.ingest([str(tmp_path / "logs")])
+    assert (r.files, r.records, r.bad_lines) == (2, total, 0)
+    # A directory of plain files (no AWS names) is taken whole, JSON lines included.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.log").write_text("\n".join(v2_lines(3, seed=9)) + "\n")
+    (plain / "b.json").write_text('{"message": "' + v2_lines(1, seed=8)[0] + '"}\n')
+    r = s.ingest([str(plain)])
+    assert (r.files, r.records) == (2, 4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import logging
 import os
 import sys
 import zlib
@@ -24,6 +25,8 @@ try:  # ISA-L inflates gzip about twice as fast as zlib; same API.
     from isal import isal_zlib as _inflate
 except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
     _inflate = zlib
+
+log = logging.getLogger("vpcflow")
 
 _SKIP_NAMES = {".DS_Store"}
 
@@ -141,18 +144,30 @@ def _file_object(path: Path) -> RawObject:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    """Files below ``root``, sorted, hidden ones left out. In a tree that holds flow logs as AWS
+    names them (``…_vpcflowlogs_…``), only those are taken: side files such as the generator's
+    ``labels.json`` or a ``threat-list.txt`` are not records."""
+    files = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name in _SKIP_NAMES or name.startswith(".") or name.endswith(".json"):
-                continue
-            yield Path(dirpath) / name
+        files.extend(
+            Path(dirpath) / n
+            for n in sorted(filenames)
+            if n not in _SKIP_NAMES and not n.startswith(".")
+        )
+    named = [p for p in files if parse_key(p.name).flow_log_id]
+    if named and len(named) < len(files):
+        log.info(
+            "%s: %d files that are not AWS flow-log objects left out", root, len(files) - len(named)
+        )
+        files = named
+    yield from files
 
 
 def iter_local(spec: str, **_options) -> Iterator[RawObject]:
     """Objects for a local SOURCE: ``-``, a file, a directory (recursive) or a glob.
 
-    Directories skip hidden files and ``*.json`` side files (e.g. generator labels)."""
+    Directories skip hidden files, and side files next to AWS-named flow-log objects."""
     if spec == "-":
         data = sys.stdin.buffer.read()
         if data[:2] == b"\x1f\x8b":
