@@ -30,20 +30,43 @@ class Setting:
         return raw
 
 
-def _default_store() -> str:
+def data_dir() -> Path:
+    """The per-user data directory (``$XDG_DATA_HOME/vpcflow``, else ``~/.local/share/vpcflow``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "vpcflow" / "store")
+    return Path(base) / "vpcflow"
+
+
+def _default_store() -> str:
+    return str(data_dir() / "store")
 
 
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("store", _default_store(), "Store directory (Hive-partitioned Parquet + manifest)."),
+        Setting(
+            "store", _default_store(), "Store directory (Hive-partitioned Parquet + manifest)."
+        ),
         Setting("row_limit", 10_000, "Most rows a query returns to the CLI (0: no limit)."),
-        Setting("time_limit", 60.0, "Seconds a query may run before it is cancelled (0: no limit)."),
+        Setting(
+            "time_limit", 60.0, "Seconds a query may run before it is cancelled (0: no limit)."
+        ),
         Setting("memory_limit", "2GB", "Memory the embedded DuckDB may use."),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
-        Setting("batch_rows", 1_000_000, "Rows buffered before a Parquet file is committed to the store."),
+        Setting(
+            "batch_rows",
+            1_000_000,
+            "Records an ingest commits at a time (a crash re-does at most this many).",
+        ),
+        Setting(
+            "ip_ranges_url",
+            "https://ip-ranges.amazonaws.com/ip-ranges.json",
+            "Where 'vpcflow enrich update' downloads AWS's IP ranges.",
+        ),
+        Setting(
+            "ip_ranges_file",
+            "",
+            "The AWS IP ranges file aws_service() reads (default: ip-ranges.json in the data directory).",
+        ),
     )
 }
 

@@ -246,6 +246,25 @@ def quarantine_cmd(store_path, fmt, limit):
     emit(out, fmt)
 
 
+@click.command("settings")
+@format_option
+def settings_cmd(fmt):
+    """List the settings: environment variable, value in force, default, meaning."""
+    rows = [
+        {"setting": s.name, "env": s.env, "value": s.get(), "default": s.default, "help": s.help}
+        for s in settings.SETTINGS.values()
+    ]
+    emit(rows, fmt)
+
+
 def register(main: click.Group) -> None:
-    for cmd in (schema_cmd, ingest_cmd, sql_cmd, compact_cmd, info_cmd, quarantine_cmd):
+    for cmd in (
+        schema_cmd,
+        ingest_cmd,
+        sql_cmd,
+        compact_cmd,
+        info_cmd,
+        quarantine_cmd,
+        settings_cmd,
+    ):
         main.add_command(cmd)

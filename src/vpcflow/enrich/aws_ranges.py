@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from .. import settings
 from ..errors import ConfigError, SourceError
 from . import ipaddr
 
@@ -37,15 +38,12 @@ DEFAULT_URL = "https://ip-ranges.amazonaws.com/ip-ranges.json"
 
 
 def default_url() -> str:
-    return os.environ.get("VPCFLOW_IP_RANGES_URL") or DEFAULT_URL
+    return settings.get("ip_ranges_url") or DEFAULT_URL
 
 
 def default_path() -> Path:
-    explicit = os.environ.get("VPCFLOW_IP_RANGES_FILE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vpcflow" / "ip-ranges.json"
+    explicit = settings.get("ip_ranges_file")
+    return Path(explicit) if explicit else settings.data_dir() / "ip-ranges.json"
 
 
 @dataclass(frozen=True)
