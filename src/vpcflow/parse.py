@@ -37,7 +37,7 @@ _MS_THRESHOLD = 100_000_000_000
 
 _IPV4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
 _IPV6 = r"^[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}(:[0-9.]{7,15})?$"
-_DIGITS = r"^[0-9]+$"
+_DIGITS = r"^[0-9]{1,18}$"  # int64 holds 18 digits; a longer value is refused, not overflowed
 _ACCOUNT = r"^([0-9]+|unknown)$"
 _HEADER_CANDIDATE = r"^[a-z][a-z0-9_-]*(\s+[a-z][a-z0-9_-]*)*$"
 
@@ -155,6 +155,8 @@ def _explain_value(value: str, f: Field) -> str:
     if f.kind == INT:
         if not value.isdigit():
             return f"{value!r} is not a whole number"
+        if len(value) > 18:
+            return f"{value} is too large"
         return f"{value} is out of range {f.min_value}..{f.max_value}"
     if f.kind == ENUM:
         return f"{value!r} is not one of {', '.join(f.values)}"
@@ -266,6 +268,100 @@ def _is_header(tokens: list[str], at_object_start: bool) -> bool:
     return bool(tokens) and (known == len(tokens) or (at_object_start and known * 2 > len(tokens)))
 
 
+try:  # the optional native tokenizer (see _tokenize.c); Arrow's CSV reader otherwise
+    from ._tokenize import tokenize as _tokenize
+except ImportError:  # pragma: no cover - not compiled on this machine
+    _tokenize = None
+
+
+def _spec(f: Field | None) -> tuple:
+    if f is None:
+        return ("x", None, None)
+    if f.kind == INT:
+        return ("i", f.min_value, f.max_value)
+    if f.kind == ENUM:
+        return ("e", tuple(v.encode() for v in f.values), None)
+    if f.kind == ADDR:
+        return ("a", None, None)
+    if f.name == "account-id":
+        return ("c", None, None)
+    prefix = "eni-" if f.name == "interface-id" else f.prefix
+    return ("p", prefix.encode(), None) if prefix else ("s", None, None)
+
+
+def _split_header(data: bytes, layouts: Layouts, first_line: int) -> tuple[bytes, set[str]]:
+    """Take a header line off the front of ``data`` (setting the layout); return the rest."""
+    nl = data.find(b"\n")
+    first = data[: nl if nl >= 0 else len(data)]
+    if first[:1].isalpha() and first[:1].islower():
+        toks = first.decode("utf-8", "replace").split()
+        if _is_header(toks, first_line == 1):
+            return (data[nl + 1 :] if nl >= 0 else b""), layouts.set_header(toks)
+    return data, set()
+
+
+def _assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
+    arrays = []
+    for fld in schema.arrow_schema():
+        if fld.name in columns:
+            arrays.append(columns[fld.name])
+        elif fld.name in defaults:
+            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
+        else:
+            arrays.append(pa.nulls(n, fld.type))
+    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+
+
+def _native_path(
+    data: bytes, layouts: Layouts, defaults: dict[str, str], first_line: int
+) -> ParseResult | None:
+    """The native tokenizer on a chunk; None whenever it declines (the next path takes over)."""
+    if _tokenize is None:
+        return None
+    data, unknown = _split_header(data, layouts, first_line)
+    if not data:
+        return ParseResult(_empty_table(), [], unknown)
+    nl = data.find(b"\n")
+    layout = _layout_for_count(len(data[: nl if nl >= 0 else len(data)].split()), layouts)
+    if layout is None:
+        return None
+    out = _tokenize(data, tuple(_spec(f) for f in layout))
+    if out is None:
+        return None
+    n, cols = out
+    columns: dict[str, pa.Array] = {}
+    for f, col in zip(layout, cols, strict=True):
+        if f is None:
+            continue
+        if f.kind == INT:
+            values, validity, nulls = col
+            arr = pa.Array.from_buffers(
+                pa.int64(),
+                n,
+                [pa.py_buffer(validity) if validity else None, pa.py_buffer(values)],
+                null_count=nulls,
+            )
+            if f.name in ("start", "end"):
+                arr = pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
+            columns[f.column] = arr if f.arrow_type == pa.int64() else pc.cast(arr, f.arrow_type)
+        else:
+            offsets, values, validity, nulls, saw_ipv6 = col
+            arr = pa.Array.from_buffers(
+                pa.string(),
+                n,
+                [
+                    pa.py_buffer(validity) if validity else None,
+                    pa.py_buffer(offsets),
+                    pa.py_buffer(values),
+                ],
+                null_count=nulls,
+            )
+            if saw_ipv6 and not pc.all(_check(arr, f)).as_py():
+                return None
+            columns[f.column] = arr
+    return ParseResult(_assemble(columns, n, defaults), [], unknown)
+
+
 def _fast_path(
     data: bytes, layouts: Layouts, defaults: dict[str, str], first_line: int
 ) -> ParseResult | None:
@@ -359,7 +455,11 @@ def parse_lines(
     if not data:
         return ParseResult(_empty_table())
     if line_numbers is None:
-        fast = _fast_path(data, layouts, defaults, first_line)
+        # Clean chunks take a fast path; anything odd goes to the exact per-line path below,
+        # which is the authority on what is stored and what is reported.
+        fast = _native_path(data, layouts, defaults, first_line)
+        if fast is None:
+            fast = _fast_path(data, layouts, defaults, first_line)
         if fast is not None:
             return fast
     lines = _lines_array(data)

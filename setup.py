@@ -1,0 +1,17 @@
+"""Build the optional native tokenizer; everything else is in pyproject.toml.
+
+The extension is optional: where it cannot be compiled, vpcflow parses with Arrow alone.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "vpcflow._tokenize",
+            ["src/vpcflow/_tokenize.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)
