@@ -64,7 +64,11 @@ def _run_child(code: str, *args: str) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed ({proc.returncode}): {out[-2000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
+    # The result is the last line that is a JSON object (a library may print progress above it).
+    lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"benchmark child printed no result: {out[-2000:]}")
+    result = json.loads(lines[-1])
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
     return result
 
@@ -82,20 +86,23 @@ for f in files:
 print(json.dumps({"seconds": time.perf_counter() - t, "text_bytes": n, "records": lines - len(files)}))
 """
 
+# Timed like the DuckDB contender: the ingest itself (as `vpcflow ingest --json` reports it,
+# worker processes' start included), not the interpreter's start-up and imports; the command's
+# wall-clock time is kept as `cli_seconds`.
 _VPCFLOW = """
 import json, subprocess, sys, time
 t = time.perf_counter()
 out = subprocess.run([sys.argv[1], "ingest", sys.argv[2], "--store", sys.argv[3], "--json"],
                      check=True, capture_output=True, text=True).stdout
 d = json.loads(out)
-print(json.dumps({"seconds": time.perf_counter() - t, "records": d["records"],
-                  "bad_lines": d.get("bad_lines")}))
+print(json.dumps({"seconds": d["seconds"], "cli_seconds": time.perf_counter() - t,
+                  "records": d["records"], "bad_lines": d.get("bad_lines")}))
 """
 
 _DUCKDB_COPY = """
 import json, sys, time, duckdb
 files = json.load(open(sys.argv[1]))
-con = duckdb.connect()
+con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 con.execute("COPY (SELECT * FROM read_csv($files, delim=' ', header=true)) TO '"
             + sys.argv[2] + "' (FORMAT parquet)", {"files": files})
@@ -131,7 +138,7 @@ if sys.argv[1] == "store":
 else:
     import duckdb
     files = json.load(open(sys.argv[4]))
-    con = duckdb.connect()
+    con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
     con.execute("CREATE VIEW vpc_flow_logs AS SELECT * FROM read_csv("
                 + repr(files) + ", delim=' ', header=true, nullstr='-')")
     run = lambda q: con.execute(q).fetchall()

@@ -79,6 +79,8 @@ def _f(name, athena_type, version, description, kind=TEXT, **kw) -> Field:
 
 _PORT = {"min_value": 0, "max_value": 65535}
 
+# One field per line reads as the table it is.
+# fmt: off
 FIELDS: tuple[Field, ...] = (
     # --- version 2: the default format, in this order ---
     _f("version", "int", 2, "Flow log version: 2 for the default format, else the highest version among the fields.", INT, min_value=2, max_value=99),
@@ -127,6 +129,7 @@ FIELDS: tuple[Field, ...] = (
     # --- version 8 ---
     _f("reject-reason", "string", 8, "Why traffic was rejected, e.g. BPA (VPC Block Public Access); '-' otherwise.", ID),
 )
+# fmt: on
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 FIELD_BY_COLUMN: dict[str, Field] = {f.column: f for f in FIELDS}
@@ -198,9 +201,7 @@ def parse_log_format(fmt: str) -> tuple[Field, ...]:
     if "${" in text:
         leftover = _PLACEHOLDER.sub(" ", text).strip()
         if leftover:
-            raise FormatError(
-                f"log format has text outside ${{...}} placeholders: {leftover!r}"
-            )
+            raise FormatError(f"log format has text outside ${{...}} placeholders: {leftover!r}")
         names = _PLACEHOLDER.findall(text)
     else:
         names = text.split()
