@@ -365,7 +365,7 @@ class _Workers:
 
     def submit(self, seq: int, txn: str, obj: RawObject) -> None:
         i = min(range(len(self.conns)), key=lambda k: self.inflight[k])
-        self.conns[i].send(("obj", seq, txn, _describe(obj)))
+        self._send(self.conns[i], ("obj", seq, txn, _describe(obj)))
         self.inflight[i] += 1
         self.pending[seq] = obj
 
@@ -381,27 +381,45 @@ class _Workers:
             i = self.conns.index(conn)
             msg = self._recv(conn)
             if msg[0] != "done":
-                raise RuntimeError(f"ingest worker sent {msg[0]!r} while objects were in flight")
+                raise VpcflowError(f"ingest worker sent {msg[0]!r} while objects were in flight")
             self.inflight[i] -= 1
             yield self.pending.pop(msg[1]), msg[2]
 
     def flush(self) -> list[dict]:
         files: list[dict] = []
         for conn in self.conns:
-            conn.send(("flush",))
+            self._send(conn, ("flush",))
         for conn in self.conns:
             msg = self._recv(conn)
             files.extend(msg[1])
         return files
 
     @staticmethod
+    def _send(conn, msg) -> None:
+        try:
+            conn.send(msg)
+        except OSError:
+            raise VpcflowError(
+                "an ingest worker process died; nothing of the current batch was committed: "
+                "run the ingest again"
+            ) from None
+
+    @staticmethod
     def _recv(conn):
         try:
             msg = conn.recv()
-        except EOFError:
-            raise RuntimeError("an ingest worker process died") from None
+        except (EOFError, OSError):
+            raise VpcflowError(
+                "an ingest worker process died; nothing of the current batch was committed: "
+                "run the ingest again"
+            ) from None
         if msg[0] == "crash":
-            raise RuntimeError("an ingest worker failed:\n" + msg[1])
+            log.error("ingest worker failed:\n%s", msg[1])
+            last = msg[1].strip().splitlines()[-1]
+            raise VpcflowError(
+                f"an ingest worker failed ({last}); nothing of the current batch was committed: "
+                "run the ingest again, with -v for the traceback"
+            )
         return msg
 
     def close(self) -> None:

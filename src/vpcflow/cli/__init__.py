@@ -30,6 +30,12 @@ class _Main(click.Group):
             sys.exit(1)
         except BrokenPipeError:  # `vpcflow sql ... | head`
             sys.exit(0)
+        except KeyboardInterrupt:
+            click.echo(
+                "Interrupted. What was committed is kept; an ingest run again picks up from there.",
+                err=True,
+            )
+            sys.exit(130)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
