@@ -300,16 +300,16 @@ def test_a_killed_worker_is_one_clear_error_and_loses_nothing_committed(tmp_path
     monkeypatch.setattr(ingest, "PARALLEL_AFTER_BYTES", 1)
     monkeypatch.setenv("VPCFLOW_THREADS", "2")
     s = vpcflow.open_store(tmp_path / "store")
-    real_submit = ingest._Workers.submit
+    real_submit = ingest.Workers.submit
 
     def submit_then_kill(self, seq, txn, obj):
         real_submit(self, seq, txn, obj)
         if seq == 3:
             self.procs[0].kill()
 
-    monkeypatch.setattr(ingest._Workers, "submit", submit_then_kill)
+    monkeypatch.setattr(ingest.Workers, "submit", submit_then_kill)
     with pytest.raises(vpcflow.VpcflowError, match="run the ingest again"):
         s.ingest([str(tmp_path / "logs")])
-    monkeypatch.setattr(ingest._Workers, "submit", real_submit)
+    monkeypatch.setattr(ingest.Workers, "submit", real_submit)
     r = s.ingest([str(tmp_path / "logs")])
     assert exact_count(s) == (60_000, 60_000) and r.records + r.skipped_files * 2_000 == 60_000

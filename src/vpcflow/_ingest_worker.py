@@ -2,7 +2,7 @@
 
 import sys
 
-from vpcflow.ingest import worker_main
+from vpcflow.ingest_workers import worker_main
 
 if __name__ == "__main__":
     worker_main(sys.argv[1:])

@@ -15,24 +15,17 @@ by chunk and commits its progress so that a re-run resumes where it stopped.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import traceback
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,6 +34,7 @@ import pyarrow.parquet as pq
 
 from . import schema, settings
 from .errors import FormatError, VpcflowError
+from .ingest_workers import Workers
 from .manifest import Txn
 from .parse import (
     BadLine,
@@ -248,196 +242,6 @@ def read_object(obj: RawObject, log_format: str | None) -> ObjectResult:
     return res
 
 
-# -- worker processes ----------------------------------------------------------------------
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers still exit when the pipe closes
-        pass
-    if os.getppid() != parent:
-        os._exit(0)
-
-
-def _describe(obj: RawObject) -> dict:
-    """A picklable description of ``obj``: local files by path, anything else by content."""
-    d = {
-        "uri": obj.uri,
-        "kind": obj.kind,
-        "account": obj.account,
-        "region": obj.region,
-        "day": obj.day,
-        "log_format": obj.log_format,
-    }
-    if obj.path:
-        d["path"] = obj.path
-    else:
-        with obj.open() as fh:
-            d["data"] = fh.read()
-    return d
-
-
-def _undescribe(d: dict) -> RawObject:
-    if "path" in d:
-        opener = lambda p=d["path"]: open(p, "rb")  # noqa: E731
-    else:
-        opener = lambda b=d["data"]: io.BytesIO(b)  # noqa: E731
-    return RawObject(
-        uri=d["uri"],
-        open=opener,
-        kind=d["kind"],
-        account=d["account"],
-        region=d["region"],
-        day=d["day"],
-        log_format=d["log_format"],
-    )
-
-
-def worker_main(argv: list[str]) -> None:
-    """Entry point of an ingest worker process (``python -m vpcflow._ingest_worker``)."""
-    fd, stage_root, log_format, wid, parent = argv
-    _worker(Connection(int(fd)), stage_root, log_format or None, int(wid), int(parent))
-
-
-def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int) -> None:
-    _die_with_parent(parent)
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
-    writer: PartWriter | None = None
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            if msg[0] == "obj":
-                _, seq, txn, desc = msg
-                if writer is None:
-                    writer = PartWriter(Path(stage_root) / txn, f"{txn}-w{wid}")
-                obj = _undescribe(desc)
-                res = read_object(obj, log_format)
-                for t in res.tables:
-                    writer.add(t, obj.day)
-                res.tables = []
-                conn.send(("done", seq, res))
-            elif msg[0] == "flush":
-                files = writer.close() if writer is not None else []
-                writer = None
-                conn.send(("flushed", files))
-            else:
-                return
-        except Exception:  # report, then stop: the parent discards the open transaction
-            conn.send(("crash", traceback.format_exc()))
-            return
-
-
-class _Workers:
-    """N worker processes, each with at most ``depth`` objects in flight."""
-
-    def __init__(self, n: int, stage_root: Path, log_format: str | None, depth: int = 2):
-        # Plain subprocesses rather than multiprocessing's spawn, which would re-import the
-        # caller's __main__ (a library must not ask its users for a __main__ guard).
-        self.conns = []
-        self.procs = []
-        for wid in range(n):
-            parent_end, child_end = socket.socketpair()
-            fd = child_end.fileno()
-            cmd = [
-                sys.executable,
-                "-m",
-                "vpcflow._ingest_worker",
-                str(fd),
-                str(stage_root),
-                log_format or "",
-                str(wid),
-                str(os.getpid()),
-            ]
-            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL)
-            child_end.close()
-            self.conns.append(Connection(parent_end.detach()))
-            self.procs.append(p)
-        self.inflight = [0] * n
-        self.depth = depth
-        self.pending: dict[int, RawObject] = {}
-
-    def submit(self, seq: int, txn: str, obj: RawObject) -> None:
-        i = min(range(len(self.conns)), key=lambda k: self.inflight[k])
-        self._send(self.conns[i], ("obj", seq, txn, _describe(obj)))
-        self.inflight[i] += 1
-        self.pending[seq] = obj
-
-    def full(self) -> bool:
-        return min(self.inflight) >= self.depth
-
-    def busy(self) -> bool:
-        return any(self.inflight)
-
-    def results(self) -> Iterator[tuple[RawObject, ObjectResult]]:
-        """Block until at least one object is done; yield what is done."""
-        for conn in wait([c for c, n in zip(self.conns, self.inflight, strict=True) if n]):
-            i = self.conns.index(conn)
-            msg = self._recv(conn)
-            if msg[0] != "done":
-                raise VpcflowError(f"ingest worker sent {msg[0]!r} while objects were in flight")
-            self.inflight[i] -= 1
-            yield self.pending.pop(msg[1]), msg[2]
-
-    def flush(self) -> list[dict]:
-        files: list[dict] = []
-        for conn in self.conns:
-            self._send(conn, ("flush",))
-        for conn in self.conns:
-            msg = self._recv(conn)
-            files.extend(msg[1])
-        return files
-
-    @staticmethod
-    def _send(conn, msg) -> None:
-        try:
-            conn.send(msg)
-        except OSError:
-            raise VpcflowError(
-                "an ingest worker process died; nothing of the current batch was committed: "
-                "run the ingest again"
-            ) from None
-
-    @staticmethod
-    def _recv(conn):
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            raise VpcflowError(
-                "an ingest worker process died; nothing of the current batch was committed: "
-                "run the ingest again"
-            ) from None
-        if msg[0] == "crash":
-            log.error("ingest worker failed:\n%s", msg[1])
-            last = msg[1].strip().splitlines()[-1]
-            raise VpcflowError(
-                f"an ingest worker failed ({last}); nothing of the current batch was committed: "
-                "run the ingest again, with -v for the traceback"
-            )
-        return msg
-
-    def close(self) -> None:
-        for conn in self.conns:
-            try:
-                conn.send(("stop",))
-            except OSError:
-                pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for conn in self.conns:
-            conn.close()
-
-
 # -- the ingest loop -------------------------------------------------------------------------
 
 
@@ -473,7 +277,7 @@ class Ingest:
         self.done = done
         self.stage_root = store.path / "_vpcflow" / "staging"
         self.batch = _Batch(self.stage_root)
-        self.workers: _Workers | None = None
+        self.workers: Workers | None = None
         self.seq = 0
 
     # progress and bookkeeping
@@ -561,7 +365,7 @@ class Ingest:
                     waiting.append(obj)
                     if sum(o.size for o in waiting) >= PARALLEL_AFTER_BYTES:
                         if n_workers > 1:  # enough work to pay for starting processes
-                            self.workers = _Workers(n_workers, self.stage_root, self.log_format)
+                            self.workers = Workers(n_workers, self.stage_root, self.log_format)
                             self.report.workers = n_workers
                         self._drain(waiting)
             self._drain(waiting)

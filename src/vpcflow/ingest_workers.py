@@ -1,0 +1,222 @@
+"""Worker processes of an ingest: each reads, parses and writes Parquet for the objects it is
+sent, into the open transaction's staging directory, and reports counts and bad lines.
+
+They are plain subprocesses (``python -m vpcflow._ingest_worker``) talking pickle over a socket
+pair, not multiprocessing's spawn, which would re-import the caller's ``__main__``. They die with
+the parent (``PR_SET_PDEATHSIG``); the parent turns a dead or failing worker into one
+``VpcflowError``, and nothing of the open transaction is committed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from .errors import VpcflowError
+from .sources import RawObject
+
+if TYPE_CHECKING:
+    from .ingest import ObjectResult
+
+log = logging.getLogger("vpcflow")
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers still exit when the pipe closes
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _describe(obj: RawObject) -> dict:
+    """A picklable description of ``obj``: local files by path, anything else by content."""
+    d = {
+        "uri": obj.uri,
+        "kind": obj.kind,
+        "account": obj.account,
+        "region": obj.region,
+        "day": obj.day,
+        "log_format": obj.log_format,
+    }
+    if obj.path:
+        d["path"] = obj.path
+    else:
+        with obj.open() as fh:
+            d["data"] = fh.read()
+    return d
+
+
+def _undescribe(d: dict) -> RawObject:
+    if "path" in d:
+        opener = lambda p=d["path"]: open(p, "rb")  # noqa: E731
+    else:
+        opener = lambda b=d["data"]: io.BytesIO(b)  # noqa: E731
+    return RawObject(
+        uri=d["uri"],
+        open=opener,
+        kind=d["kind"],
+        account=d["account"],
+        region=d["region"],
+        day=d["day"],
+        log_format=d["log_format"],
+    )
+
+
+def worker_main(argv: list[str]) -> None:
+    """Entry point of an ingest worker process (``python -m vpcflow._ingest_worker``)."""
+    fd, stage_root, log_format, wid, parent = argv
+    _worker(Connection(int(fd)), stage_root, log_format or None, int(wid), int(parent))
+
+
+def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int) -> None:
+    from .ingest import PartWriter, read_object  # the ingest module imports this one
+
+    _die_with_parent(parent)
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    writer = None
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if msg[0] == "obj":
+                _, seq, txn, desc = msg
+                if writer is None:
+                    writer = PartWriter(Path(stage_root) / txn, f"{txn}-w{wid}")
+                obj = _undescribe(desc)
+                res = read_object(obj, log_format)
+                for t in res.tables:
+                    writer.add(t, obj.day)
+                res.tables = []
+                conn.send(("done", seq, res))
+            elif msg[0] == "flush":
+                files = writer.close() if writer is not None else []
+                writer = None
+                conn.send(("flushed", files))
+            else:
+                return
+        except Exception:  # report, then stop: the parent discards the open transaction
+            conn.send(("crash", traceback.format_exc()))
+            return
+
+
+class Workers:
+    """N worker processes, each with at most ``depth`` objects in flight."""
+
+    def __init__(self, n: int, stage_root: Path, log_format: str | None, depth: int = 2):
+        # Plain subprocesses rather than multiprocessing's spawn, which would re-import the
+        # caller's __main__ (a library must not ask its users for a __main__ guard).
+        self.conns = []
+        self.procs = []
+        for wid in range(n):
+            parent_end, child_end = socket.socketpair()
+            fd = child_end.fileno()
+            cmd = [
+                sys.executable,
+                "-m",
+                "vpcflow._ingest_worker",
+                str(fd),
+                str(stage_root),
+                log_format or "",
+                str(wid),
+                str(os.getpid()),
+            ]
+            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+            child_end.close()
+            self.conns.append(Connection(parent_end.detach()))
+            self.procs.append(p)
+        self.inflight = [0] * n
+        self.depth = depth
+        self.pending: dict[int, RawObject] = {}
+
+    def submit(self, seq: int, txn: str, obj: RawObject) -> None:
+        i = min(range(len(self.conns)), key=lambda k: self.inflight[k])
+        self._send(self.conns[i], ("obj", seq, txn, _describe(obj)))
+        self.inflight[i] += 1
+        self.pending[seq] = obj
+
+    def full(self) -> bool:
+        return min(self.inflight) >= self.depth
+
+    def busy(self) -> bool:
+        return any(self.inflight)
+
+    def results(self) -> Iterator[tuple[RawObject, ObjectResult]]:
+        """Block until at least one object is done; yield what is done."""
+        for conn in wait([c for c, n in zip(self.conns, self.inflight, strict=True) if n]):
+            i = self.conns.index(conn)
+            msg = self._recv(conn)
+            if msg[0] != "done":
+                raise VpcflowError(f"ingest worker sent {msg[0]!r} while objects were in flight")
+            self.inflight[i] -= 1
+            yield self.pending.pop(msg[1]), msg[2]
+
+    def flush(self) -> list[dict]:
+        files: list[dict] = []
+        for conn in self.conns:
+            self._send(conn, ("flush",))
+        for conn in self.conns:
+            msg = self._recv(conn)
+            files.extend(msg[1])
+        return files
+
+    @staticmethod
+    def _send(conn, msg) -> None:
+        try:
+            conn.send(msg)
+        except OSError:
+            raise VpcflowError(
+                "an ingest worker process died; nothing of the current batch was committed: "
+                "run the ingest again"
+            ) from None
+
+    @staticmethod
+    def _recv(conn):
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            raise VpcflowError(
+                "an ingest worker process died; nothing of the current batch was committed: "
+                "run the ingest again"
+            ) from None
+        if msg[0] == "crash":
+            log.error("ingest worker failed:\n%s", msg[1])
+            last = msg[1].strip().splitlines()[-1]
+            raise VpcflowError(
+                f"an ingest worker failed ({last}); nothing of the current batch was committed: "
+                "run the ingest again, with -v for the traceback"
+            )
+        return msg
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(("stop",))
+            except OSError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for conn in self.conns:
+            conn.close()
