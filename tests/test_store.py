@@ -307,7 +307,14 @@ def test_a_killed_worker_is_one_clear_error_and_loses_nothing_committed(tmp_path
         if seq == 3:
             self.procs[0].kill()
 
+    def wait_until_booted(self):  # give the workers the objects, not the parent
+        while not all(self.ready):
+            self._poll_ready()
+            time.sleep(0.01)
+        return False
+
     monkeypatch.setattr(ingest.Workers, "submit", submit_then_kill)
+    monkeypatch.setattr(ingest.Workers, "booting", wait_until_booted)
     with pytest.raises(vpcflow.VpcflowError, match="run the ingest again"):
         s.ingest([str(tmp_path / "logs")])
     monkeypatch.setattr(ingest.Workers, "submit", real_submit)

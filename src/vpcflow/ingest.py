@@ -54,8 +54,9 @@ ROW_GROUP_ROWS = 262_144
 # Objects up to this size (as stored) are parsed whole; larger ones stream chunk by chunk.
 SMALL_OBJECT = 16 << 20
 CHUNK_BYTES = 8 << 20
-# Worker processes start once an ingest has seen this much small-object input (as stored).
-PARALLEL_AFTER_BYTES = 8 << 20
+# Worker processes start once an ingest has seen this much small-object input (as stored); the
+# parent parses objects itself until then, and while they start.
+PARALLEL_AFTER_BYTES = 2 << 20
 MAX_PROBLEMS = 200
 
 
@@ -353,43 +354,39 @@ class Ingest:
 
     def run(self, objects: Iterable[RawObject]) -> None:
         n_workers = max(1, settings.threads())
-        waiting: list[RawObject] = []  # small objects seen before deciding on processes
+        seen = 0  # bytes of small objects so far: worker processes pay off past a few MB
         try:
             for obj in objects:
                 if obj.size is None or obj.size > SMALL_OBJECT:
-                    self._drain(waiting)
                     self.stream(obj)
-                elif self.workers is not None:
-                    self._dispatch(obj)
+                    continue
+                seen += obj.size
+                if self.workers is None and n_workers > 1 and seen >= PARALLEL_AFTER_BYTES:
+                    self.workers = Workers(n_workers, self.stage_root, self.log_format)
+                    self.report.workers = n_workers
+                if self.workers is None:
+                    self._parse_here(obj)
                 else:
-                    waiting.append(obj)
-                    if sum(o.size for o in waiting) >= PARALLEL_AFTER_BYTES:
-                        if n_workers > 1:  # enough work to pay for starting processes
-                            self.workers = Workers(n_workers, self.stage_root, self.log_format)
-                            self.report.workers = n_workers
-                        self._drain(waiting)
-            self._drain(waiting)
+                    self._dispatch(obj)
             self.commit()
         finally:
             if self.workers is not None:
                 self.workers.close()
 
-    def _drain(self, waiting: list[RawObject]) -> None:
-        while waiting:
-            obj = waiting.pop(0)
-            if self.workers is not None:
-                self._dispatch(obj)
-                continue
-            res = read_object(obj, self.log_format)
-            for t in res.tables:
-                self.batch.local.add(t, obj.day)
-            res.tables = []
-            self.absorb(obj, res)
-            if self.batch.rows >= self.batch_rows:
-                self.commit()
+    def _parse_here(self, obj: RawObject) -> None:
+        res = read_object(obj, self.log_format)
+        for t in res.tables:
+            self.batch.local.add(t, obj.day)
+        res.tables = []
+        self.absorb(obj, res)
+        if self.batch.rows >= self.batch_rows:
+            self.commit()
 
     def _dispatch(self, obj: RawObject) -> None:
         w = self.workers
+        if w.booting():  # the workers are still starting: parse this one here
+            self._parse_here(obj)
+            return
         while w.full():
             for done_obj, res in w.results():
                 self.absorb(done_obj, res)

@@ -90,6 +90,7 @@ def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int
     _die_with_parent(parent)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    conn.send(("ready",))
     writer = None
     while True:
         try:
@@ -144,17 +145,33 @@ class Workers:
             self.conns.append(Connection(parent_end.detach()))
             self.procs.append(p)
         self.inflight = [0] * n
+        self.ready = [False] * n  # a worker is sent work once it has booted
         self.depth = depth
         self.pending: dict[int, RawObject] = {}
 
+    def _poll_ready(self) -> None:
+        for i, conn in enumerate(self.conns):
+            if not self.ready[i] and conn.poll():
+                msg = self._recv(conn)
+                if msg[0] != "ready":
+                    raise VpcflowError(f"ingest worker sent {msg[0]!r} before it was ready")
+                self.ready[i] = True
+
     def submit(self, seq: int, txn: str, obj: RawObject) -> None:
-        i = min(range(len(self.conns)), key=lambda k: self.inflight[k])
+        ready = [i for i in range(len(self.conns)) if self.ready[i]]
+        i = min(ready, key=lambda k: self.inflight[k])
         self._send(self.conns[i], ("obj", seq, txn, _describe(obj)))
         self.inflight[i] += 1
         self.pending[seq] = obj
 
+    def booting(self) -> bool:
+        """True while no worker has finished starting (the parent parses meanwhile)."""
+        self._poll_ready()
+        return not any(self.ready)
+
     def full(self) -> bool:
-        return min(self.inflight) >= self.depth
+        self._poll_ready()
+        return min(n for n, r in zip(self.inflight, self.ready, strict=True) if r) >= self.depth
 
     def busy(self) -> bool:
         return any(self.inflight)
@@ -171,9 +188,10 @@ class Workers:
 
     def flush(self) -> list[dict]:
         files: list[dict] = []
-        for conn in self.conns:
+        ready = [c for c, r in zip(self.conns, self.ready, strict=True) if r]  # others hold nothing
+        for conn in ready:
             self._send(conn, ("flush",))
-        for conn in self.conns:
+        for conn in ready:
             msg = self._recv(conn)
             files.extend(msg[1])
         return files
@@ -207,7 +225,10 @@ class Workers:
         return msg
 
     def close(self) -> None:
-        for conn in self.conns:
+        for conn, p, ready in zip(self.conns, self.procs, self.ready, strict=True):
+            if not ready:  # still starting: nothing to finish
+                p.kill()
+                continue
             try:
                 conn.send(("stop",))
             except OSError:
