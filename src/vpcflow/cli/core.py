@@ -8,20 +8,8 @@ import sys
 import click
 
 from .. import schema, settings
-from ..store import open_store
+from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
 from .output import emit, format_option
-
-store_option = click.option(
-    "--store",
-    "store_path",
-    envvar="VPCFLOW_STORE",
-    default=None,
-    help=f"Store directory [env VPCFLOW_STORE; default {settings.get('store')}].",
-)
-
-
-def _open(store_path: str | None, create: bool = False):
-    return open_store(store_path, create=create)
 
 
 @click.command("schema")
@@ -126,7 +114,7 @@ def ingest_cmd(
 
     Already-ingested objects are skipped; bad lines are counted, reported and quarantined.
     """
-    store = _open(store_path, create=True)
+    store = open_existing(store_path, create=True)
     options = {
         k: v
         for k, v in {
@@ -182,18 +170,8 @@ def ingest_cmd(
     help="SQL dialect of QUERY: Athena (Trino) as in the AWS docs, or DuckDB passed through.",
 )
 @format_option
-@click.option(
-    "--limit",
-    type=int,
-    default=None,
-    help=f"Most rows to print (0: all) [default {settings.get('row_limit')}].",
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    help=f"Seconds before the query is cancelled (0: none) [default {settings.get('time_limit')}].",
-)
+@limit_option
+@timeout_option
 @click.option(
     "--explain", is_flag=True, help="Print the SQL the engine runs instead of running it."
 )
@@ -201,23 +179,20 @@ def sql_cmd(query, store_path, dialect, fmt, limit, timeout, explain):
     """Run SQL over the table vpc_flow_logs (Athena dialect by default)."""
     if query == "-":
         query = sys.stdin.read()
-    store = _open(store_path)
+    store = open_existing(store_path)
     if explain:
         from ..engines.dialects import to_engine_sql
 
         click.echo(to_engine_sql(query, dialect, store.engine.dialect))
         return
-    limit = settings.get("row_limit") if limit is None else limit
-    timeout = settings.get("time_limit") if timeout is None else timeout
-    res = store.query(query, dialect, limit=limit or None, timeout=timeout or None)
-    emit(res.table, fmt, truncated=res.truncated)
+    run_and_emit(store, query, dialect, fmt, limit, timeout)
 
 
 @click.command("compact")
 @store_option
 def compact_cmd(store_path):
     """Merge small Parquet files of each date partition."""
-    store = _open(store_path)
+    store = open_existing(store_path)
     r = store.compact()
     click.echo(f"Merged {r['files_merged']} files into {r['files_written']}.")
 
@@ -227,7 +202,7 @@ def compact_cmd(store_path):
 @format_option
 def info_cmd(store_path, fmt):
     """Summarise the store: records, files, dates."""
-    store = _open(store_path)
+    store = open_existing(store_path)
     emit([store.info()], fmt)
 
 
@@ -237,7 +212,7 @@ def info_cmd(store_path, fmt):
 @click.option("--limit", type=int, default=100, show_default=True)
 def quarantine_cmd(store_path, fmt, limit):
     """List the lines ingest could not store: file, line, field and reason."""
-    store = _open(store_path)
+    store = open_existing(store_path)
     out = []
     for i, q in enumerate(store.quarantined()):
         if limit and i >= limit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .options import open_existing, store_option
 from .output import emit
 
 _COLUMNS = (
@@ -24,21 +25,18 @@ _COLUMNS = (
 
 def register(main: click.Group) -> None:
     @main.command("detect")
-    @click.option(
-        "--store", "store_dir", envvar="VPCFLOW_STORE", default=None, help="Store directory."
-    )
+    @store_option
     @click.option("--since", default=None, help="Start (ISO-8601 UTC or epoch seconds).")
     @click.option("--until", default=None, help="End (ISO-8601 UTC or epoch seconds).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
     @click.option("--threat-list", "threat_lists", multiple=True, help="IP/CIDR list file.")
     @click.option("--detector", "detectors", multiple=True, help="Run only these detectors.")
-    def detect_cmd(store_dir, since, until, fmt, threat_lists, detectors):
+    def detect_cmd(store_path, since, until, fmt, threat_lists, detectors):
         """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes."""
-        from .. import open_store
         from ..detect import detect, load_lists, store_is_empty
 
         lists = load_lists(threat_lists)  # bad lists fail before any query
-        store = open_store(store_dir, create=False)
+        store = open_existing(store_path)
         findings = detect(
             store, since=since, until=until, threat_lists=lists, detectors=list(detectors) or None
         )

@@ -6,32 +6,13 @@ import sys
 
 import click
 
-from .. import athena, insights, named_queries, settings
-from .core import _open, store_option
+from .. import athena, insights, named_queries
+from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
 from .output import emit, format_option
 
-_limit_option = click.option(
-    "--limit",
-    type=int,
-    default=None,
-    help=f"Most rows to print (0: all) [default {settings.get('row_limit')}].",
-)
-_timeout_option = click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    help=f"Seconds before the query is cancelled (0: none) [default {settings.get('time_limit')}].",
-)
 _explain_option = click.option(
     "--explain", is_flag=True, help="Print the SQL instead of running it."
 )
-
-
-def _run(store, sql: str, dialect: str, fmt: str, limit, timeout) -> None:
-    limit = settings.get("row_limit") if limit is None else limit
-    timeout = settings.get("time_limit") if timeout is None else timeout
-    res = store.query(sql, dialect, limit=limit or None, timeout=timeout or None)
-    emit(res.table, fmt, truncated=res.truncated)
 
 
 @click.command("insights")
@@ -44,8 +25,8 @@ def _run(store, sql: str, dialect: str, fmt: str, limit, timeout) -> None:
 )
 @click.option("--until", default=None, help="Flows starting before: same forms as --since.")
 @format_option
-@_limit_option
-@_timeout_option
+@limit_option
+@timeout_option
 @_explain_option
 def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
     """Run a CloudWatch Logs Insights QUERY over the store ('-' reads it from stdin).
@@ -61,7 +42,7 @@ def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
     if explain:
         click.echo(t.sql)
         return
-    _run(_open(store_path), t.sql, "duckdb", fmt, limit, timeout)
+    run_and_emit(open_existing(store_path), t.sql, "duckdb", fmt, limit, timeout)
 
 
 @click.command("queries")
@@ -97,8 +78,8 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
 )
 @store_option
 @format_option
-@_limit_option
-@_timeout_option
+@limit_option
+@timeout_option
 @_explain_option
 def query_cmd(name, params, store_path, fmt, limit, timeout, explain):
     """Run the named query NAME (see 'vpcflow queries')."""
@@ -107,7 +88,7 @@ def query_cmd(name, params, store_path, fmt, limit, timeout, explain):
     if explain:
         click.echo(f"-- {q.name}: {q.description}\n-- source: {q.source}\n{sql}")
         return
-    _run(_open(store_path), sql, "athena", fmt, limit, timeout)
+    run_and_emit(open_existing(store_path), sql, "athena", fmt, limit, timeout)
 
 
 @click.command("athena-ddl")

@@ -10,6 +10,7 @@ import click
 from .. import troubleshoot as ts
 from ..errors import ConfigError, SourceError
 from ..timeparse import to_epoch
+from .options import open_existing, store_option
 from .output import FORMATS, emit
 
 _CONFIG_OPTIONS = (
@@ -185,9 +186,7 @@ def explain_cmd(
 
 
 @click.command("troubleshoot")
-@click.option(
-    "--store", "store_path", envvar="VPCFLOW_STORE", default=None, help="Store directory."
-)
+@store_option
 @click.option("--interface-id", default=None, help="Only this network interface (eni-...).")
 @click.option("--since", default=None, help="Only records from this time (ISO-8601, 2h, 7d).")
 @click.option("--until", default=None, help="Only records before this time.")
@@ -214,12 +213,11 @@ def troubleshoot_cmd(
     Conversations that differ only in the client's ephemeral port are counted together
     ('seen' / occurrences), most frequent first.
     """
-    from ..store import open_store
 
     files = (security_groups, network_acls, network_interfaces)
     _check_aws_options(files, from_aws, profile, aws_region)
     configs = _configs(*files)
-    store = open_store(store_path, create=False)
+    store = open_existing(store_path)
     if from_aws:
         ids = ts.store_interface_ids(
             store,
