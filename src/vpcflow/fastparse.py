@@ -17,15 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from . import schema
 from .parse import (
-    _MS_THRESHOLD,
     Layouts,
     ParseResult,
     _check,
     _empty_table,
     _is_header,
     _layout_for_count,
+    assemble,
+    to_seconds,
 )
 from .schema import ADDR, ENUM, INT, Field
 
@@ -61,18 +61,6 @@ def _split_header(data: bytes, layouts: Layouts, first_line: int) -> tuple[bytes
     return data, set()
 
 
-def _assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
-    arrays = []
-    for fld in schema.arrow_schema():
-        if fld.name in columns:
-            arrays.append(columns[fld.name])
-        elif fld.name in defaults:
-            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
-        else:
-            arrays.append(pa.nulls(n, fld.type))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
-
-
 def _native_path(
     data: bytes, layouts: Layouts, defaults: dict[str, str], first_line: int
 ) -> ParseResult | None:
@@ -103,7 +91,7 @@ def _native_path(
                 null_count=nulls,
             )
             if f.name in ("start", "end"):
-                arr = pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
+                arr = to_seconds(arr)
             columns[f.column] = arr if f.arrow_type == pa.int64() else pc.cast(arr, f.arrow_type)
         else:
             offsets, values, validity, nulls, saw_ipv6 = col
@@ -120,7 +108,7 @@ def _native_path(
             if saw_ipv6 and not pc.all(_check(arr, f)).as_py():
                 return None
             columns[f.column] = arr
-    return ParseResult(_assemble(columns, n, defaults), [], unknown)
+    return ParseResult(assemble(columns, n, defaults), [], unknown)
 
 
 def _fast_path(
@@ -183,21 +171,12 @@ def _fast_path(
             if f.max_value is not None and pc.any(pc.greater(col, f.max_value)).as_py():
                 return None
             if f.name in ("start", "end"):
-                col = pc.if_else(pc.greater_equal(col, _MS_THRESHOLD), pc.divide(col, 1000), col)
+                col = to_seconds(col)
             col = pc.cast(col, f.arrow_type)
         elif not pc.all(_check(col, f)).as_py():
             return None
         columns[f.column] = col
-    n = t.num_rows
-    arrays = []
-    for fld in schema.arrow_schema():
-        if fld.name in columns:
-            arrays.append(columns[fld.name])
-        elif fld.name in defaults:
-            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
-        else:
-            arrays.append(pa.nulls(n, fld.type))
-    return ParseResult(pa.Table.from_arrays(arrays, schema=schema.arrow_schema()), [], unknown)
+    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown)
 
 
 def fast_paths(

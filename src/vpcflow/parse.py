@@ -96,9 +96,27 @@ class Layouts:
         return {t for t, f in zip(tokens, fields, strict=True) if f is None}
 
 
+def assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
+    """A table with the store's schema from parsed ``columns``: a column the records lack is
+    filled from ``defaults`` (account and region from the S3 key), else NULL."""
+    arrays = []
+    for fld in schema.arrow_schema():
+        if fld.name in columns:
+            arrays.append(columns[fld.name])
+        elif fld.name in defaults:
+            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
+        else:
+            arrays.append(pa.nulls(n, fld.type))
+    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+
+
 def _empty_table(n: int = 0) -> pa.Table:
-    sch = schema.arrow_schema()
-    return pa.table({f.name: pa.nulls(n, f.type) for f in sch}, schema=sch)
+    return assemble({}, n, {})
+
+
+def to_seconds(arr: pa.Array) -> pa.Array:
+    """``start``/``end`` values given in milliseconds, as seconds."""
+    return pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
 
 
 def _lines_array(data: bytes) -> pa.Array:
@@ -173,7 +191,7 @@ def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, pa.Array | None]:
         return col, None
     as64 = pc.cast(col, pa.int64())
     if f.name in ("start", "end"):
-        as64 = pc.if_else(pc.greater_equal(as64, _MS_THRESHOLD), pc.divide(as64, 1000), as64)
+        as64 = to_seconds(as64)
     ok = None
     if f.min_value is not None or f.max_value is not None:
         conds = []
@@ -245,21 +263,10 @@ def _build(
         )
         for i, (fieldname, reason) in sorted(first_bad.items())
     ]
-    sch = schema.arrow_schema()
-    arrays = []
-    keep = pa.array(good) if not good.all() else None
-    m = int(good.sum())
-    for fld in sch:
-        if fld.name in columns:
-            arr = columns[fld.name]
-            if keep is not None:
-                arr = arr.filter(keep)
-        elif fld.name in defaults:
-            arr = pa.array([defaults[fld.name]] * m, fld.type)
-        else:
-            arr = pa.nulls(m, fld.type)
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=sch), bad
+    if not good.all():
+        keep = pa.array(good)
+        columns = {name: arr.filter(keep) for name, arr in columns.items()}
+    return assemble(columns, int(good.sum()), defaults), bad
 
 
 def _is_header(tokens: list[str], at_object_start: bool) -> bool:
@@ -538,7 +545,6 @@ def iter_parquet(
         raise FormatError(
             f"{path}: Parquet file has no flow-log columns ({', '.join(pf.schema_arrow.names)})"
         )
-    sch = schema.arrow_schema()
     for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping)):
         cols = {}
         for name, f in mapping.items():
@@ -553,22 +559,10 @@ def iter_parquet(
                 ):
                     arr = pc.cast(arr, pa.int64())
                 if f.name in ("start", "end"):
-                    arr = pc.cast(arr, pa.int64())
-                    arr = pc.if_else(
-                        pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr
-                    )
+                    arr = to_seconds(pc.cast(arr, pa.int64()))
                 cols[f.column] = pc.cast(arr, f.arrow_type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise FormatError(
                     f"{path}: column {name!r} cannot be read as {f.athena_type}: {exc}"
                 ) from exc
-        n = batch.num_rows
-        arrays = []
-        for fld in sch:
-            if fld.name in cols:
-                arrays.append(cols[fld.name])
-            elif fld.name in defaults:
-                arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
-            else:
-                arrays.append(pa.nulls(n, fld.type))
-        yield ParseResult(pa.Table.from_arrays(arrays, schema=sch), [], unknown)
+        yield ParseResult(assemble(cols, batch.num_rows, defaults), [], unknown)
