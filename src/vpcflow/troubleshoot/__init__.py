@@ -64,6 +64,22 @@ _FLOW_COLUMNS = (
 )
 
 
+def record_filters(
+    interface_id: str | None = None, since: int | None = None, until: int | None = None
+) -> list[str]:
+    """SQL conditions on ``vpc_flow_logs`` for an interface and a time range (validated)."""
+    conditions = []
+    if interface_id is not None:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", interface_id):
+            raise ConfigError(f"not a network interface id: {interface_id!r} (expected eni-...)")
+        conditions.append(f"interface_id = '{interface_id}'")
+    if since is not None:
+        conditions.append(f"start >= {int(since)}")
+    if until is not None:
+        conditions.append(f"start < {int(until)}")
+    return conditions
+
+
 def flows_query(
     interface_id: str | None = None,
     since: int | None = None,
@@ -72,16 +88,8 @@ def flows_query(
 ) -> str:
     """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows."""
     sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
-    filters = []
-    if interface_id is not None:
-        if not re.fullmatch(r"[A-Za-z0-9-]+", interface_id):
-            raise ConfigError(f"not a network interface id: {interface_id!r} (expected eni-...)")
-        filters.append(f"AND interface_id = '{interface_id}'")
-    if since is not None:
-        filters.append(f"AND start >= {int(since)}")
-    if until is not None:
-        filters.append(f"AND start < {int(until)}")
-    sql = sql.replace("{filters}", "\n  ".join(filters))
+    filters = record_filters(interface_id, since, until)
+    sql = sql.replace("{filters}", "\n  ".join(f"AND {c}" for c in filters))
     if only_rejected:
         wrap = resources.files(__package__).joinpath("flows_rejected.sql").read_text("utf-8")
         sql = wrap.replace("{flows}", sql)

@@ -14,7 +14,6 @@ translation come from :mod:`vpcflow.aws` (``--profile``, ``--aws-region``, ``AWS
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 from .. import aws
@@ -146,15 +145,9 @@ def store_interface_ids(
     only_rejected: bool = True,
 ) -> list[str]:
     """The interfaces ``vpcflow troubleshoot`` would report on (with a REJECT, by default)."""
-    filters = ["interface_id IS NOT NULL"]
-    if interface_id is not None:
-        if not re.fullmatch(r"[A-Za-z0-9-]+", interface_id):
-            raise ConfigError(f"not a network interface id: {interface_id!r} (expected eni-...)")
-        filters.append(f"interface_id = '{interface_id}'")
-    if since is not None:
-        filters.append(f"start >= {int(since)}")
-    if until is not None:
-        filters.append(f"start < {int(until)}")
+    from . import record_filters  # the package imports this module
+
+    filters = ["interface_id IS NOT NULL", *record_filters(interface_id, since, until)]
     if only_rejected:
         filters.append("action = 'REJECT'")
     table = store.sql(
