@@ -30,6 +30,13 @@ FUNCTION_MODULES = ("vpcflow.insights.functions", "vpcflow.enrich")
 CONNECT_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
 
 
+def add_arrow_function(con: duckdb.DuckDBPyConnection, name: str, fn, params, returns) -> None:
+    """Register a vectorised Python SQL function (Arrow arrays in, Arrow array out)."""
+    con.create_function(
+        name, fn, params, returns, type="arrow", null_handling="special", side_effects=False
+    )
+
+
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
     for name in FUNCTION_MODULES:
         try:

@@ -27,6 +27,7 @@ import logging
 
 import pyarrow as pa
 
+from ..engines.duckdb import add_arrow_function
 from . import aws_ranges, geo, ipaddr, protocols, tcp_flags
 
 __all__ = ["lookup", "register", "ADDRESS_FUNCTIONS", "aws_ranges", "geo", "protocols", "tcp_flags"]
@@ -51,19 +52,7 @@ MACROS = {
 def register(con) -> None:
     """Add the enrichment functions to a DuckDB connection (a ``CONNECT_HOOKS`` callable)."""
     for fname, fn in ADDRESS_FUNCTIONS.items():
-        try:
-            con.create_function(
-                fname,
-                fn,
-                ["VARCHAR"],
-                "VARCHAR",
-                type="arrow",
-                null_handling="special",
-                side_effects=False,
-            )
-        except Exception as exc:  # already registered on this connection
-            if "already" not in str(exc).lower():
-                raise
+        add_arrow_function(con, fname, fn, ["VARCHAR"], "VARCHAR")
     for mname, (arg, body) in MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {mname}({arg}) AS {body()}")
 

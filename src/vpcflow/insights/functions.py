@@ -72,25 +72,16 @@ def _ipv6_in_subnet(values, cidrs):
 
 
 def register(con) -> None:
-    """Create vpcflow's Logs Insights helper functions on a DuckDB connection (idempotent)."""
+    """Create vpcflow's Logs Insights helper functions on a new DuckDB connection."""
+    from duckdb import sqltypes  # type: ignore[attr-defined]
+
+    from ..engines.duckdb import add_arrow_function  # the engine imports this module
+
     for macro in MACROS:
         con.execute(macro)
-    from duckdb import sqltypes  # type: ignore[attr-defined]
 
     for name, fn, params in (
         ("vpcflow_is_ipv6", _is_ipv6, [sqltypes.VARCHAR]),
         ("vpcflow_ipv6_in_subnet", _ipv6_in_subnet, [sqltypes.VARCHAR, sqltypes.VARCHAR]),
     ):
-        try:
-            con.create_function(
-                name,
-                fn,
-                params,
-                sqltypes.BOOLEAN,
-                type="arrow",
-                null_handling="special",
-                side_effects=False,
-            )
-        except Exception as exc:  # already registered on this connection
-            if "already" not in str(exc).lower():
-                raise
+        add_arrow_function(con, name, fn, params, sqltypes.BOOLEAN)
