@@ -48,6 +48,7 @@ class Manifest:
 
     def __init__(self, path: Path):
         self.path = path
+        self._cache: tuple[tuple[int, int], list[Txn]] | None = None
 
     def _lines(self) -> Iterator[dict]:
         if not self.path.exists():
@@ -63,6 +64,20 @@ class Manifest:
                 continue  # a torn line from a crash mid-append
 
     def transactions(self) -> list[Txn]:
+        """Every committed transaction, oldest first. Every query asks (for the live files),
+        so the parsed journal is kept until the file changes."""
+        try:
+            st = self.path.stat()
+            key = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            return []
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        txns = self._read()
+        self._cache = (key, txns)
+        return txns
+
+    def _read(self) -> list[Txn]:
         txns: dict[str, Txn] = {}
         for rec in self._lines():
             op, tid = rec.get("op"), rec.get("txn")
