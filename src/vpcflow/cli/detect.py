@@ -26,8 +26,12 @@ _COLUMNS = (
 def register(main: click.Group) -> None:
     @main.command("detect")
     @store_option
-    @click.option("--since", default=None, help="Start (ISO-8601 UTC or epoch seconds).")
-    @click.option("--until", default=None, help="End (ISO-8601 UTC or epoch seconds).")
+    @click.option(
+        "--since",
+        default=None,
+        help="Start: ISO-8601, Unix seconds or a duration back from now (24h, 7d).",
+    )
+    @click.option("--until", default=None, help="End: same forms as --since.")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
     @click.option("--threat-list", "threat_lists", multiple=True, help="IP/CIDR list file.")
     @click.option("--detector", "detectors", multiple=True, help="Run only these detectors.")

@@ -14,7 +14,6 @@ before rejected (a rejected probe is noise, an accepted one an open door).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import ipaddress
 import logging
 import re
@@ -22,6 +21,7 @@ from collections.abc import Iterable, Mapping
 
 from ..enrich import ipaddr
 from ..errors import ConfigError
+from ..timeparse import to_epoch
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
 from .threats import ThreatEntry, load_threat_list, load_threat_lists
@@ -40,28 +40,6 @@ log = logging.getLogger("vpcflow.detect")
 
 #: Address space taken as ours: RFC 1918, carrier-grade NAT, IPv6 unique-local.
 DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
-
-
-def _epoch(value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        try:
-            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(
-                f"not a time: {value!r} (use ISO-8601 like 2024-05-01T12:00:00Z, or epoch seconds)"
-            ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp())
 
 
 def _internal_sql(column: str, cidrs: Iterable[str]) -> str:
@@ -108,8 +86,12 @@ def render_sql(
     flows = read_sql("flows")
     flows = flows.replace("{src_internal}", _internal_sql("srcaddr", internal))
     flows = flows.replace("{dst_internal}", _internal_sql("dstaddr", internal))
-    flows = flows.replace("{since}", str(_epoch(since) if since is not None else -(2**62)))
-    flows = flows.replace("{until}", str(_epoch(until) if until is not None else 2**62))
+    flows = flows.replace(
+        "{since}", str(to_epoch(since, name="since") if since is not None else -(2**62))
+    )
+    flows = flows.replace(
+        "{until}", str(to_epoch(until, name="until") if until is not None else 2**62)
+    )
     # Only the comment lines of flows.sql carry braces-free prose; drop them before nesting.
     flows = "\n".join(x for x in flows.splitlines() if not x.lstrip().startswith("--"))
     sql = template.replace("{flows}", flows)
@@ -134,8 +116,8 @@ def _configure(name: str, overrides: Mapping | None) -> Detector:
 
 def _listed_addresses(store, since, until, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
     """Addresses of the store (in the time range) that fall in a threat-list entry."""
-    s = _epoch(since) if since is not None else -(2**62)
-    u = _epoch(until) if until is not None else 2**62
+    s = to_epoch(since, name="since") if since is not None else -(2**62)
+    u = to_epoch(until, name="until") if until is not None else 2**62
     where = f"start >= {s} AND start < {u}"
     table = store.sql(
         f"SELECT srcaddr AS a FROM vpc_flow_logs WHERE srcaddr IS NOT NULL AND {where} "

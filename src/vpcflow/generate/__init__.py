@@ -25,12 +25,13 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..timeparse import to_epoch
 from . import attacks as _attacks
 from . import output, topology, traffic
 from .attacks import TYPES as ATTACK_TYPES
@@ -91,23 +92,6 @@ class GenerateReport:
         }
 
 
-def _parse_time(value: str | int | float | datetime) -> int:
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ConfigError(
-                f"bad start time {value!r}: use ISO-8601 like {DEFAULT_START}"
-            ) from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
-
-
 def generate(
     out_dir: str | Path,
     *,
@@ -144,7 +128,7 @@ def generate(
         raise ConfigError("hours must be positive")
     types = parse_attacks(attacks)
     out = Path(out_dir)
-    t0 = _parse_time(start)
+    t0 = to_epoch(start, name="start")
     t0 -= t0 % traffic.WINDOW
     n_windows = max(1, math.ceil(hours * 3600 / traffic.WINDOW))
     t1 = t0 + n_windows * traffic.WINDOW
