@@ -146,11 +146,14 @@ class PartWriter:
                 part = table.filter(pc.is_null(dates))
             else:
                 part = table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
-            key = d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__"
-            self.buffers.setdefault(key, []).append(part)
-            self.buffered[key] = self.buffered.get(key, 0) + part.num_rows
-            if self.buffered[key] >= ROW_GROUP_ROWS:
-                self._flush(key)
+            self.add_part(d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__", part)
+
+    def add_part(self, key: str, table: pa.Table) -> None:
+        """Add records that belong to partition ``date=key``."""
+        self.buffers.setdefault(key, []).append(table)
+        self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
+        if self.buffered[key] >= ROW_GROUP_ROWS:
+            self._flush(key)
 
     def _flush(self, key: str) -> None:
         tables = self.buffers.pop(key, [])

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from . import schema, settings
 from .errors import StoreError
-from .ingest import ROW_GROUP_ROWS, Ingest, IngestReport, fsync_file
+from .ingest import Ingest, IngestReport, PartWriter
 from .manifest import Manifest, Txn
 from .sources import RawObject, resolve
 
@@ -311,37 +311,24 @@ class Store:
                 if len(files) < 2:
                     continue
                 txn_id = uuid.uuid4().hex[:16]
-                stage = self._staging / txn_id / part
-                stage.mkdir(parents=True, exist_ok=True)
-                new_files = []
-                w = None
-                rows = 0
-                idx = 0
+                key = part.split("=", 1)[1]
+                new_files: list[dict] = []
+                writer, rows = None, 0
                 for f in files:
                     pf = pq.ParquetFile(self.path / f["path"])
                     for i in range(pf.num_row_groups):
-                        t = pf.read_row_group(i)
-                        if w is None or rows >= target_rows:
-                            if w is not None:
-                                w.close()
-                                new_files[-1]["rows"] = rows
-                            name = f"part-{txn_id}-{idx}.parquet"
-                            idx += 1
-                            w = pq.ParquetWriter(
-                                stage / name,
-                                schema.arrow_schema(),
-                                compression="zstd",
-                                compression_level=3,
+                        if writer is None or rows >= target_rows:
+                            if writer is not None:
+                                new_files += writer.close()
+                            writer = PartWriter(
+                                self._staging / txn_id, f"{txn_id}-{len(new_files)}"
                             )
-                            new_files.append({"path": f"data/{part}/{name}", "rows": 0})
                             rows = 0
-                        w.write_table(t.cast(schema.arrow_schema()), row_group_size=ROW_GROUP_ROWS)
+                        t = pf.read_row_group(i).cast(schema.arrow_schema())
+                        writer.add_part(key, t)
                         rows += t.num_rows
-                if w is not None:
-                    w.close()
-                    new_files[-1]["rows"] = rows
-                for nf in new_files:
-                    fsync_file(self._staging / txn_id / Path(nf["path"]).relative_to("data"))
+                if writer is not None:
+                    new_files += writer.close()
                 self._commit(
                     Txn(txn_id, [], new_files, [f["path"] for f in files], None, time.time())
                 )
