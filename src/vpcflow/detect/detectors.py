@@ -41,7 +41,15 @@ class Detector:
     sql_file = ""
 
     def params(self) -> dict:
-        return dataclasses.asdict(self)
+        """The thresholds as SQL template values: ``window`` is the template's ``step``, a
+        list of ports a SQL list."""
+        d = dataclasses.asdict(self)
+        if "window" in d:
+            d["step"] = d.pop("window")
+        return {
+            k: ", ".join(str(int(x)) for x in v) if isinstance(v, tuple | list) else v
+            for k, v in d.items()
+        }
 
     def queries(self) -> list[str]:
         """SQL templates to run (``{flows}`` and thresholds filled in by the caller)."""
@@ -97,9 +105,6 @@ class PortScan(Detector):
     sql_file = "port_scan"
     min_ports: int = 50
     window: int = 3600
-
-    def params(self) -> dict:
-        return {"min_ports": self.min_ports, "step": self.window}
 
     def finding(self, row):
         target = row["targets"][0]
@@ -160,14 +165,6 @@ class HostSweep(Detector):
     subnet_sweeps: bool = False
     usual_hours: int = 3
     window: int = 3600
-
-    def params(self):
-        return {
-            "min_targets": self.min_targets,
-            "max_requests_per_target": self.max_requests_per_target,
-            "usual_hours": self.usual_hours,
-            "step": self.window,
-        }
 
     def queries(self):
         sql = read_sql(self.sql_file)
@@ -244,15 +241,6 @@ class BruteForce(Detector):
     ports: tuple[int, ...] = (22, 3389, 5985, 5986)
     window: int = 3600
 
-    def params(self):
-        return {
-            "min_attempts": self.min_attempts,
-            "max_bytes": self.max_bytes,
-            "min_bytes": self.min_bytes,
-            "ports": ", ".join(str(int(p)) for p in self.ports),
-            "step": self.window,
-        }
-
     def finding(self, row):
         port = int(row["ports"][0])
         service = REMOTE_LOGIN_PORTS.get(port, f"port {port}")
@@ -303,11 +291,6 @@ class DataExfiltration(Detector):
     partner_windows: int = 3
     window: int = 3600
 
-    def params(self):
-        d = dataclasses.asdict(self)
-        d["step"] = d.pop("window")
-        return d
-
     def finding(self, row):
         # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
         usual = float(row["usual"] or 0)
@@ -340,9 +323,6 @@ class KnownBadIp(Detector):
 
     name = "known-bad-ip"
     sql_file = "known_bad_ip"
-
-    def params(self):
-        return {}
 
     def finding(self, row):
         listed = row.get("listed") or ""
@@ -383,11 +363,6 @@ class RejectedSpike(Detector):
     baseline_quantile: float = 0.5
     min_baseline_windows: int = 12
     window: int = 600
-
-    def params(self):
-        d = dataclasses.asdict(self)
-        d["step"] = d.pop("window")
-        return d
 
     def finding(self, row):
         usual = float(row["usual"] or 0)
