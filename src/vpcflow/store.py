@@ -95,7 +95,10 @@ class Store:
             )
             os.replace(tmp, marker)
         store = cls(p)
-        store.recover(blocking=False)
+        try:
+            store.recover(blocking=False)
+        except OSError as exc:  # a read-only store (a mounted copy) is still readable
+            log.info("%s: not recovering: %s", p, exc)
         return store
 
     def close(self) -> None:
