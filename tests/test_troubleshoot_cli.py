@@ -171,4 +171,4 @@ def test_troubleshoot_filters(store):
         ("198.51.100.66", 22), ("203.0.113.99", 8443),
     }  # fmt: skip
     res = run("troubleshoot", "--store", str(store), "--since", "yesterday-ish")
-    assert res.exit_code == 1 and "cannot read --since" in res.output
+    assert res.exit_code == 1 and "cannot read since=" in res.output
