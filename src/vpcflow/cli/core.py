@@ -243,8 +243,12 @@ def sql_cmd(query, store_path, dialect, since, until, fmt, output, limit, timeou
 @store_option
 def compact_cmd(store_path):
     """Merge small Parquet files of each date partition."""
+    from .progress import Activity
+
     store = open_existing(store_path)
-    r = store.compact()
+    with Activity("compacting") as act:
+        r = store.compact()
+        act.done(f"{plural(r['files_merged'], 'file')} merged")
     click.echo(
         f"Merged {plural(r['files_merged'], 'file')} into {plural(r['files_written'], 'file')}."
     )
