@@ -51,7 +51,7 @@ def command_started() -> float:
 
 
 def open_existing(store_path: str | None, create: bool = False):
-    from ..store import open_store
+    from ..api import open_store
 
     return open_store(store_path, create=create)
 

@@ -1,4 +1,4 @@
-"""Entry point of ingest worker processes: ``python -m vpcflow._ingest_worker FD STAGE ...``."""
+"""Entry point of ingest worker processes: ``python -m vpcflow.store._worker FD STAGE ...``."""
 
 import signal
 import sys
@@ -6,7 +6,7 @@ import sys
 # The parent handles Ctrl-C and stops its workers; a worker never prints a traceback for it.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-from vpcflow.ingest_workers import worker_main  # noqa: E402
+from vpcflow.store.workers import worker_main  # noqa: E402
 
 if __name__ == "__main__":
     worker_main(sys.argv[1:])

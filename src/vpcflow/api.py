@@ -1,0 +1,149 @@
+"""The public ``Store``: the storage layer with the query engine and the analyses on top.
+
+``vpcflow.store.Store`` knows files, the manifest, ingest and compaction only. This class adds
+what a user asks of a store — SQL through the engine, Logs Insights, named queries, detection,
+troubleshooting — as thin methods over those packages, which take the store and read it through
+the engine. Nothing below this module imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from . import settings
+from . import store as storage
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(storage.Store):
+    """A vpcflow store: ingest into it, query it, analyse it. Use ``open_store(path)``."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path)
+        self._engine = None
+
+    # -- the engine -------------------------------------------------------------------------
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from .engines import default_engine
+
+            self._engine = default_engine(self)
+        return self._engine
+
+    def _invalidate(self) -> None:
+        if self._engine is not None:
+            self._engine.refresh()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def sql(
+        self,
+        query: str,
+        dialect: str = "athena",
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        since=None,
+        until=None,
+    ) -> pa.Table:
+        """Run a read-only SQL query over ``vpc_flow_logs``; Athena (Trino) dialect by default.
+
+        ``since``/``until`` (datetimes, ISO-8601, Unix seconds or durations like ``"24h"``)
+        limit the table to the flows starting in that window. Sums are int64 (Athena's bigint).
+        """
+        return self.query(
+            query, dialect, limit=limit, timeout=timeout, since=since, until=until
+        ).table
+
+    def query(
+        self,
+        query: str,
+        dialect: str = "athena",
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        since=None,
+        until=None,
+    ):
+        """Like ``sql`` but returns a ``QueryResult`` (table, truncated, sql)."""
+        return self.engine.query(
+            query, dialect=dialect, limit=limit, timeout=timeout, window=_window(since, until)
+        )
+
+    def stream(
+        self,
+        query: str,
+        dialect: str = "athena",
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        since=None,
+        until=None,
+        batch_rows: int = 10_000,
+    ):
+        """Run a query and iterate its result as Arrow record batches in bounded memory::
+
+            with store.stream("SELECT * FROM vpc_flow_logs") as batches:
+                for batch in batches: ...
+
+        The time limit covers the iteration too."""
+        return self.engine.stream(
+            query,
+            dialect=dialect,
+            limit=limit,
+            timeout=timeout,
+            batch_rows=batch_rows,
+            window=_window(since, until),
+        )
+
+    # -- the analyses -----------------------------------------------------------------------
+
+    def insights(self, query: str, *, since=None, until=None) -> pa.Table:
+        """Run a CloudWatch Logs Insights query (see ``vpcflow.insights``)."""
+        from . import insights
+
+        return insights.run(self, query, since=since, until=until)
+
+    def named_query(self, name: str, params: dict[str, str] | None = None) -> pa.Table:
+        """Run a query of the named-query library (``vpcflow queries`` lists them)."""
+        from . import queries
+
+        return queries.run(self, name, params)
+
+    def detect(self, **options) -> list:
+        """Findings of the detectors (see ``vpcflow.detect.detect`` for the options)."""
+        from .detect import detect
+
+        return detect(self, **options)
+
+    def troubleshoot(self, **options) -> list:
+        """Security-group / network-ACL verdicts for blocked conversations (see
+        ``vpcflow.troubleshoot.troubleshoot`` for the options)."""
+        from .troubleshoot import troubleshoot
+
+        return troubleshoot(self, **options)
+
+
+def _window(since, until) -> tuple[int | None, int | None] | None:
+    if since is None and until is None:
+        return None
+    from .timeparse import to_epoch
+
+    return to_epoch(since, name="since"), to_epoch(until, name="until")
+
+
+def open_store(path: str | os.PathLike | None = None, create: bool = True) -> Store:
+    """Open the store at ``path`` (default: ``$VPCFLOW_STORE`` or the per-user data dir).
+
+    ``create=True`` makes a new store in a missing or empty directory; a non-empty directory
+    that is not a store is refused.
+    """
+    return Store.create_or_open(path or settings.get("store"), create=create)
