@@ -33,8 +33,10 @@ _INTERRUPTED = {
 
 
 def _one_line(exc: BaseException) -> str:
+    # Errors are one line; a multi-line message (a query with a caret under the error) keeps
+    # its first line, which says where and what.
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return "; ".join(lines) if lines else type(exc).__name__
+    return lines[0] if lines else type(exc).__name__
 
 
 def _quiet_stdout() -> None:
