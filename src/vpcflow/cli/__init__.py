@@ -65,7 +65,9 @@ class _Main(click.Group):
             self._interrupted(ctx)
         except Exception as exc:
             # DuckDB reports Ctrl-C during a query as its own exception, not KeyboardInterrupt.
-            if type(exc).__name__ == "InterruptException":
+            if type(exc).__name__ == "InterruptException" or str(exc).startswith(
+                "Query interrupted"
+            ):
                 self._interrupted(ctx)
             if isinstance(exc, OSError) and exc.errno == 32:  # EPIPE through another layer
                 _quiet_stdout()

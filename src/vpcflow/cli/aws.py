@@ -43,6 +43,7 @@ def aws_group() -> None:
     type=click.Choice(["ACCEPT", "REJECT", "ALL"], case_sensitive=False),
     default="ALL",
     show_default=True,
+    help="Which traffic to log: accepted, rejected, or all.",
 )
 @click.option(
     "--destination", required=True, help="s3://BUCKET[/PREFIX] or cloudwatch://LOG_GROUP."
@@ -54,12 +55,20 @@ def aws_group() -> None:
     help="default, all, or a comma-separated list of fields (e.g. version,srcaddr,dstaddr).",
 )
 @click.option(
-    "--file-format", type=click.Choice(["text", "parquet"]), default="text", show_default=True
+    "--file-format",
+    type=click.Choice(["text", "parquet"]),
+    default="text",
+    show_default=True,
+    help="Format of the log files AWS writes to S3 (S3 only).",
 )
 @click.option("--hive-partitions", is_flag=True, help="Hive-compatible S3 prefixes (S3 only).")
 @click.option("--per-hour", is_flag=True, help="Partition S3 objects per hour (S3 only).")
 @click.option(
-    "--max-aggregation-interval", type=click.Choice(["60", "600"]), default="600", show_default=True
+    "--max-aggregation-interval",
+    type=click.Choice(["60", "600"]),
+    default="600",
+    show_default=True,
+    help="Seconds over which a flow is aggregated into one record.",
 )
 @click.option(
     "--role-name",

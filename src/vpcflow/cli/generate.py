@@ -141,7 +141,13 @@ def generate_cmd(
     show_default=True,
     help="How many records to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Seed of the generated VPC (same seed, same data).",
+)
 @click.option(
     "--keep",
     "keep_dir",

@@ -7,6 +7,7 @@ import time
 import click
 
 from .. import settings
+from ..errors import QueryTimeout
 from .output import emit_stream
 
 # Help texts show the defaults, not the environment's values: a malformed VPCFLOW_* value must
@@ -71,11 +72,17 @@ def run_and_emit(
     """Run ``sql`` with the CLI's row and time limits and print the rows as they come."""
     limit = settings.get("row_limit") if limit is None else limit
     timeout = settings.get("time_limit") if timeout is None else timeout
+    budget = timeout
     if timeout:
         # The limit covers the whole command: what opening the store took counts too.
         timeout = max(0.001, timeout - (time.monotonic() - command_started()))
-    stream = store.engine.stream(
-        sql, dialect=dialect, limit=limit or None, timeout=timeout or None, window=window
-    )
-    with stream:
-        emit_stream(stream, fmt, output=output)
+    try:
+        stream = store.engine.stream(
+            sql, dialect=dialect, limit=limit or None, timeout=timeout or None, window=window
+        )
+        with stream:
+            emit_stream(stream, fmt, output=output)
+    except QueryTimeout:
+        raise QueryTimeout(
+            f"query cancelled after the {budget:g} s time limit (raise --timeout, 0 for none)"
+        ) from None

@@ -113,7 +113,7 @@ class DuckDBEngine(Engine):
             stream.start(rel.to_arrow_reader(batch_rows))
         except BaseException as exc:
             stream.close()
-            if isinstance(exc, duckdb.Error):
+            if isinstance(exc, duckdb.Error) or _interrupted(exc):
                 raise stream.error(exc) from None
             raise
         return stream
@@ -181,11 +181,12 @@ class ResultStream:
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise QueryTimeout(f"query cancelled after the {self.timeout:g} s time limit")
 
-    def error(self, exc: duckdb.Error) -> QueryError:
-        if isinstance(exc, duckdb.InterruptException):
+    def error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, duckdb.InterruptException) or _interrupted(exc):
             if self._deadline is not None and time.monotonic() >= self._deadline - 0.05:
                 return QueryTimeout(f"query cancelled after the {self.timeout:g} s time limit")
-            return QueryError("query interrupted")
+            # Not the time limit: the user pressed Ctrl-C while DuckDB was running.
+            return KeyboardInterrupt()
         if isinstance(exc, duckdb.PermissionException):
             return QueryRefused(
                 f"query refused: it may only read the store's table {TABLE} "
@@ -212,10 +213,18 @@ class ResultStream:
             else:
                 return
             # Stopped at the limit: the batch that crossed it already showed there is more.
-        except duckdb.Error as exc:
-            raise self.error(exc) from None
+        except (duckdb.Error, RuntimeError) as exc:
+            if isinstance(exc, duckdb.Error) or _interrupted(exc):
+                raise self.error(exc) from None
+            raise
         finally:
             self.close()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    # DuckDB reports an interrupted query (Ctrl-C, or the time limit's interrupt()) as a plain
+    # RuntimeError on some builds, as InterruptException on others.
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")
 
 
 def _bigint_schema(schema: pa.Schema) -> pa.Schema:
