@@ -67,10 +67,8 @@ def test_readme_example_shows_rows(readme_dir, command):
     fmt = "csv" if "--format csv" in command else "json"
     res = _run(readme_dir, command, () if fmt == "csv" else ("--format", "json"))
     assert res.exit_code == 0, res.output
-    if fmt == "csv":
-        rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    else:
-        rows = json.loads(res.stdout)
+    out = res.stdout
+    rows = list(csv.DictReader(io.StringIO(out))) if fmt == "csv" else json.loads(out)
     assert len(rows) >= 1, command
     assert all(any(v not in (None, "") for v in r.values()) for r in rows)
 
