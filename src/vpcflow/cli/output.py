@@ -222,13 +222,20 @@ class _Table(_Writer):
     def _vertical(self, headers: list[str], cells: list[list[str]], first: int) -> None:
         from rich.text import Text
 
+        import textwrap
+
         label = max((len(h) for h in headers), default=0)
         width = self.console.width
+        room = max(10, width - label - 3)
+        pad = " " * label + " | "
         for i, row in enumerate(cells, first + 1):
             head = f"-[ RECORD {i} ]"
             self.console.print(Text(head + "-" * max(0, min(width, 60) - len(head))))
             for h, c in zip(headers, row, strict=True):
-                self.console.print(Text(f"{h:<{label}} | {c}"), overflow="fold")
+                # A long value continues under itself, not under the labels.
+                parts = textwrap.wrap(c, room, break_on_hyphens=False) or [""]
+                lines = [f"{h:<{label}} | {parts[0]}"] + [pad + p for p in parts[1:]]
+                self.console.print(Text("\n".join(lines)), overflow="fold")
 
 
 def _env_width() -> int:
