@@ -124,54 +124,63 @@ def _csv_field(v) -> str:
 
 
 class _Writer:
-    def __init__(self, out, columns: list[str]):
+    """Writes chunks given as one list of values per column; ``tick()`` after each piece of work
+    lets the caller stop a command that has run out of time."""
+
+    def __init__(self, out, columns: list[str], tick=None):
         self.out = out
         self.columns = columns
         self.count = 0
+        self.tick = tick or (lambda: None)
 
-    def write(self, rows: list[dict]) -> None:
-        self.count += len(rows)
+    def write(self, cols: list[list]) -> None:
+        self.count += len(cols[0]) if cols else 0
+
+    def _dicts(self, cols: list[list]) -> list[dict]:
+        names = self.columns
+        return [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)]
 
     def close(self) -> None:
         pass
 
 
 class _Jsonl(_Writer):
-    def write(self, rows):
-        super().write(rows)
-        self.out.write("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    def write(self, cols):
+        super().write(cols)
+        self.out.write("".join(json.dumps(r, default=str) + "\n" for r in self._dicts(cols)))
 
 
 class _Json(_Writer):
-    def __init__(self, out, columns):
-        super().__init__(out, columns)
+    def __init__(self, out, columns, tick=None):
+        super().__init__(out, columns, tick)
         out.write("[")
 
-    def write(self, rows):
+    def write(self, cols):
+        rows = self._dicts(cols)
         if not rows:
             return
         sep = ",\n  " if self.count else "\n  "
         self.out.write(sep + ",\n  ".join(json.dumps(r, default=str) for r in rows))
-        super().write(rows)
+        super().write(cols)
 
     def close(self):
         self.out.write("\n]\n" if self.count else "]\n")
 
 
 class _Csv(_Writer):
-    def __init__(self, out, columns):
-        super().__init__(out, columns)
+    def __init__(self, out, columns, tick=None):
+        super().__init__(out, columns, tick)
         out.write(",".join(_csv_field(c) for c in columns) + "\n")
 
-    def write(self, rows):
-        super().write(rows)
-        cols = self.columns
-        self.out.write("".join(",".join(_csv_field(r.get(c)) for c in cols) + "\n" for r in rows))
+    def write(self, cols):
+        super().write(cols)
+        fields = [[_csv_field(v) for v in col] for col in cols]
+        self.out.write("".join(",".join(r) + "\n" for r in zip(*fields, strict=True)))
 
 
 class _Table(_Writer):
-    def __init__(self, out, columns, title=None):
-        super().__init__(out, columns)
+    def __init__(self, out, columns, title=None, tick=None):
+        super().__init__(out, columns, tick)
         from rich.console import Console
 
         self.title = title
@@ -190,12 +199,13 @@ class _Table(_Writer):
             file=out, width=width, highlight=False, emoji=False, markup=False, soft_wrap=False
         )
 
-    def write(self, rows):
-        super().write(rows)
-        self.pending.extend(rows)
+    def write(self, cols):
+        super().write(cols)
+        self.pending.extend(self._dicts(cols))
         while len(self.pending) >= TABLE_PAGE:
             page, self.pending = self.pending[:TABLE_PAGE], self.pending[TABLE_PAGE:]
             self._page(page, self.count - len(self.pending) - len(page))
+            self.tick()
 
     def close(self):
         if self.pending or self.count == 0:
@@ -220,22 +230,24 @@ class _Table(_Writer):
         self.console.print(t)
 
     def _vertical(self, headers: list[str], cells: list[list[str]], first: int) -> None:
-        from rich.text import Text
-
         import textwrap
 
         label = max((len(h) for h in headers), default=0)
         width = self.console.width
         room = max(10, width - label - 3)
         pad = " " * label + " | "
+        out: list[str] = []
         for i, row in enumerate(cells, first + 1):
             head = f"-[ RECORD {i} ]"
-            self.console.print(Text(head + "-" * max(0, min(width, 60) - len(head))))
+            out.append(head + "-" * max(0, min(width, 60) - len(head)))
             for h, c in zip(headers, row, strict=True):
                 # A long value continues under itself, not under the labels.
-                parts = textwrap.wrap(c, room, break_on_hyphens=False) or [""]
-                lines = [f"{h:<{label}} | {parts[0]}"] + [pad + p for p in parts[1:]]
-                self.console.print(Text("\n".join(lines)), overflow="fold")
+                parts = textwrap.wrap(c, room, break_on_hyphens=False) if len(c) > room else [c]
+                parts = parts or [""]
+                out.append(f"{h:<{label}} | {parts[0]}")
+                out.extend(pad + p for p in parts[1:])
+        # Plain text (already escaped): one write per page, not one rich call per line.
+        self.console.file.write("\n".join(out) + "\n")
 
 
 def _env_width() -> int:
@@ -270,10 +282,10 @@ def _fit(headers: list[str], cells: list[list[str]], width: int) -> list[int] | 
 _WRITERS = {"jsonl": _Jsonl, "json": _Json, "csv": _Csv}
 
 
-def _writer(fmt: str, out, columns: list[str], title: str | None = None) -> _Writer:
+def _writer(fmt: str, out, columns: list[str], title: str | None = None, tick=None) -> _Writer:
     if fmt == "table":
-        return _Table(out, columns, title)
-    return _WRITERS[fmt](out, columns)
+        return _Table(out, columns, title, tick)
+    return _WRITERS[fmt](out, columns, tick)
 
 
 # -- destinations --------------------------------------------------------------------------------
@@ -300,9 +312,35 @@ def destination(path: str | None) -> Iterator:
 # -- entry points --------------------------------------------------------------------------------
 
 
+def _plain(t) -> bool:
+    import pyarrow as pa
+
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
+
+
+def columns_of(table) -> list[list]:
+    """An Arrow table or batch as one list of JSON-ready values per column (converted column by
+    column: only timestamps, dates, decimals and nested values need Python-side work)."""
+    out = []
+    for col in table.columns:
+        values = col.to_pylist()
+        if not _plain(col.type):
+            values = [None if v is None else _jsonable(v) for v in values]
+        out.append(values)
+    return out
+
+
 def rows(table) -> list[dict]:
     """An Arrow table as a list of JSON-ready dicts."""
-    return [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
+    names = list(table.schema.names)
+    return [dict(zip(names, vals, strict=True)) for vals in zip(*columns_of(table), strict=True)]
 
 
 def emit(
@@ -319,36 +357,32 @@ def emit(
 
     if isinstance(table, pa.Table):
         columns = list(table.column_names)
-        batches: Iterable[list[dict]] = (
-            rows(pa.Table.from_batches([b])) for b in table.to_batches(max_chunksize=10_000)
+        batches: Iterable[list[list]] = (
+            columns_of(b) for b in table.to_batches(max_chunksize=10_000)
         )
     else:
         data = [_jsonable(r) for r in table]
         columns = list(data[0]) if data else []
         for r in data[1:]:
             columns += [k for k in r if k not in columns]
-        batches = [data]
+        batches = [[[r.get(c) for r in data] for c in columns]] if data else []
     _write(columns, batches, fmt, title=title, truncated=truncated, out=out, output=output)
 
 
 def emit_stream(stream, fmt: str = "table", *, out=None, output: str | None = None) -> None:
     """Print a query's result stream (``engine.stream``) batch by batch."""
-    import pyarrow as pa
-
     columns = list(stream.schema.names)
-
-    def batches():
-        for b in stream:
-            yield rows(pa.Table.from_batches([b]))
-
-    _write(columns, batches(), fmt, out=out, output=output, stream=stream)
+    batches = (columns_of(b) for b in stream)
+    _write(columns, batches, fmt, out=out, output=output, stream=stream)
 
 
 def _write(
     columns, batches, fmt, *, title=None, truncated=False, out=None, output=None, stream=None
 ):
+    # The stream's clock: a table page takes long to lay out; each one checks the time limit.
+    tick = getattr(stream, "check_time", None)
     with destination(output) if out is None else _given(out) as fh:
-        w = _writer(fmt, fh, columns, title)
+        w = _writer(fmt, fh, columns, title, tick)
         for chunk in batches:
             w.write(chunk)
         w.close()

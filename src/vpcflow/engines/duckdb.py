@@ -177,7 +177,8 @@ class ResultStream:
             self._reader.close()
             self._reader = None
 
-    def _check_time(self) -> None:
+    def check_time(self) -> None:
+        """``QueryTimeout`` if the time limit has passed (for consumers doing long work)."""
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise QueryTimeout(f"query cancelled after the {self.timeout:g} s time limit")
 
@@ -199,7 +200,7 @@ class ResultStream:
             return
         try:
             for batch in self._reader:
-                self._check_time()
+                self.check_time()
                 if self.limit is not None and self.rows + batch.num_rows > self.limit:
                     keep = self.limit - self.rows
                     self.truncated = True
@@ -209,7 +210,7 @@ class ResultStream:
                     break
                 self.rows += batch.num_rows
                 yield _to_bigint(batch, self.schema)
-                self._check_time()
+                self.check_time()
             else:
                 return
             # Stopped at the limit: the batch that crossed it already showed there is more.
