@@ -52,6 +52,7 @@ class Store:
         self._staging = self._meta / "staging"
         self.manifest = Manifest(self._meta / "manifest.jsonl")
         self._engine = None
+        self._inventory = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -196,6 +197,15 @@ class Store:
     def count(self) -> int:
         """Records in the store, from the manifest (no data is read)."""
         return sum(f["rows"] for f in self.manifest.live_files())
+
+    @property
+    def inventory(self):
+        """The interface inventory kept beside the records (``vpcflow.inventory.Inventory``)."""
+        if self._inventory is None:
+            from .inventory import Inventory
+
+            self._inventory = Inventory(self)
+        return self._inventory
 
     @property
     def engine(self):
