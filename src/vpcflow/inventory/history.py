@@ -100,9 +100,9 @@ def label(row: dict) -> str:
         parts = [p for p in (name, row.get("instance_id") or rid) if p]
         return ", ".join(dict.fromkeys(parts)) or row["interface_id"]
     title = kind_title(kind)
-    if kind in ("application-load-balancer", "network-load-balancer", "gateway-load-balancer"):
-        if rid and rid.count("/") == 2:
-            return f"{title} {rid.rsplit('/', 1)[0]}"
+    lb = kind in ("application-load-balancer", "network-load-balancer", "gateway-load-balancer")
+    if lb and rid and rid.count("/") == 2:
+        return f"{title} {rid.rsplit('/', 1)[0]}"
     if name and name != rid and rid and kind in ("nat-gateway", "vpc-endpoint", "rds"):
         return f"{title} {name} ({rid})"
     what = name or rid

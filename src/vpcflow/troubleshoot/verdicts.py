@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..inventory.describe import kind_title
 from .configs import DEFAULT_RULE_NUMBER, Configs, NetworkAcl, SecurityGroup
 from .conversations import Conversation
 from .rules import AclResult, SgResult, evaluate_acl, evaluate_security_groups
@@ -69,6 +70,8 @@ class Verdict:
     first_seen: int | None = None  # unix seconds
     last_seen: int | None = None
     occurrences: int = 1  # conversations folded into this row (troubleshoot)
+    interface_kind: str | None = None  # from the inventory or describe-network-interfaces
+    interface_name: str | None = None  # its label: "web-4, i-0abc", "NAT gateway nat-0abc"
     notes: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list, repr=False)  # from the configurations
 
@@ -115,14 +118,48 @@ def _traffic(protocol: int, port: int | None, response: bool) -> str:
     return proto_name(protocol)
 
 
+# What "the request never reached" names, per kind of interface.
+_THING = {
+    "instance": "the instance",
+    "nat-gateway": "the NAT gateway",
+    "application-load-balancer": "the load balancer",
+    "network-load-balancer": "the load balancer",
+    "classic-load-balancer": "the load balancer",
+    "load-balancer": "the load balancer",
+    "gateway-load-balancer": "the load balancer",
+    "gateway-load-balancer-endpoint": "the endpoint",
+    "vpc-endpoint": "the endpoint",
+    "transit-gateway-attachment": "the transit gateway",
+    "lambda": "the Lambda function",
+    "rds": "the database",
+    "elasticache": "the cache",
+    "redshift": "the cluster",
+}
+
+
+def _owner(addr: str, configs: Configs | None, here) -> str:
+    """' (web-4, i-0…)' after an address another known interface holds; '' otherwise."""
+    if not configs or not configs.interfaces:
+        return ""
+    for eni in configs.interfaces_by_address().get(addr, ()):
+        if eni is here:
+            return ""
+        if eni.label:
+            return f" ({eni.label})"
+    return ""
+
+
 def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     """The verdict for one conversation, from the logs and, when given, the configurations."""
     req, resp = c.request, c.response
     inbound = c.direction == "inbound"
-    here = f"{c.interface_id}"
-    who = _ep(c.client[0], c.client[1], c.protocol)
-    to = _ep(c.server[0], c.server[1], c.protocol)
+    eni = configs.interfaces.get(c.interface_id) if configs else None
+    here = eni.shown() if eni else c.interface_id
+    thing = _THING.get(eni.kind if eni else "", "what is behind the interface")
+    who = _ep(c.client[0], c.client[1], c.protocol) + _owner(c.client[0], configs, eni)
+    to = _ep(c.server[0], c.server[1], c.protocol) + _owner(c.server[0], configs, eni)
     what = _what(c)
+    no_sg = eni is not None and not eni.has_security_groups
     v = Verdict(
         interface_id=c.interface_id,
         protocol=c.protocol,
@@ -145,6 +182,8 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         bytes=req.total("bytes") + resp.total("bytes"),
         first_seen=min((x for x in (req.first, resp.first) if x is not None), default=None),
         last_seen=max((x for x in (req.last, resp.last) if x is not None), default=None),
+        interface_kind=(eni.kind or None) if eni else None,
+        interface_name=(eni.label or None) if eni else None,
     )
     if req.accepted and req.rejected:
         v.notes.append(
@@ -158,19 +197,45 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     if c.confidence != "high":
         guess = f" (Direction and initiator are a {c.confidence}-confidence guess: {'; '.join(c.basis)}.)"
 
-    if req.rejected:
+    if req.rejected and no_sg:
+        v.stage = "request inbound" if inbound else "request outbound"
+        v.verdict = NACL
+        d = "inbound" if inbound else "outbound"
+        title = kind_title(eni.kind)
+        if inbound:
+            happened = (
+                f"{who} tried to reach {to} ({what}) on {here}, and the request was rejected "
+                f"as it came in, so {thing} never saw it."
+            )
+        else:
+            happened = (
+                f"{here} tried to reach {to} ({what}) from {who}, and the request was rejected "
+                "on its way out."
+            )
+        v.explanation = (
+            f"{happened}\x00A {title}'s interface has no security groups, so only the "
+            f"{d} rules of the subnet's network ACL can have rejected it."
+        )
+        remote = c.client[0] if inbound else c.server[0]
+        v.fix = (
+            f"Add an {d} rule to the network ACL of {eni.subnet_id or 'the subnet'} allowing "
+            f"{_traffic(c.protocol, c.server[1], False)} {'from' if inbound else 'to'} "
+            f"{_host_cidr(remote)} (or the range it belongs to), numbered below any rule that "
+            "denies it; or pass --network-acls to let vpcflow name the rule."
+        )
+    elif req.rejected:
         v.stage = "request inbound" if inbound else "request outbound"
         v.verdict = SG_OR_NACL
         if inbound:
             v.explanation = (
                 f"{who} tried to reach {to} ({what}) on {here}, and the request was rejected "
-                "as it came in, so the instance never saw it.\x00Either no inbound rule of the "
+                f"as it came in, so {thing} never saw it.\x00Either no inbound rule of the "
                 "interface's security groups allows it, or the subnet's network ACL denies it "
                 "inbound; a single rejected record cannot tell which, because both check the "
                 "request before it arrives."
             )
             v.fix = (
-                f"Check the security groups of {here} for an inbound rule allowing {what} from "
+                f"Check the security groups of {c.interface_id} for an inbound rule allowing {what} from "
                 f"{c.client[0]}, and the inbound rules of the subnet's network ACL; or pass "
                 "--security-groups, --network-acls and --network-interfaces to let vpcflow check."
             )
@@ -182,7 +247,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "cannot tell which."
             )
             v.fix = (
-                f"Check the security groups of {here} for an outbound rule allowing {what} to "
+                f"Check the security groups of {c.interface_id} for an outbound rule allowing {what} to "
                 f"{c.server[0]}, and the outbound rules of the subnet's network ACL; or pass "
                 "--security-groups, --network-acls and --network-interfaces to let vpcflow check."
             )
@@ -235,7 +300,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     # configurations replaces.
     happened, _, reasoning = v.explanation.partition("\x00")
     if v.decided_by == "configurations" and v.stage and v.stage.startswith("request"):
-        reasoning = ""
+        reasoning = reasoning if no_sg else ""
     v.explanation = " ".join(
         x for x in (happened, reasoning, *v.reasons, guess.strip(), *v.notes) if x
     )
@@ -247,23 +312,50 @@ def _with_configs(v: Verdict, c: Conversation, configs: Configs) -> None:
     subnet = (eni.subnet_id if eni else "") or c.subnet_id
     vpc = (eni.vpc_id if eni else "") or c.vpc_id
     acl = configs.acl_for(subnet, vpc) if configs.network_acls else None
-    groups = eni.group_ids if eni else ()
-    have_sg = eni is not None and bool(configs.security_groups)
+    no_sg = eni is not None and not eni.has_security_groups
+    groups = eni.group_ids if eni and not no_sg else ()
+    have_sg = eni is not None and bool(configs.security_groups) and not no_sg
     if not have_sg and acl is None:
-        v.notes.append(
-            f"{c.interface_id} (or its subnet) is not in the configurations given, so this "
-            "verdict comes from the logs alone."
-        )
-        if v.fix and "; or pass" in v.fix:
-            v.fix = v.fix.split("; or pass")[0] + (
-                f"; or add {c.interface_id} to the describe-network-interfaces JSON given."
+        rules_given = bool(configs.security_groups or configs.network_acls)
+        if eni is None:
+            v.notes.append(
+                f"{c.interface_id} is not in the configurations given (describe-network-interfaces), so this "
+                "verdict comes from the logs alone."
+            )
+            if v.fix and "; or pass" in v.fix:
+                v.fix = v.fix.split("; or pass")[0] + (
+                    f"; or add {c.interface_id} to the describe-network-interfaces JSON given."
+                )
+        elif rules_given and not no_sg:
+            v.notes.append(
+                f"Neither the security groups of {c.interface_id} nor its subnet's network ACL "
+                "are in the configurations given, so this verdict comes from the logs alone."
+            )
+        elif rules_given:
+            v.notes.append(
+                f"The network ACL of {subnet or 'its subnet'} is not in the configurations "
+                "given, so the rule cannot be named."
             )
         return
     inbound = c.direction == "inbound"
     client, server = c.client, c.server
     remote = client[0] if inbound else server[0]
 
-    if v.stage in ("request inbound", "request outbound"):
+    if v.stage in ("request inbound", "request outbound") and no_sg:
+        res = evaluate_acl(acl, not inbound, c.protocol, remote, server[1])
+        d = "inbound" if inbound else "outbound"
+        if res.allowed:
+            v.notes.append(
+                f"The {d} rules of {acl.acl_id} given now allow this request (rule "
+                f"{res.entry.label}), so the ACL has probably changed since these records were "
+                "written."
+            )
+            return
+        v.decided_by = "configurations"
+        _set_acl(v, res)
+        v.reasons.append(_acl_sentence(res, d, "the request"))
+        v.fix = _acl_fix(acl, res, c, response=False)
+    elif v.stage in ("request inbound", "request outbound"):
         sg = (
             evaluate_security_groups(configs, groups, inbound, c.protocol, remote, server[1])
             if have_sg
