@@ -288,8 +288,8 @@ def run_demo(
 def _run(
     base: Path, records: int, seed: int, progress: Progress | None, temporary: bool
 ) -> DemoResult:
-    from .inventory import sync as sync_interfaces
-    from .store import open_store
+    from .api import open_store
+    from .store.inventory import sync as sync_interfaces
 
     secs: dict[str, float] = {}
     logs, store_dir = base / "logs", base / "store"

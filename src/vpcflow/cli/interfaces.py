@@ -59,7 +59,7 @@ def sync_cmd(store_path, files, from_aws, profile, aws_region, taken_at, as_json
     Each sync is kept with the time it was taken; earlier ones are never rewritten, so an
     address that moved between interfaces is attributed by time.
     """
-    from ..inventory import sync
+    from ..store.inventory import sync
 
     if bool(files) == bool(from_aws):
         raise click.UsageError("give --file FILE (repeatable) or --from-aws")
@@ -118,7 +118,7 @@ def list_cmd(store_path, history, fmt):
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def show_cmd(store_path, values, at, fmt):
     """What is behind VALUES (eni- ids and addresses), at --at (default: the latest)."""
-    from ..inventory import names_for
+    from ..store.inventory import names_for
 
     store = open_existing(store_path)
     names = names_for(store, values, at=at)

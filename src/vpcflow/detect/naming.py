@@ -1,6 +1,6 @@
 """Names next to ids in findings: '10.0.1.14 (web-4, i-0abc…)', 'eni-… (ALB app/shop-prod)'.
 
-The store's interface inventory (:mod:`vpcflow.inventory`) says what held each address at the
+The store's interface inventory (:mod:`vpcflow.store.inventory`) says what held each address at the
 time of the finding; the finding keeps them in ``names`` and its summary shows them.
 """
 

@@ -1,6 +1,6 @@
 """The interface inventory in SQL: two tables and three functions on every connection.
 
-    interfaces              one row per interface and state (``vpcflow.inventory`` columns)
+    interfaces              one row per interface and state (``vpcflow.store.inventory`` columns)
     interface_addresses     one row per address and holder: address, interface_id, kind, name,
                             label, instance_id, subnet_id, vpc_id, public, held_from, held_until
     interface_name(eni)             the name of what is behind an interface (NULL: unknown)
@@ -64,7 +64,7 @@ def _address_fn(names, field: str):
 
 def register(con, store) -> None:
     """Add the inventory tables and functions to ``con`` (empty tables for a store without)."""
-    from ..inventory.history import Names, interfaces_table
+    from ..store.inventory.history import Names, interfaces_table
 
     inv = getattr(store, "inventory", None)
     history = inv.history() if inv is not None else []

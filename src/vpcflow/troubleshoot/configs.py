@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..inventory.describe import classify
-from ..inventory.history import label, resolve_name
+from ..store.inventory.describe import classify
+from ..store.inventory.history import label, resolve_name
 
 __all__ = [
     "AclEntry",
@@ -103,7 +103,9 @@ class NetworkInterface:
     group_ids: tuple[str, ...] = ()
     addresses: frozenset[str] = frozenset()  # private IPv4 and IPv6 addresses, normalised
     description: str = ""
-    kind: str = ""  # instance, nat-gateway, application-load-balancer, ... (vpcflow.inventory)
+    kind: str = (
+        ""  # instance, nat-gateway, application-load-balancer, ... (vpcflow.store.inventory)
+    )
     interface_type: str = ""  # EC2's InterfaceType
     instance_id: str = ""
     label: str = ""  # what reports print next to the id: "web-4, i-0abc", "NAT gateway nat-0abc"
@@ -112,7 +114,7 @@ class NetworkInterface:
     def has_security_groups(self) -> bool:
         """False for the kinds AWS gives no security groups (NAT gateway, TGW attachment,
         Gateway Load Balancer and its endpoints), whatever ``Groups`` lists."""
-        from ..inventory import NO_SECURITY_GROUP_KINDS
+        from ..store.inventory import NO_SECURITY_GROUP_KINDS
 
         return self.kind not in NO_SECURITY_GROUP_KINDS
 

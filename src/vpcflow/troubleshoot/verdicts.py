@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..inventory.describe import kind_title
+from ..store.inventory.describe import kind_title
 from .configs import DEFAULT_RULE_NUMBER, Configs, NetworkAcl, SecurityGroup
 from .conversations import Conversation
 from .rules import AclResult, SgResult, evaluate_acl, evaluate_security_groups

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .. import aws
-from ..errors import SourceError, VpcflowError
+from ... import aws
+from ...errors import SourceError, VpcflowError
 from .describe import classify, parse_describe
 
 log = logging.getLogger("vpcflow.inventory")

@@ -2,7 +2,7 @@
 behind each ENI, and since when.
 
     >>> from vpcflow import open_store
-    >>> from vpcflow.inventory import sync, names_for
+    >>> from vpcflow.store.inventory import sync, names_for
     >>> store = open_store("flows")
     >>> sync(store, file="describe-network-interfaces.json")      # or from_aws=True
     >>> names_for(store, ["eni-0e51d6f7081920314", "10.0.1.14"])
@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ConfigError, StoreError
+from ...errors import ConfigError, StoreError
 from .describe import (
     KINDS,
     NO_SECURITY_GROUP_KINDS,
@@ -51,7 +51,7 @@ from .history import (
     snapshot_table,
 )
 
-log = logging.getLogger("vpcflow.inventory")
+log = logging.getLogger("vpcflow.store.inventory")
 
 __all__ = [
     "INTERFACE_COLUMNS",
@@ -180,7 +180,7 @@ def _taken(value) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    from ..timeparse import to_datetime
+    from ...timeparse import to_datetime
 
     return to_datetime(value, name="taken_at")
 
