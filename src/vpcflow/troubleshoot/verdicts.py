@@ -333,8 +333,8 @@ def _with_configs(v: Verdict, c: Conversation, configs: Configs) -> None:
             )
         elif rules_given:
             v.notes.append(
-                f"The network ACL of {subnet or 'its subnet'} is not in the configurations "
-                "given, so the rule cannot be named."
+                f"No network ACL of {subnet or 'its subnet'} was given (--network-acls), so "
+                "the rule cannot be named."
             )
         return
     inbound = c.direction == "inbound"

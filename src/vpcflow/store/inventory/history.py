@@ -100,6 +100,8 @@ def label(row: dict) -> str:
         parts = [p for p in (name, row.get("instance_id") or rid) if p]
         return ", ".join(dict.fromkeys(parts)) or row["interface_id"]
     title = kind_title(kind)
+    if kind in (None, "", "interface") and name:
+        return name  # one's own interface, named by its tag
     lb = kind in ("application-load-balancer", "network-load-balancer", "gateway-load-balancer")
     if lb and rid and rid.count("/") == 2:
         return f"{title} {rid.rsplit('/', 1)[0]}"

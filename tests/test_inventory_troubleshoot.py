@@ -1,0 +1,168 @@
+"""The troubleshooter follows the kind of interface that rejected a flow.
+
+NAT gateways, Transit Gateway attachments and Gateway Load Balancer endpoints have no security
+groups: a rejected request there can only be the subnet's network ACL. Every other kind keeps
+the logs-only "security group or network ACL", worded for what is behind the interface.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import vpcflow
+from vpcflow.cli import main
+from vpcflow.store.inventory import sync
+
+ENIS = Path(__file__).parent / "data" / "inventory" / "describe-network-interfaces.json"
+
+# (interface, its address, expected verdict, what "never saw it")
+CASES = [
+    ("eni-0c0000000000000a1", "10.0.0.10", "network-acl", "the NAT gateway"),
+    ("eni-0c0000000000000a7", "10.0.4.5", "network-acl", "the transit gateway"),
+    ("eni-0c0000000000000a6", "10.0.3.5", "network-acl", "the endpoint"),
+    ("eni-0c0000000000000a2", "10.0.0.20", "security-group-or-network-acl", "the load balancer"),
+    ("eni-0c0000000000000a4", "10.0.20.5", "security-group-or-network-acl", "the database"),
+    ("eni-0c0000000000000a8", "10.0.10.77", "security-group-or-network-acl", "the Lambda function"),
+    ("eni-0b21a3c4d5e6f7081", "10.0.1.14", "security-group-or-network-acl", "the instance"),
+]
+NO_SG = {"network-acl"}
+
+
+def rejected_request(eni: str, addr: str) -> str:
+    return f"2 111122223333 {eni} 10.0.10.21 {addr} 41000 443 6 3 180 1714550000 1714550060 REJECT OK\n"
+
+
+def explain(tmp_path, records: str, *flags) -> list[dict]:
+    path = tmp_path / "records.log"
+    path.write_text(records)
+    res = CliRunner().invoke(
+        main, ["explain", str(path), *map(str, flags), "--format", "json"], catch_exceptions=False
+    )
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+@pytest.mark.parametrize(("eni", "addr", "verdict", "thing"), CASES)
+def test_logs_and_the_interface_alone(tmp_path, eni, addr, verdict, thing):
+    [v] = explain(tmp_path, rejected_request(eni, addr), "--network-interfaces", ENIS)
+    assert (v["verdict"], v["stage"]) == (verdict, "request inbound")
+    assert f"so {thing} never saw it" in v["explanation"]
+    assert "not in the configurations given" not in v["explanation"]
+    if verdict in NO_SG:
+        assert "has no security groups" in v["explanation"]
+        assert "security group" not in v["fix"]
+        assert "subnet-0a" in v["fix"]  # the interface's own subnet
+
+
+@pytest.mark.parametrize(("eni", "addr", "verdict", "thing"), CASES[:3])
+def test_a_security_group_file_does_not_turn_a_nat_gateway_into_a_security_group(
+    tmp_path, eni, addr, verdict, thing
+):
+    groups = tmp_path / "sg.json"
+    groups.write_text(json.dumps({"SecurityGroups": [{"GroupId": "sg-0bb", "IpPermissions": []}]}))
+    [v] = explain(
+        tmp_path,
+        rejected_request(eni, addr),
+        "--network-interfaces",
+        ENIS,
+        "--security-groups",
+        groups,
+    )
+    assert v["verdict"] == "network-acl"
+    assert "None of the security groups" not in v["explanation"]
+    assert "((none))" not in v["explanation"]
+    assert "is not in the configurations given" not in v["explanation"]
+    assert "never saw it" in v["explanation"] and "the instance" not in v["explanation"]
+
+
+def _acl(subnet: str, deny_cidr: str) -> dict:
+    return {
+        "NetworkAcls": [
+            {
+                "NetworkAclId": "acl-0feed",
+                "VpcId": "vpc-0111",
+                "Associations": [{"SubnetId": subnet}],
+                "Entries": [
+                    {"RuleNumber": 90, "Protocol": "6", "RuleAction": "deny", "Egress": False,
+                     "CidrBlock": deny_cidr, "PortRange": {"From": 443, "To": 443}},
+                    {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": False,
+                     "CidrBlock": "0.0.0.0/0"},
+                ],
+            }
+        ]
+    }  # fmt: skip
+
+
+def test_with_the_network_acl_the_rule_is_named(tmp_path):
+    acls = tmp_path / "acl.json"
+    acls.write_text(json.dumps(_acl("subnet-0a0", "10.0.10.0/24")))
+    [v] = explain(
+        tmp_path,
+        rejected_request("eni-0c0000000000000a1", "10.0.0.10"),
+        "--network-interfaces",
+        ENIS,
+        "--network-acls",
+        acls,
+    )
+    assert (v["verdict"], v["network_acl_id"], v["rule_number"], v["decided_by"]) == (
+        "network-acl",
+        "acl-0feed",
+        90,
+        "configurations",
+    )
+    assert v["interface_kind"] == "nat-gateway"
+    assert "has no security groups" in v["explanation"]
+    assert "below 90" in v["fix"]
+
+
+def test_an_alb_with_a_group_that_allows_nothing_is_the_security_group(tmp_path):
+    groups = tmp_path / "sg.json"
+    groups.write_text(json.dumps({"SecurityGroups": [{"GroupId": "sg-0bb", "IpPermissions": []}]}))
+    acls = tmp_path / "acl.json"
+    acls.write_text(json.dumps(_acl("subnet-0a0", "192.0.2.0/24")))
+    [v] = explain(
+        tmp_path,
+        rejected_request("eni-0c0000000000000a2", "10.0.0.20"),
+        "--network-interfaces",
+        ENIS,
+        "--security-groups",
+        groups,
+        "--network-acls",
+        acls,
+    )
+    assert (v["verdict"], v["group_id"]) == ("security-group", "sg-0bb")
+    assert v["interface_name"] == "ALB app/shop-prod"
+
+
+def test_troubleshoot_takes_kinds_and_names_from_the_store_inventory(tmp_path):
+    records = "".join(rejected_request(eni, addr) for eni, addr, _, _ in CASES)
+    path = tmp_path / "records.log"
+    path.write_text(records)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(path)])
+    sync(store, file=ENIS)
+    store.close()
+    res = CliRunner().invoke(
+        main,
+        ["troubleshoot", "--store", str(tmp_path / "store"), "--format", "json"],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    got = {v["interface_id"]: (v["verdict"], v["interface_name"]) for v in json.loads(res.output)}
+    assert got["eni-0c0000000000000a1"] == ("network-acl", "NAT gateway nat-0a8b0e0d28266841f")
+    assert got["eni-0b21a3c4d5e6f7081"] == (
+        "security-group-or-network-acl",
+        "web-4, i-0abc1234def567890",
+    )
+    assert {eni: v for eni, (v, _) in got.items()} == {eni: v for eni, _, v, _ in CASES}
+    res = CliRunner().invoke(main, ["troubleshoot", "--store", str(tmp_path / "store")])
+    assert "10.0.10.21:41000 tried to reach 10.0.0.10:443 (TCP port 443) on" in res.output.replace(
+        "\n   ", " "
+    )
+    assert "eni-0c0000000000000a1 (NAT gateway nat-0a8b0e0d28266841f)" in res.output.replace(
+        "\n   ", " "
+    )
