@@ -170,7 +170,9 @@ def _str(o: dict, key: str, source: str, path: str, required: bool = False) -> s
             raise _fail(source, f"{path}.{key}", "missing (expected a non-empty string)")
         return None
     if not isinstance(v, str):
-        raise _fail(source, f"{path}.{key}", f"expected a string, got {json.dumps(v)[:60]}")
+        raise _fail(
+            source, f"{path}.{key}", f"expected a string, got {json.dumps(v, default=str)[:60]}"
+        )
     return v
 
 
@@ -179,13 +181,15 @@ def _list(o: dict, key: str, source: str, path: str) -> list:
     if v is None:
         return []
     if not isinstance(v, list):
-        raise _fail(source, f"{path}.{key}", f"expected a list, got {json.dumps(v)[:60]}")
+        raise _fail(
+            source, f"{path}.{key}", f"expected a list, got {json.dumps(v, default=str)[:60]}"
+        )
     return v
 
 
 def _obj(v: Any, source: str, path: str) -> dict:
     if not isinstance(v, dict):
-        raise _fail(source, path, f"expected an object, got {json.dumps(v)[:60]}")
+        raise _fail(source, path, f"expected an object, got {json.dumps(v, default=str)[:60]}")
     return v
 
 
@@ -193,7 +197,7 @@ def _addr(v: Any, source: str, path: str) -> str:
     try:
         return str(ipaddress.ip_address(v))
     except (TypeError, ValueError):
-        raise _fail(source, path, f"not an IP address: {json.dumps(v)[:60]}") from None
+        raise _fail(source, path, f"not an IP address: {json.dumps(v, default=str)[:60]}") from None
 
 
 def _tags(o: dict, source: str, path: str) -> dict[str, str]:
@@ -256,7 +260,9 @@ def parse_describe(data: Any, source: str = "<network interfaces>") -> list[dict
         attachment = o.get("Attachment")
         attachment = _obj(attachment, source, f"{path}.Attachment") if attachment else {}
         instance_id = _str(attachment, "InstanceId", source, f"{path}.Attachment")
-        attach_time = _str(attachment, "AttachTime", source, f"{path}.Attachment")
+        attach_time = attachment.get("AttachTime")  # text from the CLI, a datetime from boto3
+        if not hasattr(attach_time, "isoformat"):
+            attach_time = _str(attachment, "AttachTime", source, f"{path}.Attachment")
         groups = []
         for j, g in enumerate(_list(o, "Groups", source, path)):
             g = _obj(g, source, f"{path}.Groups[{j}]")
