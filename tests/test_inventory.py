@@ -295,3 +295,50 @@ def test_insights_queries_name_interfaces(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == [{"iface": "web-4", "src": "shop-prod", "n": 1}]
+
+
+def test_python_api_sync_and_names(tmp_path):
+    store = vpcflow.open_store(tmp_path / "store")
+    report = store.sync_interfaces(file=SAMPLE, taken_at="2024-05-01T00:00:00Z")
+    assert report["taken_at"] == "2024-05-01T00:00:00Z"
+    assert store.names_for(["10.0.4.5", "192.0.2.1"]) == {
+        "10.0.4.5": "transit gateway attachment tgw-attach-0b2c3d4e5f6a7b8c9"
+    }
+    with pytest.raises(ConfigError, match="either a describe-network-interfaces JSON file"):
+        store.sync_interfaces()
+
+
+def test_generate_writes_the_vpcs_interfaces_and_the_demo_path_names_them(tmp_path):
+    from vpcflow.generate import topology
+
+    out, st = tmp_path / "flows", tmp_path / "store"
+    run("generate", out, "--records", 20000, "--seed", 5, "--attacks", "port-scan,brute-force")
+    doc = json.loads((out / "describe-network-interfaces.json").read_text())
+    kinds = {r["interface_id"]: r["kind"] for r in parse_describe(doc, "generated")}
+    for e in topology.INTERFACES:  # every interface of the logs is described
+        assert kinds[e.id] == ("nat-gateway" if e.role == "nat" else "instance"), e
+    assert set(kinds.values()) == {
+        "instance", "nat-gateway", "application-load-balancer", "rds", "vpc-endpoint"
+    }  # fmt: skip
+    res = run("ingest", out, "--store", st, "--json")
+    assert json.loads(res.output)["records"] == 20000  # the JSON beside the logs is no record
+    run("interfaces", "sync", "--file", out / "describe-network-interfaces.json", "--store", st)
+    web4 = next(e for e in topology.INTERFACES if e.name == "web-4")
+    res = run(
+        "sql",
+        f"SELECT DISTINCT interface_name(interface_id) AS n, address_owner('{web4.ip}') AS o "
+        f"FROM vpc_flow_logs WHERE interface_id = '{web4.id}'",
+        "--store",
+        st,
+        "--format",
+        "json",
+    )
+    assert json.loads(res.output) == [{"n": "web-4", "o": "web-4"}]
+    res = run("detect", "--store", st, "--format", "json")
+    named = [f for f in json.loads(res.stdout) if f["names"]]
+    assert named and all(
+        f"{v} ({d})" in f["summary"]
+        for f in named
+        for v, d in f["names"].items()
+        if v == f["source"]
+    )
