@@ -9,6 +9,14 @@ import click
 from .options import open_existing, store_option
 from .output import FORMATS, emit
 
+_TABLE_COLUMNS = (
+    "interface_id",
+    "kind",
+    "label",
+    "private_addresses",
+    "public_addresses",
+    "seen_from",
+)
 _LIST_COLUMNS = (
     "interface_id",
     "kind",
@@ -102,11 +110,17 @@ def list_cmd(store_path, history, fmt):
         rows, key=lambda r: (r["kind"] != "instance", r["kind"], r["name"] or "", r["seen_from"])
     )
     out = []
+    columns = (
+        _LIST_COLUMNS if fmt != "table" else _TABLE_COLUMNS + (("seen_until",) if history else ())
+    )
     for r in rows:
-        d = {c: r.get(c) for c in _LIST_COLUMNS}
+        d = {c: r.get(c) for c in columns}
         if fmt == "table":
-            for c in ("private_addresses", "public_addresses", "security_groups"):
+            for c in ("private_addresses", "public_addresses"):
                 d[c] = ", ".join(d[c] or ())
+            d["seen_from"] = r["seen_from"].strftime("%Y-%m-%d %H:%M")
+            if history and r["seen_until"] is not None:
+                d["seen_until"] = r["seen_until"].strftime("%Y-%m-%d %H:%M")
         out.append(d)
     emit(out, fmt)
 
