@@ -166,3 +166,56 @@ def test_troubleshoot_takes_kinds_and_names_from_the_store_inventory(tmp_path):
     assert "eni-0c0000000000000a1 (NAT gateway nat-0a8b0e0d28266841f)" in res.output.replace(
         "\n   ", " "
     )
+
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+
+
+@pytest.mark.conformance
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance is not present")
+def test_the_aws_transit_gateway_example_rejected_is_the_network_acl(tmp_path):
+    # The AWS documentation's "Traffic through a transit gateway" records, with the request on
+    # the transit gateway's interface turned into a REJECT.
+    doc = (CONFORMANCE / "aws-docs" / "flow-logs-records-examples.md").read_text()
+    section = doc[doc.index('<a name="flow-log-example-tgw">') :]
+    fmt = next(line for line in section.splitlines() if line.startswith("version interface-id"))
+    record = next(
+        line for line in section.splitlines() if line.startswith("3 eni-11111111111111111")
+    )
+    assert record.endswith(" ACCEPT OK")
+    logs = tmp_path / "tgw.log"
+    logs.write_text(fmt + "\n" + record.replace(" ACCEPT OK", " REJECT OK") + "\n")
+    enis = tmp_path / "enis.json"
+    enis.write_text(
+        json.dumps(
+            {
+                "NetworkInterfaces": [
+                    {
+                        "NetworkInterfaceId": "eni-11111111111111111",
+                        "Description": "Network Interface for Transit Gateway Attachment "
+                        "tgw-attach-0123456789abcdef0",
+                        "InterfaceType": "transit_gateway",
+                        "RequesterManaged": True,
+                        "Groups": [],
+                        "PrivateIpAddress": "10.40.1.175",
+                        "SubnetId": "subnet-11111111aaaaaaaaa",
+                        "VpcId": "vpc-abcdefab012345678",
+                    }
+                ]
+            }
+        )
+    )
+    res = CliRunner().invoke(
+        main,
+        ["explain", str(logs), "--network-interfaces", str(enis), "--format", "json"],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    [v] = json.loads(res.output)
+    assert (v["verdict"], v["stage"], v["interface_kind"]) == (
+        "network-acl",
+        "request outbound",
+        "transit-gateway-attachment",
+    )
+    assert "outbound rules of the subnet's network ACL" in v["explanation"]
+    assert "subnet-11111111aaaaaaaaa" in v["fix"] and "to 10.40.2.236/32" in v["fix"]
