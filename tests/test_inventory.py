@@ -342,3 +342,30 @@ def test_generate_writes_the_vpcs_interfaces_and_the_demo_path_names_them(tmp_pa
         for v, d in f["names"].items()
         if v == f["source"]
     )
+
+
+@pytest.mark.parametrize(
+    ("attached", "owner_at_9"),
+    [
+        ("2024-05-01T08:00:00.000Z", "new-worker"),  # attached after the morning sync: from 08:00
+        ("2024-04-01T08:00:00.000Z", "old-worker"),  # before a sync that saw the old one: ignored
+    ],
+)
+def test_the_attachment_time_moves_a_holder_back_but_not_past_a_sync(
+    tmp_path, attached, owner_at_9
+):
+    store = _store(tmp_path)
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(_doc(("eni-0aaa", "10.0.1.50", "old-worker", "vpc-1"))))
+    doc = _doc(("eni-0bbb", "10.0.1.50", "new-worker", "vpc-1"))
+    doc["NetworkInterfaces"][0]["Attachment"] = {"AttachTime": attached, "InstanceId": "i-0b"}
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(doc))
+    sync(store, file=a, taken_at=T1)
+    sync(store, file=b, taken_at=T2)
+    at = lambda h: int((T1 + dt.timedelta(hours=h)).timestamp())  # noqa: E731
+    got = [
+        store.sql(f"SELECT address_owner('10.0.1.50', {at(h)}) AS o").to_pylist()[0]["o"]
+        for h in (1, 9, 13)
+    ]
+    assert got == ["old-worker", owner_at_9, "new-worker"]

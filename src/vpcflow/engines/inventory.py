@@ -8,15 +8,14 @@
                                     e.g. ``start``; without it, the latest holder)
     address_interface(addr [, at])  the interface that held it
 
-The functions are vectorised: addresses that only one interface ever held are looked up in one
-Arrow ``index_in``; only the rows of addresses that moved are resolved one by one, by time.
+The functions are SQL macros over two small lookup tables (``_vpcflow_interface_names``,
+``_vpcflow_address_latest``), so the engine joins them like any table. Only the rows of addresses
+that moved between interfaces are resolved by time, by a function over their spans.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 __all__ = ["register", "state"]
 
@@ -27,39 +26,29 @@ def state(store) -> list[str]:
     return [str(p) for p in inv.files()] if inv is not None else []
 
 
-def _array(values) -> pa.Array:
-    return pa.array(values, type=pa.string())
+def _lookup_tables(names) -> dict[str, pa.Table]:
+    """The small tables the functions join against (one row per key, or per address and span)."""
+    enis = list(names._by_eni.values())
+    latest = []
+    for addr in names._spans:
+        e = names.address(addr)
+        latest.append((addr, e.name, e.interface_id))
 
+    def table(rows, cols, types):
+        return pa.table(
+            {
+                c: pa.array([r[i] for r in rows], type=t)
+                for i, (c, t) in enumerate(zip(cols, types, strict=True))
+            }
+        )
 
-def _address_fn(names, field: str):
-    latest: dict[str, str] = {}
-    for a in names._spans:
-        e = names.address(a)
-        latest[a] = getattr(e, field)
-    keys, vals = _array(list(latest)), _array(list(latest.values()))
-    moved = names.moved()
-    moved_set = _array(sorted(moved))
-
-    def fn(addr: pa.Array, at: pa.Array | None = None) -> pa.Array:
-        if isinstance(addr, pa.ChunkedArray):
-            addr = addr.combine_chunks()
-        out = pc.take(vals, pc.index_in(addr, value_set=keys))
-        if not moved or at is None:
-            return out
-        if isinstance(at, pa.ChunkedArray):
-            at = at.combine_chunks()
-        mask = pc.fill_null(pc.is_in(addr, value_set=moved_set), False)
-        if not pc.any(mask).as_py():
-            return out
-        positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-        result = out.to_pylist()
-        a_list, t_list = addr.take(positions).to_pylist(), at.take(positions).to_pylist()
-        for p, a, t in zip(positions, a_list, t_list, strict=True):
-            if t is not None:
-                result[p] = getattr(names.address(a, t), field)
-        return _array(result)
-
-    return fn
+    s = pa.string()
+    return {
+        "_vpcflow_interface_names": table(
+            [(e.interface_id, e.name) for e in enis], ("interface_id", "name"), (s, s)
+        ),
+        "_vpcflow_address_latest": table(latest, ("address", "name", "interface_id"), (s, s, s)),
+    }
 
 
 def register(con, store) -> None:
@@ -71,27 +60,47 @@ def register(con, store) -> None:
     names = Names(history)
     con.register("interfaces", interfaces_table(history))
     con.register("interface_addresses", names.addresses_table())
+    for name, table in _lookup_tables(names).items():
+        con.register(name, table)
+    # Scalar subqueries over the small tables: DuckDB turns them into hash joins, which cost
+    # about a fifth of a Python function called per batch.
+    con.execute(
+        "CREATE OR REPLACE MACRO interface_name(x) AS "
+        "(SELECT name FROM _vpcflow_interface_names WHERE interface_id = x)"
+    )
+    moved = sorted(names.moved())
+    for fn, col in (("address_owner", "name"), ("address_interface", "interface_id")):
+        latest = f"(SELECT {col} FROM _vpcflow_address_latest WHERE address = a)"
+        if moved:
+            # Only addresses that changed hands need the time: those rows (and only those, CASE
+            # evaluates a branch on its rows alone) go to a function that bisects their spans.
+            impl = f"_vpcflow_{fn}_at"
+            con.create_function(
+                impl,
+                _at_function(names, col),
+                ["VARCHAR", "DOUBLE"],
+                "VARCHAR",
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
+            listed = ", ".join("'" + m.replace("'", "''") + "'" for m in moved)
+            timed = (
+                f"CASE WHEN a IN ({listed}) THEN {impl}(a, CAST(ts AS DOUBLE)) ELSE {latest} END"
+            )
+        else:
+            timed = latest  # every address had one holder: the time changes nothing
+        con.execute(f"CREATE OR REPLACE MACRO {fn}(a) AS {latest}, (a, ts) AS {timed}")
 
-    by_eni = {e: names.interface(e).name for e in names._by_eni}
-    eni_keys, eni_vals = _array(list(by_eni)), _array(list(by_eni.values()))
 
-    def interface_name(ids: pa.Array) -> pa.Array:
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
-        return pc.take(eni_vals, pc.index_in(ids, value_set=eni_keys))
+def _at_function(names, col: str):
+    field = "name" if col == "name" else "interface_id"
 
-    owner = _address_fn(names, "name")
-    holder = _address_fn(names, "interface_id")
-    s, d = "VARCHAR", "DOUBLE"
-    opts = {"type": "arrow", "null_handling": "special", "side_effects": False}
-    con.create_function("interface_name", interface_name, [s], s, **opts)
-    con.create_function("_vpcflow_address_owner", owner, [s, d], s, **opts)
-    con.create_function("_vpcflow_address_interface", holder, [s, d], s, **opts)
-    for name, impl in (
-        ("address_owner", "_vpcflow_address_owner"),
-        ("address_interface", "_vpcflow_address_interface"),
-    ):
-        con.execute(
-            f"CREATE OR REPLACE MACRO {name}(a) AS {impl}(a, NULL), "
-            f"(a, ts) AS {impl}(a, CAST(ts AS DOUBLE))"
-        )
+    def fn(addr, at):
+        out = []
+        for a, t in zip(addr.to_pylist(), at.to_pylist(), strict=True):
+            e = names.address(a, t)
+            out.append(getattr(e, field) if e is not None else None)
+        return pa.array(out, type=pa.string())
+
+    return fn

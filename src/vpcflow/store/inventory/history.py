@@ -227,24 +227,36 @@ class Names:
     def __init__(self, history: list[dict]):
         self.history = history
         self._by_eni: dict[str, Entry] = {}
-        # address -> sorted [(held_from epoch, entry, held_until epoch or None, public)]
-        spans: dict[str, list] = {}
+        # address -> [(held_from epoch, entry, held_until epoch or None, public)] by held_from
+        seen: dict[str, list] = {}
         first_run: set[str] = set()
         for r in sorted(history, key=lambda r: r["seen_from"]):
             e = Entry.of(r)
             self._by_eni[e.interface_id] = e  # the latest state wins
-            start = r["seen_from"]
+            attached = None
             if r["interface_id"] not in first_run:
                 first_run.add(r["interface_id"])
-                if r.get("attached_at") and r["attached_at"] < start:
-                    start = r["attached_at"]
+                attached = r.get("attached_at")
             until = r.get("seen_until")
             for public, key in ((False, "private_addresses"), (True, "public_addresses")):
                 for a in r.get(key) or ():
-                    spans.setdefault(a, []).append(
-                        (start.timestamp(), e, until.timestamp() if until else None, public)
-                    )
-        self._spans = {a: sorted(v, key=lambda s: s[0]) for a, v in spans.items()}
+                    seen.setdefault(a, []).append((r["seen_from"], attached, e, until, public))
+        self._spans = {}
+        for a, runs in seen.items():
+            spans, prev = [], None
+            for seen_from, attached, e, until, public in runs:
+                start = seen_from
+                # EC2's attachment time moves the start back, but never before a sync that saw
+                # the address on another interface: that sync is proof of who held it then.
+                if (
+                    attached is not None
+                    and attached < seen_from
+                    and (prev is None or attached > prev)
+                ):
+                    start = attached
+                spans.append((start.timestamp(), e, until.timestamp() if until else None, public))
+                prev = seen_from
+            self._spans[a] = sorted(spans, key=lambda s: s[0])
         self._starts = {a: [s[0] for s in v] for a, v in self._spans.items()}
 
     def __bool__(self) -> bool:
