@@ -369,3 +369,11 @@ def test_the_attachment_time_moves_a_holder_back_but_not_past_a_sync(
         for h in (1, 9, 13)
     ]
     assert got == ["old-worker", owner_at_9, "new-worker"]
+
+
+def test_a_damaged_snapshot_is_left_out_and_queries_go_on(tmp_path, caplog):
+    store = _store(tmp_path)
+    sync(store, file=SAMPLE, taken_at=T1)
+    (store.inventory.dir / "snapshot-20240502T000000000Z-deadbeef.parquet").write_bytes(b"junk")
+    assert store.sql("SELECT count(*) AS n FROM interfaces").to_pylist() == [{"n": 9}]
+    assert "inventory snapshot is unreadable" in caplog.text

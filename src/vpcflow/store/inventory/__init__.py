@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...errors import ConfigError, StoreError
+from ...errors import ConfigError
 from .describe import (
     KINDS,
     NO_SECURITY_GROUP_KINDS,
@@ -103,9 +103,13 @@ class Inventory:
             try:
                 tables.append(pq.read_table(f))
             except (OSError, pa.ArrowInvalid) as exc:
-                raise StoreError(
-                    f"{f}: inventory snapshot is unreadable ({exc}); move it away and sync again"
-                ) from exc
+                # One damaged snapshot must not take the records' queries down with it.
+                log.warning(
+                    "%s: inventory snapshot is unreadable (%s); left out: move it away and sync "
+                    "again",
+                    f,
+                    exc,
+                )
         history = fold(tables)
         self._cache = (key, history)
         return history
