@@ -24,6 +24,7 @@ CASES = [
     ("eni-0c0000000000000a1", "10.0.0.10", "network-acl", "the NAT gateway"),
     ("eni-0c0000000000000a7", "10.0.4.5", "network-acl", "the transit gateway"),
     ("eni-0c0000000000000a6", "10.0.3.5", "network-acl", "the endpoint"),
+    ("eni-0c0000000000000a3", "10.0.0.21", "network-acl", "the load balancer"),  # NLB, no groups
     ("eni-0c0000000000000a2", "10.0.0.20", "security-group-or-network-acl", "the load balancer"),
     ("eni-0c0000000000000a4", "10.0.20.5", "security-group-or-network-acl", "the database"),
     ("eni-0c0000000000000a8", "10.0.10.77", "security-group-or-network-acl", "the Lambda function"),

@@ -113,9 +113,12 @@ class NetworkInterface:
     @property
     def has_security_groups(self) -> bool:
         """False for the kinds AWS gives no security groups (NAT gateway, TGW attachment,
-        Gateway Load Balancer and its endpoints), whatever ``Groups`` lists."""
+        Gateway Load Balancer and its endpoints), whatever ``Groups`` lists, and for a Network
+        Load Balancer created without any."""
         from ..store.inventory import NO_SECURITY_GROUP_KINDS
 
+        if self.kind == "network-load-balancer":  # its groups are optional, and fixed at creation
+            return bool(self.group_ids)
         return self.kind not in NO_SECURITY_GROUP_KINDS
 
     def shown(self) -> str:

@@ -137,6 +137,11 @@ _THING = {
 }
 
 
+def _article(title: str) -> str:
+    # "A NAT gateway", "An NLB", "An ALB": by how the word is spoken.
+    return "An" if title[:1] in "AEIOU" or title in ("NLB", "RDS") else "A"
+
+
 def _owner(addr: str, configs: Configs | None, here) -> str:
     """' (web-4, i-0…)' after an address another known interface holds; '' otherwise."""
     if not configs or not configs.interfaces:
@@ -213,7 +218,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "on its way out."
             )
         v.explanation = (
-            f"{happened}\x00A {title}'s interface has no security groups, so only the "
+            f"{happened}\x00{_article(title)} {title}'s interface has no security groups, so only the "
             f"{d} rules of the subnet's network ACL can have rejected it."
         )
         remote = c.client[0] if inbound else c.server[0]
