@@ -310,6 +310,8 @@ class Store:
             "first_date": parts[0] if parts else None,
             "last_date": parts[-1] if parts else None,
             "partitions": len(parts),
+            "interfaces": sum(1 for r in self.inventory.latest().values() if not r["seen_until"]),
+            "interface_snapshots": len(self.inventory.files()),
         }
 
     def quarantined(self) -> Iterator[dict]:
