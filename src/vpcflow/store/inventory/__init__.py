@@ -38,7 +38,6 @@ from .describe import (
     NO_SECURITY_GROUP_KINDS,
     classify,
     kind_title,
-    load_json,
     parse_describe,
 )
 from .history import (
@@ -259,8 +258,3 @@ def names_for(store, values: Iterable[str], at=None) -> dict[str, str]:
         if v and (d := names.describe(str(v), when)):
             out[str(v)] = d
     return out
-
-
-def load_rows(data, source: str) -> list[dict]:
-    """Rows from describe-network-interfaces JSON (text, bytes or decoded)."""
-    return parse_describe(load_json(data, source), source)

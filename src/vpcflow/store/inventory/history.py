@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .describe import kind_title
 
-__all__ = ["INTERFACE_COLUMNS", "Entry", "Names", "fold", "interfaces_table", "addresses_table"]
+__all__ = ["INTERFACE_COLUMNS", "Entry", "Names", "fold", "interfaces_table", "label"]
 
 _LIST = pa.list_(pa.string())
 _TS = pa.timestamp("ms", tz="UTC")
@@ -313,7 +313,3 @@ class Names:
         """``value`` with its label: '10.0.1.14 (web-4, i-0abc…)', 'eni-… (ALB app/shop)'."""
         d = self.describe(value, at)
         return f"{value} ({d})" if d else value
-
-
-def addresses_table(history: list[dict]) -> pa.Table:
-    return Names(history).addresses_table()
