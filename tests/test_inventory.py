@@ -377,3 +377,58 @@ def test_a_damaged_snapshot_is_left_out_and_queries_go_on(tmp_path, caplog):
     (store.inventory.dir / "snapshot-20240502T000000000Z-deadbeef.parquet").write_bytes(b"junk")
     assert store.sql("SELECT count(*) AS n FROM interfaces").to_pylist() == [{"n": 9}]
     assert "inventory snapshot is unreadable" in caplog.text
+
+
+def test_sync_file_names_instances_from_describe_instances(tmp_path):
+    enis = tmp_path / "enis.json"
+    enis.write_text(
+        json.dumps(
+            {
+                "NetworkInterfaces": [
+                    {
+                        "NetworkInterfaceId": "eni-0aaa",
+                        "PrivateIpAddress": "10.0.1.5",
+                        "Attachment": {
+                            "InstanceId": "i-0aaa",
+                            "AttachTime": "2015-05-21T20:02:20.000Z",
+                        },
+                    }
+                ]
+            }
+        )
+    )
+    instances = tmp_path / "instances.json"
+    instances.write_text(
+        json.dumps(
+            {
+                "Reservations": [
+                    {
+                        "Instances": [
+                            {"InstanceId": "i-0aaa", "Tags": [{"Key": "Name", "Value": "api-1"}]}
+                        ]
+                    }
+                ]
+            }
+        )
+    )
+    st = tmp_path / "store"
+    res = run("interfaces", "sync", "--file", enis, "--instances", instances, "--store", st)
+    assert res.exit_code == 0, res.output
+    res = run("interfaces", "show", "10.0.1.5", "--store", st, "--format", "json")
+    assert json.loads(res.output) == [{"value": "10.0.1.5", "is": "api-1, i-0aaa"}]
+    instances.write_text('{"Reservations": [{"Instances": [{"Tags": []}]}]}')
+    res = CliRunner().invoke(
+        main,
+        [
+            "interfaces",
+            "sync",
+            "--file",
+            str(enis),
+            "--instances",
+            str(instances),
+            "--store",
+            str(st),
+        ],
+    )
+    assert res.exit_code == 1
+    assert f"{instances}: $.Reservations[0].Instances[0].InstanceId: missing" in res.output

@@ -53,6 +53,13 @@ def interfaces_group():
     help="Describe every interface of the account and region with boto3, named from "
     "instances' Name tags, load balancers, NAT gateways, VPC endpoints and RDS.",
 )
+@click.option(
+    "--instances",
+    "instances",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="With --file: JSON printed by 'aws ec2 describe-instances', for the instances' Name tags.",
+)
 @click.option("--profile", default=None, help="AWS profile for --from-aws.")
 @click.option("--aws-region", default=None, help="AWS region for --from-aws.")
 @click.option(
@@ -61,7 +68,7 @@ def interfaces_group():
     help="When the description was taken (default now): ISO-8601, Unix seconds or 2h.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def sync_cmd(store_path, files, from_aws, profile, aws_region, taken_at, as_json):
+def sync_cmd(store_path, files, from_aws, instances, profile, aws_region, taken_at, as_json):
     """Add a snapshot of the network interfaces to the store's inventory.
 
     Each sync is kept with the time it was taken; earlier ones are never rewritten, so an
@@ -73,6 +80,10 @@ def sync_cmd(store_path, files, from_aws, profile, aws_region, taken_at, as_json
         raise click.UsageError("give --file FILE (repeatable) or --from-aws")
     if not from_aws and (profile or aws_region):
         raise click.UsageError("--profile and --aws-region apply only with --from-aws")
+    if from_aws and instances:
+        raise click.UsageError(
+            "--instances goes with --file; --from-aws reads the instances itself"
+        )
     store = open_existing(store_path, create=True)
     report = sync(
         store,
@@ -81,6 +92,7 @@ def sync_cmd(store_path, files, from_aws, profile, aws_region, taken_at, as_json
         profile=profile,
         region=aws_region,
         taken_at=taken_at,
+        instances=list(instances) or None,
     )
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -39,6 +39,7 @@ from .describe import (
     classify,
     kind_title,
     parse_describe,
+    parse_instance_names,
 )
 from .history import (
     INTERFACE_COLUMNS,
@@ -178,6 +179,12 @@ class Inventory:
         )
 
 
+def _paths(value) -> list:
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, os.PathLike)) else list(value)
+
+
 def _taken(value) -> dt.datetime | None:
     if value is None:
         return None
@@ -196,6 +203,7 @@ def sync(
     profile: str | None = None,
     region: str | None = None,
     taken_at=None,
+    instances: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
     client_factory=None,
 ) -> SyncReport:
     """Add a snapshot of the interfaces to ``store``'s inventory.
@@ -205,12 +213,16 @@ def sync(
     boto3 (paginated), and name them from instances' Name tags, load balancers, NAT gateways,
     VPC endpoints and RDS instances. ``taken_at``: when the description was taken (default
     now; for a file saved earlier, its time: ISO-8601, Unix seconds or ``2h``).
+    ``instances``: with ``file``, the JSON ``aws ec2 describe-instances`` printed, whose Name
+    tags name the instances' interfaces (as ``from_aws`` does by itself).
     """
     if bool(file) == bool(from_aws):
         raise ConfigError(
             "give either a describe-network-interfaces JSON file or from_aws=True "
             "(vpcflow interfaces sync --file F | --from-aws)"
         )
+    if from_aws and instances:
+        raise ConfigError("instances= goes with file=; from_aws=True reads the instances itself")
     if from_aws:
         from .fetch import fetch_interfaces
 
@@ -218,7 +230,7 @@ def sync(
             profile=profile, region=region, client_factory=client_factory
         )
     else:
-        paths = [file] if isinstance(file, (str, os.PathLike)) else list(file)
+        paths = _paths(file)
         rows, seen = [], set()
         for p in paths:
             try:
@@ -230,6 +242,15 @@ def sync(
                     seen.add(r["interface_id"])
                     rows.append(r)
         source = ", ".join(str(p) for p in paths)
+        for p in _paths(instances):
+            try:
+                data = Path(p).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+            named = parse_instance_names(data, str(p))
+            for r in rows:
+                if r["kind"] == "instance" and r["instance_id"] in named:
+                    r["name"] = named[r["instance_id"]]
     for r in rows:
         if not r.get("name"):
             r["name"] = resolve_name(r)

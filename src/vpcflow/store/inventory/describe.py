@@ -318,3 +318,29 @@ def parse_describe(data: Any, source: str = "<network interfaces>") -> list[dict
             }
         )
     return rows
+
+
+def parse_instance_names(data: Any, source: str = "<instances>") -> dict[str, str]:
+    """Instance id -> Name tag, from ``aws ec2 describe-instances`` output."""
+    data = load_json(data, source)
+    if not isinstance(data, dict) or "Reservations" not in data:
+        found = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(
+            f"{source}: $: expected the output of 'aws ec2 describe-instances' (an object with "
+            f"a 'Reservations' list), found {found or 'an empty object'}"
+        )
+    out: dict[str, str] = {}
+    reservations = data["Reservations"]
+    if not isinstance(reservations, list):
+        raise _fail(source, "$.Reservations", "expected a list")
+    for i, res in enumerate(reservations):
+        path = f"$.Reservations[{i}]"
+        res = _obj(res, source, path)
+        for j, inst in enumerate(_list(res, "Instances", source, path)):
+            p = f"{path}.Instances[{j}]"
+            inst = _obj(inst, source, p)
+            iid = _str(inst, "InstanceId", source, p, required=True)
+            name = _tags(inst, source, p).get("Name")
+            if name:
+                out[iid] = name
+    return out
