@@ -245,8 +245,6 @@ def fold(verdicts: list[Verdict]) -> list[Verdict]:
 
 _OUT_COLUMNS = (
     ("interface_id", pa.string()),
-    ("interface_kind", pa.string()),
-    ("interface_name", pa.string()),
     ("direction", pa.string()),
     ("protocol", pa.int64()),
     ("srcaddr", pa.string()),
@@ -272,6 +270,8 @@ _OUT_COLUMNS = (
     ("explanation", pa.string()),
     ("fix", pa.string()),
     ("basis", pa.string()),
+    ("interface_kind", pa.string()),  # from the inventory or describe-network-interfaces
+    ("interface_name", pa.string()),
 )
 
 
