@@ -220,3 +220,21 @@ def test_the_aws_transit_gateway_example_rejected_is_the_network_acl(tmp_path):
     )
     assert "outbound rules of the subnet's network ACL" in v["explanation"]
     assert "subnet-11111111aaaaaaaaa" in v["fix"] and "to 10.40.2.236/32" in v["fix"]
+
+
+def test_reject_reason_bpa_is_block_public_access_on_any_kind(tmp_path):
+    header = (
+        "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+        "action log-status reject-reason\n"
+    )
+    rows = "".join(
+        f"8 {eni} 203.0.113.50 {addr} 40000 443 6 1 60 1714550000 1714550060 REJECT OK BPA\n"
+        for eni, addr in (
+            ("eni-0c0000000000000a1", "10.0.0.10"),
+            ("eni-0b21a3c4d5e6f7081", "10.0.1.14"),
+        )
+    )
+    got = explain(tmp_path, header + rows, "--network-interfaces", ENIS)
+    assert [v["verdict"] for v in got] == ["block-public-access"] * 2
+    assert all("reject-reason is BPA" in v["explanation"] for v in got)
+    assert all("Block Public Access exclusion" in v["fix"] for v in got)

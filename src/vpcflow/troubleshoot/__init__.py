@@ -24,10 +24,11 @@ from ..timeparse import to_epoch
 from .configs import Configs, interfaces_from_inventory, load_configs
 from .conversations import Conversation, Flow, pair_flows
 from .fetch import fetch_configs, store_interface_ids
-from .verdicts import ALLOWED, NACL, SG, SG_OR_NACL, Verdict, decide
+from .verdicts import ALLOWED, BPA, NACL, SG, SG_OR_NACL, Verdict, decide
 
 __all__ = [
     "ALLOWED",
+    "BPA",
     "NACL",
     "SG",
     "SG_OR_NACL",

@@ -26,12 +26,13 @@ from .configs import DEFAULT_RULE_NUMBER, Configs, NetworkAcl, SecurityGroup
 from .conversations import Conversation
 from .rules import AclResult, SgResult, evaluate_acl, evaluate_security_groups
 
-__all__ = ["Verdict", "decide", "ALLOWED", "NACL", "SG", "SG_OR_NACL"]
+__all__ = ["Verdict", "decide", "ALLOWED", "BPA", "NACL", "SG", "SG_OR_NACL"]
 
 ALLOWED = "allowed"
 NACL = "network-acl"
 SG = "security-group"
 SG_OR_NACL = "security-group-or-network-acl"
+BPA = "block-public-access"  # version-8 records with reject-reason BPA
 
 _PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 47: "GRE", 50: "ESP", 51: "AH"}
 
@@ -299,7 +300,27 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "connection fails, look at the host: nothing listening on the port, a local "
                 "firewall, or the application not answering."
             )
-    if configs and v.verdict != ALLOWED:
+    blocked = req if req.rejected else resp if resp.rejected else None
+    reasons = (
+        {(f.reject_reason or "").upper() for f in blocked.flows if f.action == "REJECT"}
+        if blocked
+        else set()
+    )
+    if reasons == {"BPA"}:
+        # Version-8 records say so themselves: Block Public Access rejects before any rule.
+        v.verdict = BPA
+        v.explanation = (
+            f"{who} → {to} ({what}) on {here} was rejected by VPC Block Public Access: the "
+            "records' reject-reason is BPA, so neither a security group nor the network ACL "
+            "decided it.\x00"
+        )
+        v.fix = (
+            f"If this traffic is meant to cross the internet gateway, add a Block Public Access "
+            f"exclusion for the subnet or VPC of {c.interface_id} (bidirectional, or egress-only "
+            "for outbound traffic), or turn Block Public Access off for the account and region."
+        )
+        v.notes = [n for n in v.notes if not n.startswith("The records give reject-reason")]
+    elif configs and v.verdict != ALLOWED:
         _with_configs(v, c, configs)
     # "\x00" separates what happened from the logs-only reasoning, which a decision from the
     # configurations replaces.
