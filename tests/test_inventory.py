@@ -432,3 +432,16 @@ def test_sync_file_names_instances_from_describe_instances(tmp_path):
     )
     assert res.exit_code == 1
     assert f"{instances}: $.Reservations[0].Instances[0].InstanceId: missing" in res.output
+
+
+def test_an_unwritable_inventory_is_one_line_and_nothing_is_lost(tmp_path):
+    store = _store(tmp_path)
+    (store.path / "_vpcflow").mkdir(exist_ok=True)
+    (store.path / "_vpcflow" / "interfaces").write_text("in the way")  # not a directory
+    res = CliRunner().invoke(
+        main, ["interfaces", "sync", "--file", str(SAMPLE), "--store", str(store.path)]
+    )
+    assert res.exit_code == 1
+    assert res.output.startswith("Error: ") and "cannot write the inventory" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert (store.path / "_vpcflow" / "interfaces").read_text() == "in the way"

@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...errors import ConfigError
+from ...errors import ConfigError, StoreError
 from .describe import (
     KINDS,
     NO_SECURITY_GROUP_KINDS,
@@ -127,15 +127,7 @@ class Inventory:
             out[r["interface_id"]] = r
         return out
 
-    def add(
-        self, rows: list[dict], taken_at: dt.datetime | None = None, source: str = ""
-    ) -> SyncReport:
-        """Write one snapshot of ``rows`` (from :func:`parse_describe`) taken at ``taken_at``."""
-        taken_at = taken_at or dt.datetime.now(dt.UTC)
-        if taken_at.tzinfo is None:
-            taken_at = taken_at.replace(tzinfo=dt.UTC)
-        before = self.latest()
-        table = snapshot_table(rows, taken_at)
+    def _write(self, table: pa.Table, taken_at: dt.datetime) -> Path:
         with self.store._writer():
             self.dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob(".snapshot-*.tmp"):  # left by a crash: never committed
@@ -152,6 +144,23 @@ class Inventory:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+        return final
+
+    def add(
+        self, rows: list[dict], taken_at: dt.datetime | None = None, source: str = ""
+    ) -> SyncReport:
+        """Write one snapshot of ``rows`` (from :func:`parse_describe`) taken at ``taken_at``."""
+        taken_at = taken_at or dt.datetime.now(dt.UTC)
+        if taken_at.tzinfo is None:
+            taken_at = taken_at.replace(tzinfo=dt.UTC)
+        before = self.latest()
+        table = snapshot_table(rows, taken_at)
+        try:
+            final = self._write(table, taken_at)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.dir}: cannot write the inventory: {exc.strerror or exc}"
+            ) from None
         self._cache = None
         self.store._invalidate()
         ids = {r["interface_id"] for r in rows}
