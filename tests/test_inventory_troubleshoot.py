@@ -238,3 +238,36 @@ def test_reject_reason_bpa_is_block_public_access_on_any_kind(tmp_path):
     assert [v["verdict"] for v in got] == ["block-public-access"] * 2
     assert all("reject-reason is BPA" in v["explanation"] for v in got)
     assert all("Block Public Access exclusion" in v["fix"] for v in got)
+
+
+def test_a_service_interface_listed_without_groups_has_none(tmp_path):
+    # A kind vpcflow does not know (a new AWS service), managed by AWS, with no groups listed.
+    enis = tmp_path / "enis.json"
+    enis.write_text(
+        json.dumps(
+            {
+                "NetworkInterfaces": [
+                    {
+                        "NetworkInterfaceId": "eni-0c0000000000000b1",
+                        "InterfaceType": "some_future_service",
+                        "RequesterManaged": True,
+                        "Groups": [],
+                        "PrivateIpAddress": "10.0.9.9",
+                        "SubnetId": "subnet-0a9",
+                    }
+                ]
+            }
+        )
+    )
+    groups = tmp_path / "sg.json"
+    groups.write_text(json.dumps({"SecurityGroups": [{"GroupId": "sg-0bb", "IpPermissions": []}]}))
+    [v] = explain(
+        tmp_path,
+        rejected_request("eni-0c0000000000000b1", "10.0.9.9"),
+        "--network-interfaces",
+        enis,
+        "--security-groups",
+        groups,
+    )
+    assert v["verdict"] == "network-acl"
+    assert "(none)" not in v["explanation"]

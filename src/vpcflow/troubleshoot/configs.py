@@ -109,6 +109,7 @@ class NetworkInterface:
     interface_type: str = ""  # EC2's InterfaceType
     instance_id: str = ""
     label: str = ""  # what reports print next to the id: "web-4, i-0abc", "NAT gateway nat-0abc"
+    requester_managed: bool = False  # created by an AWS service (RequesterManaged)
 
     @property
     def has_security_groups(self) -> bool:
@@ -119,6 +120,8 @@ class NetworkInterface:
 
         if self.kind == "network-load-balancer":  # its groups are optional, and fixed at creation
             return bool(self.group_ids)
+        if self.requester_managed and not self.group_ids:
+            return False  # a service's interface that EC2 lists without groups has none
         return self.kind not in NO_SECURITY_GROUP_KINDS
 
     def shown(self) -> str:
@@ -442,6 +445,7 @@ def parse_network_interfaces(
             interface_type=itype,
             instance_id=instance_id or "",
             label=label(row) if k.kind != "interface" or name else "",
+            requester_managed=r.get(o, "RequesterManaged", path, "boolean", False, False),
         )
     return out
 
@@ -461,6 +465,7 @@ def interfaces_from_inventory(rows) -> dict[str, NetworkInterface]:
             interface_type=r.get("interface_type") or "",
             instance_id=r.get("instance_id") or "",
             label=r.get("label") or label(r),
+            requester_managed=bool(r.get("requester_managed")),
         )
     return out
 

@@ -138,6 +138,12 @@ _THING = {
 }
 
 
+def _no_groups(kind: str, title: str) -> str:
+    if kind in ("", "interface", "aws-managed") or title == kind:
+        return "This AWS-managed interface has no security groups listed"
+    return f"{_article(title)} {title}'s interface has no security groups"
+
+
 def _article(title: str) -> str:
     # "A NAT gateway", "An NLB", "An ALB": by how the word is spoken.
     return "An" if title[:1] in "AEIOU" or title in ("NLB", "RDS") else "A"
@@ -219,8 +225,8 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "on its way out."
             )
         v.explanation = (
-            f"{happened}\x00{_article(title)} {title}'s interface has no security groups, so only the "
-            f"{d} rules of the subnet's network ACL can have rejected it."
+            f"{happened}\x00{_no_groups(eni.kind, title)}, so only the {d} rules of the "
+            "subnet's network ACL can have rejected it."
         )
         remote = c.client[0] if inbound else c.server[0]
         v.fix = (
