@@ -271,3 +271,35 @@ def test_a_service_interface_listed_without_groups_has_none(tmp_path):
     )
     assert v["verdict"] == "network-acl"
     assert "(none)" not in v["explanation"]
+
+
+def test_troubleshoot_names_the_client_that_held_the_address_then(tmp_path):
+    import datetime as dt
+
+    t1 = dt.datetime(2024, 5, 1, 0, 0, tzinfo=dt.UTC)
+    t2 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    morning, afternoon = int(t1.timestamp()) + 3600, int(t2.timestamp()) + 3600
+    records = "".join(
+        f"2 111122223333 eni-0c0000000000000a1 10.0.10.21 10.0.0.10 {port} {dport} 6 3 180 {t} {t + 60} REJECT OK\n"
+        for port, dport, t in ((41000, 443, morning), (42000, 8443, afternoon))
+    )
+    path = tmp_path / "records.log"
+    path.write_text(records)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(path)])
+    base = json.loads(ENIS.read_text())["NetworkInterfaces"]
+    for when, eni, name in (
+        (t1, "eni-0c0000000000000c1", "old-worker"),
+        (t2, "eni-0c0000000000000c2", "new-worker"),
+    ):
+        doc = {"NetworkInterfaces": base + [{
+            "NetworkInterfaceId": eni, "PrivateIpAddress": "10.0.10.21", "SubnetId": "subnet-0a3",
+            "VpcId": "vpc-0111", "Groups": [{"GroupId": "sg-1"}], "TagSet": [{"Key": "Name", "Value": name}],
+        }]}  # fmt: skip
+        f = tmp_path / f"{name}.json"
+        f.write_text(json.dumps(doc))
+        sync(store, file=f, taken_at=when)
+    verdicts = sorted(store.troubleshoot(), key=lambda v: v.first_seen)
+    assert len(verdicts) == 2
+    assert "10.0.10.21:41000 (old-worker) tried" in verdicts[0].explanation
+    assert "10.0.10.21:42000 (new-worker) tried" in verdicts[1].explanation

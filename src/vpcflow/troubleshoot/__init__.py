@@ -199,7 +199,7 @@ def with_inventory(store, configs: Configs | None) -> Configs | None:
         return configs
     known = interfaces_from_inventory(inv.latest().values())
     if configs is None:
-        return Configs(interfaces=known)
+        return Configs(interfaces=known, names=inv.names())
     merged = dict(known)
     for eni_id, eni in configs.interfaces.items():
         inv_eni = known.get(eni_id)
@@ -207,7 +207,7 @@ def with_inventory(store, configs: Configs | None) -> Configs | None:
             kind = eni.kind if eni.kind not in ("", "interface") else inv_eni.kind
             eni = dataclasses.replace(eni, label=inv_eni.label, kind=kind)
         merged[eni_id] = eni
-    return Configs(configs.security_groups, configs.network_acls, merged)
+    return Configs(configs.security_groups, configs.network_acls, merged, names=inv.names())
 
 
 def fold(verdicts: list[Verdict]) -> list[Verdict]:

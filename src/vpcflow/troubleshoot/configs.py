@@ -135,6 +135,9 @@ class Configs:
     security_groups: dict[str, SecurityGroup] = field(default_factory=dict)
     network_acls: dict[str, NetworkAcl] = field(default_factory=dict)
     interfaces: dict[str, NetworkInterface] = field(default_factory=dict)
+    # The store's inventory look-ups (``vpcflow.store.inventory.Names``), when there is one:
+    # who held an address at the time of the records.
+    names: object | None = field(default=None, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.security_groups or self.network_acls or self.interfaces)

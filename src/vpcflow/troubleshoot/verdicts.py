@@ -149,10 +149,17 @@ def _article(title: str) -> str:
     return "An" if title[:1] in "AEIOU" or title in ("NLB", "RDS") else "A"
 
 
-def _owner(addr: str, configs: Configs | None, here) -> str:
+def _owner(addr: str, configs: Configs | None, here, at: int | None = None) -> str:
     """' (web-4, i-0…)' after an address another known interface holds; '' otherwise."""
-    if not configs or not configs.interfaces:
+    if not configs:
         return ""
+    names = configs.names
+    if names is not None:  # the inventory knows who held it when
+        e = names.address(addr, at)
+        if e is not None:
+            return (
+                "" if here is not None and e.interface_id == here.interface_id else f" ({e.label})"
+            )
     for eni in configs.interfaces_by_address().get(addr, ()):
         if eni is here:
             return ""
@@ -168,8 +175,9 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     eni = configs.interfaces.get(c.interface_id) if configs else None
     here = eni.shown() if eni else c.interface_id
     thing = _THING.get(eni.kind if eni else "", "what is behind the interface")
-    who = _ep(c.client[0], c.client[1], c.protocol) + _owner(c.client[0], configs, eni)
-    to = _ep(c.server[0], c.server[1], c.protocol) + _owner(c.server[0], configs, eni)
+    at = min((x for x in (req.first, resp.first) if x is not None), default=None)
+    who = _ep(c.client[0], c.client[1], c.protocol) + _owner(c.client[0], configs, eni, at)
+    to = _ep(c.server[0], c.server[1], c.protocol) + _owner(c.server[0], configs, eni, at)
     what = _what(c)
     no_sg = eni is not None and not eni.has_security_groups
     v = Verdict(
