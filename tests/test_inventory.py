@@ -235,7 +235,7 @@ def test_cli_sync_list_show_and_sql(tmp_path):
     st = tmp_path / "store"
     res = run("interfaces", "sync", "--file", SAMPLE, "--store", st, "--json")
     assert res.exit_code == 0, res.output
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)
     assert report["interfaces"] == 9
     assert report["kinds"]["nat-gateway"] == 1
     res = run(
@@ -248,16 +248,16 @@ def test_cli_sync_list_show_and_sql(tmp_path):
         "--format",
         "json",
     )
-    assert json.loads(res.output) == [
+    assert json.loads(res.stdout) == [
         {"value": "10.0.0.10", "is": "NAT gateway nat-0a8b0e0d28266841f"},
         {"value": "eni-0c0000000000000a2", "is": "ALB app/shop-prod"},
     ]
     res = run("interfaces", "list", "--store", st, "--format", "json")
-    assert {r["interface_id"] for r in json.loads(res.output)} >= {"eni-0c0000000000000a8"}
+    assert {r["interface_id"] for r in json.loads(res.stdout)} >= {"eni-0c0000000000000a8"}
     res = run(
         "sql", "SELECT name FROM interfaces WHERE kind = 'lambda'", "--store", st, "--format", "csv"
     )
-    assert res.output.splitlines() == ["name", "resize-images"]
+    assert res.stdout.splitlines() == ["name", "resize-images"]
 
 
 def test_cli_sync_errors_are_one_line(tmp_path):
@@ -294,7 +294,7 @@ def test_insights_queries_name_interfaces(tmp_path):
         "json",
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output) == [{"iface": "web-4", "src": "shop-prod", "n": 1}]
+    assert json.loads(res.stdout) == [{"iface": "web-4", "src": "shop-prod", "n": 1}]
 
 
 def test_python_api_sync_and_names(tmp_path):
@@ -321,7 +321,7 @@ def test_generate_writes_the_vpcs_interfaces_and_the_demo_path_names_them(tmp_pa
         "instance", "nat-gateway", "application-load-balancer", "rds", "vpc-endpoint"
     }  # fmt: skip
     res = run("ingest", out, "--store", st, "--json")
-    assert json.loads(res.output)["records"] == 20000  # the JSON beside the logs is no record
+    assert json.loads(res.stdout)["records"] == 20000  # the JSON beside the logs is no record
     run("interfaces", "sync", "--file", out / "describe-network-interfaces.json", "--store", st)
     web4 = next(e for e in topology.INTERFACES if e.name == "web-4")
     res = run(
@@ -333,7 +333,7 @@ def test_generate_writes_the_vpcs_interfaces_and_the_demo_path_names_them(tmp_pa
         "--format",
         "json",
     )
-    assert json.loads(res.output) == [{"n": "web-4", "o": "web-4"}]
+    assert json.loads(res.stdout) == [{"n": "web-4", "o": "web-4"}]
     res = run("detect", "--store", st, "--format", "json")
     named = [f for f in json.loads(res.stdout) if f["names"]]
     assert named and all(
@@ -415,7 +415,7 @@ def test_sync_file_names_instances_from_describe_instances(tmp_path):
     res = run("interfaces", "sync", "--file", enis, "--instances", instances, "--store", st)
     assert res.exit_code == 0, res.output
     res = run("interfaces", "show", "10.0.1.5", "--store", st, "--format", "json")
-    assert json.loads(res.output) == [{"value": "10.0.1.5", "is": "api-1, i-0aaa"}]
+    assert json.loads(res.stdout) == [{"value": "10.0.1.5", "is": "api-1, i-0aaa"}]
     instances.write_text('{"Reservations": [{"Instances": [{"Tags": []}]}]}')
     res = CliRunner().invoke(
         main,

@@ -30,7 +30,7 @@ T2 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 def run(*args):
     res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def explain(tmp_path, records: str, *flags) -> list[dict]:
         main, ["explain", str(path), *map(str, flags), "--format", "json"], catch_exceptions=False
     )
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)
+    return json.loads(res.stdout)
 
 
 @pytest.mark.parametrize(("eni", "addr", "verdict", "thing"), CASES)
@@ -153,7 +153,7 @@ def test_troubleshoot_takes_kinds_and_names_from_the_store_inventory(tmp_path):
         catch_exceptions=False,
     )
     assert res.exit_code == 0, res.output
-    got = {v["interface_id"]: (v["verdict"], v["interface_name"]) for v in json.loads(res.output)}
+    got = {v["interface_id"]: (v["verdict"], v["interface_name"]) for v in json.loads(res.stdout)}
     assert got["eni-0c0000000000000a1"] == ("network-acl", "NAT gateway nat-0a8b0e0d28266841f")
     assert got["eni-0b21a3c4d5e6f7081"] == (
         "security-group-or-network-acl",
@@ -212,7 +212,7 @@ def test_the_aws_transit_gateway_example_rejected_is_the_network_acl(tmp_path):
         catch_exceptions=False,
     )
     assert res.exit_code == 0, res.output
-    [v] = json.loads(res.output)
+    [v] = json.loads(res.stdout)
     assert (v["verdict"], v["stage"], v["interface_kind"]) == (
         "network-acl",
         "request outbound",
