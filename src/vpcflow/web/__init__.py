@@ -108,7 +108,7 @@ def serve(
     Loopback by default; any other address requires ``token`` (one is generated when not given:
     ``ready(server)`` gets the server, whose ``url`` carries it)."""
     if isinstance(store, str) or hasattr(store, "__fspath__"):
-        from .. import open_store
+        from ..api import open_store
 
         store = open_store(store, create=False)
     server = Server(store, host, port, token, **options)

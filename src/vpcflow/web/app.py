@@ -202,7 +202,7 @@ def create_app(
         )
 
     def queries_json(request):
-        from .. import named_queries
+        from .. import queries as named_queries
 
         return JSONResponse(
             [

@@ -136,7 +136,7 @@ class Dashboard:
             path = getattr(self.store, "path", None)
             if path is None:
                 return self.store
-            from .. import open_store
+            from ..api import open_store
 
             self._analysis_store = open_store(path, create=False)
         return self._analysis_store
