@@ -359,6 +359,10 @@ def _run(
         f'ORDER BY 2 DESC LIMIT 10" {where}',
         f"  vpcflow detect {where}    vpcflow troubleshoot {where}",
         f"  vpcflow insights 'filter action = \"REJECT\" | stats count(*) by srcAddr' {where}",
+        "The dashboard (every page above, clickable, in a browser):",
+        "  vpcflow demo --serve    # this tour again, then the dashboard on its store"
+        if temporary
+        else f"  vpcflow serve --store {store_dir}    # then open http://127.0.0.1:8000/",
     ]
     store.close()
     return DemoResult(

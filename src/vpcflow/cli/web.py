@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .options import open_existing, store_option
@@ -47,6 +49,7 @@ def start(store, host, port, token, open_browser, **options) -> None:
         if server.token and not token:
             click.echo("  (a token was generated: only this URL opens the dashboard)")
         click.echo("  Ctrl+C stops it.")
+        sys.stdout.flush()  # the URL must reach a pipe or a log before the server blocks
         if open_browser:
             import webbrowser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
+from sqlglot.errors import TokenError as SqlglotTokenError
 
 from ..errors import QueryError, QueryRefused
 
@@ -44,6 +45,8 @@ def to_engine_sql(query: str, dialect: str, engine_dialect: str = "duckdb") -> s
         err = exc.errors[0] if exc.errors else {}
         where = f" at line {err.get('line')}, column {err.get('col')}" if err.get("line") else ""
         raise QueryError(f"SQL syntax error{where}: {err.get('description') or exc}") from exc
+    except SqlglotTokenError as exc:  # an unterminated string or quote, a stray character
+        raise QueryError(f"SQL syntax error: {str(exc).splitlines()[0]}") from exc
     if len(statements) != 1:
         raise QueryRefused("run one statement at a time")
     tree = statements[0]

@@ -142,6 +142,9 @@ def create_app(
             except VpcflowError as exc:
                 log.warning("%s: %s", request.url.path, exc)
                 return _error(500, str(exc).splitlines()[0])
+            except Exception as exc:  # a bug: logged with its traceback, a JSON 500 for the page
+                log.exception("%s failed", request.url.path)
+                return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
         return endpoint
 

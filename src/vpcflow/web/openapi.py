@@ -55,7 +55,7 @@ _VIEW_PARAMS = [
         "name": "f",
         "in": "query",
         "description": "A filter FIELD=VALUE or FIELD!=VALUE (repeatable).",
-        "schema": {"type": "array", "items": {"type": "string"}},
+        "schema": {"type": "array", "items": {"type": "string", "pattern": "^[a-z_0-9]+!?=.*$"}},
         "style": "form",
         "explode": True,
     },
