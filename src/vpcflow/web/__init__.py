@@ -73,7 +73,9 @@ class Server:
         self.socket = sock
         self.port = sock.getsockname()[1]
         self.host = host
+        self.warm = options.pop("warm", False)
         app = create_app(store, token=token, loopback_only=loopback and not token, **options)
+        self.app = app
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
 
@@ -86,6 +88,10 @@ class Server:
         return url + (f"?token={self.token}" if self.token else "")
 
     def run(self) -> None:
+        if self.warm:
+            import threading
+
+            threading.Thread(target=self.app.state.dashboard.warm, daemon=True).start()
         try:
             self._server.run(sockets=[self.socket])
         finally:
@@ -111,6 +117,7 @@ def serve(
         from ..api import open_store
 
         store = open_store(store, create=False)
+    options.setdefault("warm", True)
     server = Server(store, host, port, token, **options)
     if ready is not None:
         ready(server)

@@ -141,6 +141,18 @@ class Dashboard:
             self._analysis_store = open_store(path, create=False)
         return self._analysis_store
 
+    def warm(self) -> None:
+        """Compute the slow pages (findings, rejections) of the default view ahead of the first
+        visit; run in a background thread by ``vpcflow serve``."""
+        from starlette.datastructures import QueryParams
+
+        try:
+            view = self.view(QueryParams(""))
+            self.findings(view)
+            self.rejected(view)
+        except Exception as exc:  # the page itself will report it
+            log.info("warming the dashboard's cache failed: %s", exc)
+
     def close(self) -> None:
         if self._analysis_store is not None:
             self._analysis_store.close()
