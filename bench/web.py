@@ -159,7 +159,9 @@ def _table(panels: dict, browser: dict) -> str:
         cells = []
         for v in panels:
             s = panels[v][p]
-            cells.append(f"{s['median_ms']:>7.0f} /{s['p95_ms']:>6.0f} ({s['median_x_baseline']:>5.1f}x)")
+            cells.append(
+                f"{s['median_ms']:>7.0f} /{s['p95_ms']:>6.0f} ({s['median_x_baseline']:>5.1f}x)"
+            )
         lines.append(f"{p:<20}" + "".join(f"{c:>26}" for c in cells))
     lines.append("")
     c, w = browser["cold_cache"], browser["warm_cache"]
