@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 import vpcflow
+from test_troubleshoot_aws import ec2_scenario  # noqa: F401 (a fixture)
 from vpcflow.generate import generate
 from webserver import get, get_json, running
 
@@ -489,3 +490,31 @@ def test_openapi_document_with_schemathesis(server):
         except Exception as exc:  # collect every operation's failure, not only the first
             failures.append(f"{operation.label}: {str(exc)[:800]}")
     assert not failures, "\n".join(failures)
+
+
+def test_serve_from_aws_decides_the_rejections_with_the_fetched_rules(ec2_scenario, tmp_path):
+    from test_troubleshoot_aws import records
+
+    s = ec2_scenario
+    (tmp_path / "web.log").write_text(records(s["web_eni"]))
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "web.log")])
+    store.close()
+    proc = subprocess.Popen(
+        [str(EXE), "serve", "--store", str(tmp_path / "store"), "--port", "0", "--from-aws"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = re.search(r"127\.0\.0\.1:(\d+)/", proc.stdout.readline()).group(1)
+        status, body = get_json(f"http://127.0.0.1:{port}/rejected.json?range=all")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    assert status == 200 and body["configurations"]
+    verdicts = [v for g in body["groups"] for v in g["verdicts"]]
+    https = next(v for v in verdicts if v["dstport"] == 443)
+    assert (https["network_acl_id"], https["rule_number"], https["egress"]) == (s["acl"], 90, True)
+    assert next(v for v in verdicts if v["dstport"] == 22)["verdict"] == "security-group"
+    assert body["groups"][0]["subnet_id"] == s["web_subnet"]  # from the fetched interface

@@ -354,15 +354,15 @@ class Dashboard:
             verdicts = self.analysis_store.troubleshoot(
                 interface_id=eni, since=view.start, until=view.end, configs=configs
             )
-            return [v.to_dict() for v in verdicts], configs is not None
+            return [v.to_dict() for v in verdicts], configs
 
-        verdicts, with_configs = self._cached(
+        verdicts, configs = self._cached(
             ("troubleshoot", eni, view.start, view.end, self._configs_version),
             run,
             self._analysis_lock,
         )
         verdicts = [dict(v) for v in verdicts if _verdict_matches(v, view.filters)]
-        where = self._interface_facts({v["interface_id"] for v in verdicts})
+        where = self._interface_facts({v["interface_id"] for v in verdicts}, configs)
         groups: dict[tuple, dict] = {}
         totals: dict[str, int] = {}
         for v in verdicts:
@@ -389,18 +389,17 @@ class Dashboard:
             g["verdicts"] = g["verdicts"][:per_interface]
         return {
             "view": view.to_dict(),
-            "configurations": with_configs,
+            "configurations": configs is not None,
             "totals": totals,
             "groups": sorted(groups.values(), key=lambda g: -sum(g["counts"].values())),
         }
 
-    def _interface_facts(self, ids: set[str]) -> dict[str, dict]:
+    def _interface_facts(self, ids: set[str], configs) -> dict[str, dict]:
         facts: dict[str, dict] = {}
         if ids:
             lit = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
             for r in self.sql(_sql("interfaces").substitute(ids=lit)):
                 facts[r["interface_id"]] = r
-        configs = self.configs
         if configs is not None:  # the configurations know the subnet when the logs do not
             for eni, nic in configs.interfaces.items():
                 if eni in ids:
