@@ -492,7 +492,7 @@ def test_openapi_document_with_schemathesis(server):
     assert not failures, "\n".join(failures)
 
 
-def test_serve_from_aws_decides_the_rejections_with_the_fetched_rules(ec2_scenario, tmp_path):
+def test_serve_from_aws_decides_the_rejections_with_the_fetched_rules(ec2_scenario, tmp_path):  # noqa: F811
     from test_troubleshoot_aws import records
 
     s = ec2_scenario
