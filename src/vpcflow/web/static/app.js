@@ -348,8 +348,9 @@ async function rejected(main) {
     el("label", {}, " describe-network-interfaces ", el("input", { type: "file", name: "network_interfaces", accept: ".json" })),
     el("button", { type: "submit" }, "Use them"));
   const totals = Object.entries(d.totals).map(([k, v]) => `${k}: ${v.toLocaleString()} conversations`).join(" · ") || "nothing rejected in this view";
-  const groups = d.groups.map((g) => card(
-    [g.subnet_id ? `subnet ${g.subnet_id} · ` : "", `interface ${g.interface_id}`, g.instance_id ? ` · ${g.instance_id}` : ""].join(""), "wide",
+  const groups = d.groups.map((g) => el("div", { class: "card wide" },
+    el("h2", {}, g.subnet_id ? ["subnet ", fv("subnet_id", g.subnet_id), " · "] : "", "interface ", fv("interface_id", g.interface_id),
+       g.instance_id ? [" · ", fv("instance_id", g.instance_id)] : ""),
     el("div", { class: "muted" }, Object.entries(g.counts).map(([k, v]) => `${k}: ${v}`).join(" · ")),
     el("div", { class: "scroll" }, table([
       { key: "verdict", title: "verdict", render: (v) => el("b", {}, v.verdict) },
