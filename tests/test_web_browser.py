@@ -75,6 +75,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     p = browser.new_page()
+    p.set_default_timeout(120_000)  # a loaded machine: slow is not wrong
     p.errors = []
     p.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
     p.on("pageerror", lambda e: p.errors.append(str(e)))
@@ -213,7 +214,7 @@ def test_clicking_a_bar_filters_the_flows_to_what_vpcflow_sql_returns(page, base
         [item["label"], item["value"]],
     )
     page.mouse.click(x, y)
-    page.wait_for_url(re.compile(r"f=dstport"), timeout=30_000)
+    page.wait_for_url(re.compile(r"f=dstport"), timeout=120_000)
     page.wait_for_selector(READY, state="attached")
     assert query_of(page.url)["f"] == item["filters"]
     assert page.locator("[data-chip]").count() == 2
@@ -317,7 +318,7 @@ def test_dragging_on_the_time_chart_zooms_every_panel(page, base):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
     page.mouse.up()
-    page.wait_for_url(re.compile(r"from="), timeout=30_000)
+    page.wait_for_url(re.compile(r"from="), timeout=120_000)
     page.wait_for_selector(READY, state="attached")
     q = query_of(page.url)
     assert "range" not in q and q["from"] and q["to"]
