@@ -55,6 +55,10 @@ class NamedQuery:
     def render(self, values: dict[str, str] | None = None) -> str:
         return render(self, values)
 
+    def preview(self) -> str:
+        """The SQL with the defaults, a required parameter left as ``{{name}}`` (for display)."""
+        return render(self, None, placeholders=True)
+
 
 def _load(text: str, filename: str) -> NamedQuery:
     meta: dict[str, str] = {}
@@ -121,8 +125,12 @@ def _literals(p: Param, value: str) -> dict[str, str]:
     return {p.name: "'" + value.replace("'", "''") + "'"}
 
 
-def render(query: NamedQuery, values: dict[str, str] | None = None) -> str:
-    """The query's SQL with parameters (defaults for those not given) as SQL literals."""
+def render(
+    query: NamedQuery, values: dict[str, str] | None = None, *, placeholders: bool = False
+) -> str:
+    """The query's SQL with parameters (defaults for those not given) as SQL literals.
+
+    A required parameter not given is an error, or with ``placeholders`` stays ``{{name}}``."""
     values = dict(values or {})
     known = {p.name for p in query.params}
     unknown = set(values) - known
@@ -132,13 +140,17 @@ def render(query: NamedQuery, values: dict[str, str] | None = None) -> str:
             f"its parameters: {', '.join(sorted(known)) or 'none'}"
         )
     missing = [p for p in query.params if p.required and p.name not in values]
-    if missing:
+    if missing and not placeholders:
         raise QueryError(
             f"named query {query.name} needs "
             + ", ".join(f"parameter {p.name} ({p.description})" for p in missing)
         )
     literals: dict[str, str] = {}
     for p in query.params:
+        if p.required and p.name not in values:
+            for suffix in ("", "_first", "_last") if p.type == "cidr" else ("",):
+                literals[p.name + suffix] = "{{" + p.name + suffix + "}}"
+            continue
         literals.update(_literals(p, values.get(p.name, p.default)))
     body = "\n".join(line for line in query.sql.splitlines() if not line.startswith("--"))
 

@@ -214,9 +214,15 @@ def create_app(
                     "description": q.description,
                     "source": q.source,
                     "params": [
-                        {"name": p.name, "type": p.type, "default": p.default} for p in q.params
+                        {
+                            "name": p.name,
+                            "type": p.type,
+                            "default": p.default,
+                            "required": p.required,
+                        }
+                        for p in q.params
                     ],
-                    "sql": q.render(),
+                    "sql": q.preview(),
                 }
                 for q in named_queries.all_queries()
             ]
