@@ -372,6 +372,10 @@ def _run(
         f"  vpcflow interfaces sync --file {'./flows' if temporary else logs}/"
         f"describe-network-interfaces.json {where}   # names for every report",
         f"  vpcflow insights 'filter action = \"REJECT\" | stats count(*) by srcAddr' {where}",
+        "The dashboard (every page above, clickable, in a browser):",
+        "  vpcflow demo --serve    # this tour again, then the dashboard on its store"
+        if temporary
+        else f"  vpcflow serve --store {store_dir}    # then open http://127.0.0.1:8000/",
     ]
     store.close()
     return DemoResult(

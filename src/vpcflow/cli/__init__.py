@@ -4,7 +4,7 @@ Each command opens a library object, calls one method and prints the result. Lib
 (``VpcflowError``) become one line on stderr and exit code 1; usage errors exit 2.
 
 Commands live in one module per area (``core``, ``aws``, ``insights``, ``troubleshoot``,
-``detect``, ``generate``); each exposes ``register(main)``.
+``detect``, ``generate``, ``web``); each exposes ``register(main)``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "troubleshoot",
     "detect",
     "interfaces",
+    "web",
 )
 
 
