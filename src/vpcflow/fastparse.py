@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .parse import (
+    MAX_LINE_BYTES,
     Layouts,
     ParseResult,
     _check,
@@ -25,6 +27,7 @@ from .parse import (
     _is_header,
     _layout_for_count,
     assemble,
+    epochs_in_range,
     to_seconds,
 )
 from .schema import ADDR, ENUM, INT, Field
@@ -74,7 +77,8 @@ def _native_path(
     layout = _layout_for_count(len(data[: nl if nl >= 0 else len(data)].split()), layouts)
     if layout is None:
         return None
-    out = _tokenize(data, tuple(_spec(f) for f in layout))
+    # The tokenizer declines lines longer than the exact parser stores, '#' lines and blank lines.
+    out = _tokenize(data, tuple(_spec(f) for f in layout), MAX_LINE_BYTES)
     if out is None:
         return None
     n, cols = out
@@ -92,6 +96,8 @@ def _native_path(
             )
             if f.name in ("start", "end"):
                 arr = to_seconds(arr)
+                if not epochs_in_range(arr):
+                    return None
             columns[f.column] = arr if f.arrow_type == pa.int64() else pc.cast(arr, f.arrow_type)
         else:
             offsets, values, validity, nulls, saw_ipv6 = col
@@ -109,6 +115,15 @@ def _native_path(
                 return None
             columns[f.column] = arr
     return ParseResult(assemble(columns, n, defaults), [], unknown)
+
+
+def _longest_line(data: bytes) -> int:
+    """Bytes of the longest line of ``data``, not counting its ``\\n``."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if not len(ends):
+        return len(data)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return int(max((ends - starts).max(), len(data) - ends[-1] - 1))
 
 
 def _fast_path(
@@ -132,7 +147,9 @@ def _fast_path(
             data = data[nl + 1 :] if nl >= 0 else b""
     if not data:
         return ParseResult(_empty_table(), [], unknown)
-    if data[:1] in (b" ", b"\n") or b"  " in data or b"\n\n" in data or b" \n" in data:
+    if data[:1] in (b" ", b"\n", b"#") or b"  " in data or b"\n\n" in data or b" \n" in data:
+        return None
+    if b"\n#" in data or _longest_line(data) > MAX_LINE_BYTES:
         return None
     nl = data.find(b"\n")
     count = len(data[: nl if nl >= 0 else len(data)].split())
@@ -172,6 +189,8 @@ def _fast_path(
                 return None
             if f.name in ("start", "end"):
                 col = to_seconds(col)
+                if not epochs_in_range(col):
+                    return None
             col = pc.cast(col, f.arrow_type)
         elif not pc.all(_check(col, f)).as_py():
             return None

@@ -30,9 +30,13 @@ from .schema import ADDR, ENUM, INT, Field
 
 __all__ = ["BadLine", "ParseResult", "parse_bytes", "parse_parquet", "iter_text_chunks", "Layouts"]
 
+# The longest line stored, not counting its line end (every parsing path keeps to it).
 MAX_LINE_BYTES = 16 * 1024
 # start/end above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 100_000_000_000
+# The last second a DATE partition can name (9999-12-31T23:59:59Z): a later start/end is a bad
+# value, not a date-column overflow that would abort the whole ingest.
+MAX_EPOCH_SECONDS = 253_402_300_799
 
 _IPV4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
 _IPV6 = r"^[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}(:[0-9.]{7,15})?$"
@@ -119,6 +123,17 @@ def to_seconds(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
 
 
+def epoch_in_range(seconds: pa.Array) -> pa.Array:
+    """Boolean array: a ``start``/``end`` (in seconds) that a date partition can hold."""
+    return pc.fill_null(pc.less_equal(seconds, MAX_EPOCH_SECONDS), True)
+
+
+def epochs_in_range(seconds: pa.Array) -> bool:
+    """True if every ``start``/``end`` value (in seconds) can be stored (the fast paths ask)."""
+    top = pc.max(seconds).as_py()
+    return top is None or top <= MAX_EPOCH_SECONDS
+
+
 def _lines_array(data: bytes) -> pa.Array:
     """Split ``data`` into a string array of lines without copying (newline kept at the end)."""
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -174,6 +189,8 @@ def _explain_value(value: str, f: Field) -> str:
             return f"{value!r} is not a whole number"
         if len(value) > 18:
             return f"{value} is too large"
+        if f.name in ("start", "end") and int(value) >= 0:
+            return f"{value} is after the year 9999 (as Unix seconds or milliseconds)"
         return f"{value} is out of range {f.min_value}..{f.max_value}"
     if f.kind == ENUM:
         return f"{value!r} is not one of {', '.join(f.values)}"
@@ -201,6 +218,8 @@ def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, pa.Array | None]:
             conds.append(pc.less_equal(as64, f.max_value))
         ok = conds[0] if len(conds) == 1 else pc.and_(*conds)
         ok = pc.fill_null(ok, True)
+    if f.name in ("start", "end"):
+        ok = epoch_in_range(as64) if ok is None else pc.and_(ok, epoch_in_range(as64))
     if f.arrow_type == pa.int32():
         as64 = pc.if_else(ok, as64, None) if ok is not None else as64
         return pc.cast(as64, pa.int32()), ok
@@ -313,7 +332,7 @@ def parse_lines(
         usable &= utf8_ok
         # Blank out invalid lines so the kernels below can run on the rest.
         lines = pc.if_else(pa.array(utf8_ok), lines, pa.scalar("", lines.type))
-    lengths = np.asarray(pc.binary_length(lines))
+    lengths = np.asarray(pc.binary_length(pc.utf8_rtrim(lines, characters="\r\n")))
     too_long = lengths > MAX_LINE_BYTES
     if too_long.any():
         for i in np.flatnonzero(too_long & usable):
@@ -545,6 +564,7 @@ def iter_parquet(
         raise FormatError(
             f"{path}: Parquet file has no flow-log columns ({', '.join(pf.schema_arrow.names)})"
         )
+    row0 = 0  # a Parquet record's "line" is its row number, from 1
     for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping)):
         cols = {}
         for name, f in mapping.items():
@@ -565,4 +585,24 @@ def iter_parquet(
                 raise FormatError(
                     f"{path}: column {name!r} cannot be read as {f.athena_type}: {exc}"
                 ) from exc
-        yield ParseResult(assemble(cols, batch.num_rows, defaults), [], unknown)
+        n, bad = batch.num_rows, []
+        good = np.ones(n, dtype=bool)
+        for column in ("start", "end"):
+            if column in cols and not epochs_in_range(cols[column]):
+                ok = np.asarray(epoch_in_range(cols[column]))
+                bad += [
+                    BadLine(
+                        path,
+                        row0 + int(i) + 1,
+                        f"{cols[column][int(i)].as_py()} is after the year 9999",
+                        column,
+                    )
+                    for i in np.flatnonzero(~ok & good)
+                ]
+                good &= ok
+        if not good.all():
+            keep = pa.array(good)
+            cols = {k: v.filter(keep) for k, v in cols.items()}
+            n = int(good.sum())
+        row0 += batch.num_rows
+        yield ParseResult(assemble(cols, n, defaults), sorted(bad, key=lambda b: b.line), unknown)
