@@ -70,9 +70,11 @@ def _native_path(
     """The native tokenizer on a chunk; None whenever it declines (the next path takes over)."""
     if _tokenize is None:
         return None
-    data, unknown = _split_header(data, layouts, first_line)
+    rest, unknown = _split_header(data, layouts, first_line)
+    skipped = {"header": 1} if rest is not data else {}
+    data = rest
     if not data:
-        return ParseResult(_empty_table(), [], unknown)
+        return ParseResult(_empty_table(), [], unknown, skipped)
     nl = data.find(b"\n")
     layout = _layout_for_count(len(data[: nl if nl >= 0 else len(data)].split()), layouts)
     if layout is None:
@@ -114,7 +116,7 @@ def _native_path(
             if saw_ipv6 and not pc.all(_check(arr, f)).as_py():
                 return None
             columns[f.column] = arr
-    return ParseResult(assemble(columns, n, defaults), [], unknown)
+    return ParseResult(assemble(columns, n, defaults), [], unknown, skipped)
 
 
 def _longest_line(data: bytes) -> int:
@@ -137,16 +139,11 @@ def _fast_path(
         data = data.replace(b"\r\n", b"\n")
         if b"\r" in data:
             return None
-    unknown: set[str] = set()
-    nl = data.find(b"\n")
-    first = data[: nl if nl >= 0 else len(data)]
-    if first[:1].isalpha() and first[:1].islower():
-        toks = first.decode("utf-8", "replace").split()
-        if _is_header(toks, first_line == 1):
-            unknown = layouts.set_header(toks)
-            data = data[nl + 1 :] if nl >= 0 else b""
+    rest, unknown = _split_header(data, layouts, first_line)
+    skipped = {"header": 1} if rest is not data else {}
+    data = rest
     if not data:
-        return ParseResult(_empty_table(), [], unknown)
+        return ParseResult(_empty_table(), [], unknown, skipped)
     if data[:1] in (b" ", b"\n", b"#") or b"  " in data or b"\n\n" in data or b" \n" in data:
         return None
     if b"\n#" in data or _longest_line(data) > MAX_LINE_BYTES:
@@ -195,7 +192,7 @@ def _fast_path(
         elif not pc.all(_check(col, f)).as_py():
             return None
         columns[f.column] = col
-    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown)
+    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown, skipped)
 
 
 def fast_paths(

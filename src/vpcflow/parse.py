@@ -32,6 +32,8 @@ __all__ = ["BadLine", "ParseResult", "parse_bytes", "parse_parquet", "iter_text_
 
 # The longest line stored, not counting its line end (every parsing path keeps to it).
 MAX_LINE_BYTES = 16 * 1024
+# parse_lines splits larger data into pieces of whole lines.
+MAX_CHUNK_BYTES = 256 << 20
 # start/end above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 100_000_000_000
 # The last second a DATE partition can name (9999-12-31T23:59:59Z): a later start/end is a bad
@@ -78,6 +80,8 @@ class ParseResult:
     table: pa.Table
     bad_lines: list[BadLine] = field(default_factory=list)
     unknown_fields: set[str] = field(default_factory=set)
+    # Lines that are neither records nor bad: reason ("header", "blank", "comment") -> count.
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -308,6 +312,14 @@ def parse_lines(
     defaults = defaults or {}
     if not data:
         return ParseResult(_empty_table())
+    if len(data) > MAX_CHUNK_BYTES and line_numbers is None:
+        # Bounded pieces: Arrow string offsets (and the native tokenizer's) are 32-bit.
+        parts = []
+        for piece, line in iter_text_chunks(io.BytesIO(data), MAX_CHUNK_BYTES // 2, first_line):
+            parts.append(
+                parse_lines(piece, path=path, layouts=layouts, first_line=line, defaults=defaults)
+            )
+        return _concat(parts)
     if line_numbers is None:
         # Clean chunks take a fast path; anything odd goes to the exact per-line path below,
         # which is the authority on what is stored and what is reported. (Imported here: the
@@ -347,11 +359,30 @@ def parse_lines(
         lines = pc.if_else(pa.array(~too_long), lines, pa.scalar("", lines.type))
 
     trimmed = pc.utf8_trim_whitespace(lines)
-    blank = np.asarray(pc.equal(pc.binary_length(trimmed), 0))
-    comment = np.asarray(pc.fill_null(pc.starts_with(trimmed, "#"), False))
+    blank = np.asarray(pc.equal(pc.binary_length(trimmed), 0)) & usable
+    comment = np.asarray(pc.fill_null(pc.starts_with(trimmed, "#"), False)) & usable
     usable &= ~blank & ~comment
     tokens = pc.utf8_split_whitespace(trimmed)
     counts = np.asarray(pc.list_value_length(tokens))
+    skipped: dict[str, int] = {}
+    if blank.any():
+        skipped["blank"] = int(blank.sum())
+    for i in np.flatnonzero(comment):
+        # Flow logs have no comments: a '#' line shaped like a record is reported, not dropped.
+        rest = lines[int(i)].as_py().strip().lstrip("#").split()
+        layout = _layout_for_count(len(rest), layouts) if rest else None
+        if layout is not None and len(layout) == len(rest):
+            bad.append(
+                BadLine(
+                    path,
+                    int(line_numbers[i]),
+                    "a record commented out with '#': remove the '#' to store it",
+                    "",
+                    lines[int(i)].as_py().rstrip("\r\n")[:500],
+                )
+            )
+        else:
+            skipped["comment"] = skipped.get("comment", 0) + 1
 
     # Header lines: made only of lower-case words, and naming known fields.
     cand = np.asarray(pc.fill_null(pc.match_substring_regex(trimmed, _HEADER_CANDIDATE), False))
@@ -361,6 +392,8 @@ def parse_lines(
             header_rows.append(int(i))
     is_header = np.zeros(n, dtype=bool)
     is_header[header_rows] = True
+    if header_rows:
+        skipped["header"] = len(header_rows)
 
     # Segments between header lines share a layout.
     bounds = [0, *header_rows, n] if header_rows else [0, n]
@@ -411,21 +444,26 @@ def parse_lines(
                 tables.append(table)
     table = pa.concat_tables(tables) if tables else _empty_table()
     bad.sort(key=lambda b: b.line)
-    return ParseResult(table, bad, unknown)
+    return ParseResult(table, bad, unknown, skipped)
 
 
 def _unwrap_json(
     data: bytes, path: str, first_line: int
-) -> tuple[bytes, np.ndarray, list[BadLine]]:
+) -> tuple[bytes, np.ndarray, list[BadLine], dict[str, int]]:
     """JSON lines carrying records in ``message`` (CloudWatch Logs exports, Firehose) or in
     ``logEvents[].message`` (CloudWatch Logs subscription payloads)."""
     out: list[str] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    for offset, raw in enumerate(data.split(b"\n")):
+    skipped: dict[str, int] = {}
+    parts = data.split(b"\n")
+    if data.endswith(b"\n"):
+        parts.pop()  # the end of the last line, not an empty line
+    for offset, raw in enumerate(parts):
         lineno = first_line + offset
         text = raw.strip()
         if not text:
+            skipped["blank"] = skipped.get("blank", 0) + 1
             continue
         try:
             obj = json.loads(text)
@@ -445,6 +483,7 @@ def _unwrap_json(
             messages = [obj["message"]]
         elif isinstance(obj, dict) and isinstance(obj.get("logEvents"), list):
             if obj.get("messageType") == "CONTROL_MESSAGE":
+                skipped["control message"] = skipped.get("control message", 0) + 1
                 continue
             messages = [e.get("message") for e in obj["logEvents"] if isinstance(e, dict)]
         if not messages or not all(isinstance(m, str) for m in messages):
@@ -462,7 +501,26 @@ def _unwrap_json(
             out.append(m.replace("\n", " "))
             numbers.append(lineno)
     payload = ("\n".join(out) + "\n").encode() if out else b""
-    return payload, np.array(numbers, dtype=np.int64), bad
+    return payload, np.array(numbers, dtype=np.int64), bad, skipped
+
+
+def parse_json_lines(
+    data: bytes,
+    *,
+    path: str = "<input>",
+    layouts: Layouts | None = None,
+    first_line: int = 1,
+    defaults: dict[str, str] | None = None,
+) -> ParseResult:
+    """Parse a chunk of JSON lines (whole lines) whose messages are flow-log records."""
+    payload, numbers, bad, skipped = _unwrap_json(data, path, first_line)
+    res = parse_lines(
+        payload, path=path, layouts=layouts or Layouts(), defaults=defaults, line_numbers=numbers
+    )
+    res.bad_lines = sorted(bad + res.bad_lines, key=lambda b: b.line)
+    for k, v in skipped.items():
+        res.skipped[k] = res.skipped.get(k, 0) + v
+    return res
 
 
 def looks_like_json(data: bytes) -> bool:
@@ -484,19 +542,16 @@ def parse_bytes(
         return parse_parquet(io.BytesIO(data), path=path, defaults=defaults)
     layouts = Layouts(log_format)
     if looks_like_json(data):
-        payload, numbers, bad = _unwrap_json(data, path, 1)
-        res = parse_lines(
-            payload, path=path, layouts=layouts, defaults=defaults, line_numbers=numbers
-        )
-        res.bad_lines = sorted(bad + res.bad_lines, key=lambda b: b.line)
-        return res
+        return parse_json_lines(data, path=path, layouts=layouts, defaults=defaults)
     return parse_lines(data, path=path, layouts=layouts, defaults=defaults)
 
 
-def iter_text_chunks(stream, chunk_size: int = 8 << 20) -> Iterator[tuple[bytes, int]]:
+def iter_text_chunks(
+    stream, chunk_size: int = 8 << 20, first_line: int = 1
+) -> Iterator[tuple[bytes, int]]:
     """Yield (whole lines, first line number) from a binary stream, ``chunk_size`` at a time."""
     carry = b""
-    line = 1
+    line = first_line
     while True:
         block = stream.read(chunk_size)
         if not block:
@@ -536,6 +591,8 @@ def _concat(results: list[ParseResult]) -> ParseResult:
     for r in results:
         out.bad_lines.extend(r.bad_lines)
         out.unknown_fields |= r.unknown_fields
+        for k, v in r.skipped.items():
+            out.skipped[k] = out.skipped.get(k, 0) + v
     return out
 
 
