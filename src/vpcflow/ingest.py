@@ -15,6 +15,7 @@ by chunk and commits its progress so that a re-run resumes where it stopped.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -33,16 +34,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema, settings
-from .errors import FormatError, VpcflowError
+from .errors import FormatError, StoreWriteError, VpcflowError, write_failure
 from .ingest_workers import Workers
 from .manifest import Txn
 from .parse import (
     BadLine,
     Layouts,
+    ParseResult,
     iter_parquet,
     iter_text_chunks,
     looks_like_json,
-    parse_bytes,
+    parse_json_lines,
     parse_lines,
 )
 from .sources import RawObject
@@ -51,7 +53,12 @@ from .sources.local import open_decompressed
 log = logging.getLogger("vpcflow")
 
 ROW_GROUP_ROWS = 262_144
-# Objects up to this size (as stored) are parsed whole; larger ones stream chunk by chunk.
+# A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
+# bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
+ROW_GROUP_BYTES = 64 << 20
+# Objects up to this size (as stored) are ingested in one transaction (by a worker when there
+# are many); larger ones commit their progress every batch and resume. Both stream: nothing
+# is ever inflated whole in memory.
 SMALL_OBJECT = 16 << 20
 CHUNK_BYTES = 8 << 20
 # Worker processes start once an ingest has seen this much small-object input (as stored); the
@@ -75,6 +82,33 @@ class IngestReport:
     workers: int = 1
     problems: list[dict] = field(default_factory=list)
     quarantine: list[str] = field(default_factory=list)
+    # Lines that are neither records nor bad lines, by reason: header, blank, comment.
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    # Files of a directory left out as not being flow-log objects (first 200), and how many.
+    ignored_files: list[str] = field(default_factory=list)
+    ignored: int = 0
+
+    def ignore(self, path: str) -> None:
+        self.ignored += 1
+        if len(self.ignored_files) < MAX_PROBLEMS:
+            self.ignored_files.append(path)
+
+    def skip_lines(self, skipped: dict[str, int]) -> None:
+        for k, v in skipped.items():
+            self.skipped_lines[k] = self.skipped_lines.get(k, 0) + v
+
+    _COUNTS = ("files", "records", "bad_lines", "failed_files", "empty_files", "bytes")
+
+    def snapshot(self) -> dict:
+        """The counters as they stand (what is committed, when taken right after a commit)."""
+        snap = {k: getattr(self, k) for k in self._COUNTS}
+        snap["skipped_lines"] = dict(self.skipped_lines)
+        snap["quarantine"] = list(self.quarantine)
+        return snap
+
+    def restore(self, snap: dict) -> None:
+        for k, v in snap.items():
+            setattr(self, k, v)
 
     def problem(
         self, path: str, reason: str, line: int | None = None, field_name: str = ""
@@ -96,6 +130,9 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records / self.seconds) if self.seconds else None,
             "workers": self.workers,
+            "skipped_lines": self.skipped_lines,
+            "ignored_files": self.ignored,
+            "ignored": self.ignored_files,
             "problems": self.problems,
             "quarantine": self.quarantine,
         }
@@ -111,7 +148,14 @@ class ObjectResult:
     raw_bytes: int = 0
     error: str | None = None
     unknown_fields: set[str] = field(default_factory=set)
-    tables: list[pa.Table] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, part: ParseResult) -> None:
+        self.records += part.records
+        self.bad.extend(part.bad_lines)
+        self.unknown_fields |= part.unknown_fields
+        for k, v in part.skipped.items():
+            self.skipped[k] = self.skipped.get(k, 0) + v
 
 
 def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
@@ -132,6 +176,7 @@ class PartWriter:
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
+        self.buffered_bytes: dict[str, int] = {}
         self.rows: dict[str, int] = {}
 
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
@@ -152,97 +197,126 @@ class PartWriter:
         """Add records that belong to partition ``date=key``."""
         self.buffers.setdefault(key, []).append(table)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
-        if self.buffered[key] >= ROW_GROUP_ROWS:
+        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
+        if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
     def _flush(self, key: str) -> None:
         tables = self.buffers.pop(key, [])
         self.buffered.pop(key, None)
+        self.buffered_bytes.pop(key, None)
         if not tables:
             return
-        w = self.writers.get(key)
-        if w is None:
-            path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(
-                path, schema.arrow_schema(), compression="zstd", compression_level=1
-            )
-            self.writers[key] = w
-        t = pa.concat_tables(tables)
-        w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+        try:
+            w = self.writers.get(key)
+            if w is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                w = pq.ParquetWriter(
+                    path, schema.arrow_schema(), compression="zstd", compression_level=1
+                )
+                self.writers[key] = w
+            t = pa.concat_tables(tables)
+            w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
+            raise write_failure(exc, path) from exc
         self.rows[key] = self.rows.get(key, 0) + t.num_rows
 
     def close(self) -> list[dict]:
-        """Finish every file (written and fsynced); return their manifest entries."""
+        """Finish every file (written and fsynced); return their manifest entries, each with
+        the file's size and CRC-32 so that ``Store.check`` can verify it later."""
         for key in list(self.buffers):
             self._flush(key)
-        for w in self.writers.values():
-            w.close()
         files = []
-        for key, n in sorted(self.rows.items()):
-            rel = f"date={key}/part-{self.name}.parquet"
-            fsync_file(self.stage / rel)
-            files.append({"path": f"data/{rel}", "rows": n})
+        try:
+            for w in self.writers.values():
+                w.close()
+            for key, n in sorted(self.rows.items()):
+                rel = f"date={key}/part-{self.name}.parquet"
+                size, crc = fsync_file(self.stage / rel, checksum=True)
+                files.append({"path": f"data/{rel}", "rows": n, "size": size, "crc32": crc})
+        except OSError as exc:
+            raise write_failure(exc, self.stage) from exc
         self.writers.clear()
         self.rows.clear()
         return files
 
 
-def fsync_file(path: Path) -> None:
+def file_crc32(path: Path) -> tuple[int, int]:
+    """(size, CRC-32) of a file, read in blocks."""
+    crc, size = 0, 0
+    with open(path, "rb", buffering=0) as fh:
+        while block := fh.read(1 << 20):
+            crc = _crc32(block, crc)
+            size += len(block)
+    return size, crc
+
+
+def fsync_file(path: Path, checksum: bool = False) -> tuple[int, int] | None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return file_crc32(path) if checksum else None
 
 
-def read_object(obj: RawObject, log_format: str | None) -> ObjectResult:
-    """Read and parse one object completely (small objects; in a worker or in-process)."""
+try:  # ISA-L's CRC-32 is several times faster than zlib's; same values
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover
+    _crc32 = zlib.crc32
+
+
+def read_object(
+    obj: RawObject, log_format: str | None, sink: Callable[[pa.Table], None]
+) -> ObjectResult:
+    """Read and parse one object, streaming: each parsed chunk goes to ``sink`` as it comes,
+    so memory stays bounded whatever the object inflates to. Damage in a gzip stream (cut off,
+    corrupt, bad CRC) keeps the whole lines before it and reports the rest."""
     res = ObjectResult(obj.uri)
     try:
         raw = obj.open()
+        stream, kind = open_decompressed(raw)
     except VpcflowError as exc:
         res.error = str(exc)
         return res
     except OSError as exc:
         res.error = f"cannot read: {exc}"
         return res
-    chunks = []
-    kind = "text"
-    try:
-        stream, kind = open_decompressed(raw)
-        try:
-            while b := stream.read(CHUNK_BYTES):
-                chunks.append(b)
-        except EOFError as exc:
-            res.error = f"{exc}; the records before the damage were stored"
-        except (OSError, ValueError, zlib.error) as exc:
-            res.error = f"cannot decompress: {exc}"
-        finally:
-            stream.close()
-    except OSError as exc:
-        res.error = f"cannot read: {exc}"
-        return res
-    data = b"".join(chunks)
-    res.raw_bytes = len(data)
-    if res.error and data:  # keep only whole lines of a damaged stream
-        cut = data.rfind(b"\n")
-        data = data[: cut + 1] if cut >= 0 else b""
     fmt = obj.log_format or log_format
     try:
         if kind == "parquet" or obj.kind == "parquet":
-            parsed = parse_bytes(data, path=obj.uri, defaults=obj.defaults)
-        elif looks_like_json(data):
-            parsed = parse_bytes(data, path=obj.uri, log_format=fmt, defaults=obj.defaults)
+            data = stream.read()  # a small object as stored; Parquet needs random access
+            res.raw_bytes = len(data)
+            for part in iter_parquet(io.BytesIO(data), path=obj.uri, defaults=obj.defaults):
+                res.add(part)
+                sink(part.table)
         else:
-            parsed = parse_lines(data, path=obj.uri, layouts=Layouts(fmt), defaults=obj.defaults)
+            layouts = Layouts(fmt)
+            parser = None
+            for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                res.raw_bytes += len(chunk)
+                if parser is None:
+                    parser = parse_json_lines if looks_like_json(chunk) else parse_lines
+                part = parser(
+                    chunk,
+                    path=obj.uri,
+                    layouts=layouts,
+                    first_line=first_line,
+                    defaults=obj.defaults,
+                )
+                res.add(part)
+                sink(part.table)
+    except EOFError as exc:
+        res.error = f"{exc}; the records before the damage were stored"
+    except zlib.error as exc:
+        res.error = f"{exc}; the records before the damage were stored"
     except FormatError as exc:
         res.error = str(exc)
-        return res
-    res.tables = [parsed.table]
-    res.records = parsed.records
-    res.bad = parsed.bad_lines
-    res.unknown_fields = parsed.unknown_fields
+    except OSError as exc:  # reading only: write failures are StoreWriteError
+        res.error = f"cannot read: {exc}"
+    finally:
+        stream.close()
     return res
 
 
@@ -283,6 +357,7 @@ class Ingest:
         self.batch = _Batch(self.stage_root)
         self.workers: Workers | None = None
         self.seq = 0
+        self.committed = report.snapshot()  # the report as of the last commit
 
     # progress and bookkeeping
     def tick(self) -> None:
@@ -310,6 +385,7 @@ class Ingest:
         self.batch.bad.extend(res.bad)
         r.bad_lines += len(res.bad)
         r.records += res.records
+        r.skip_lines(res.skipped)
         self.batch.rows += res.records
         if res.unknown_fields:
             r.problem(
@@ -329,7 +405,39 @@ class Ingest:
         self.tick()
 
     def commit(self) -> None:
-        """Close the batch's files and commit them with its objects; start a new batch."""
+        """Close the batch's files and commit them with its objects; start a new batch.
+
+        A failed write (full disk, read-only file system) rolls the batch back: its staging is
+        deleted, its objects stay un-ingested (the next run takes them again), the report goes
+        back to what was committed, and ``StoreWriteError`` says so."""
+        try:
+            self._commit_batch()
+        except StoreWriteError as exc:
+            if exc.committed:  # the commit line is durable: the batch counts
+                self.committed = self.report.snapshot()
+            raise self._rolled_back(exc) from exc
+        self.committed = self.report.snapshot()
+
+    def _rolled_back(self, exc: StoreWriteError) -> StoreWriteError:
+        """Drop the batch being written after a failed write; the error to raise."""
+        if exc.report is not None:  # already rolled back
+            return exc
+        shutil.rmtree(self.batch.stage, ignore_errors=True)
+        self.report.restore(self.committed)
+        self.batch = _Batch(self.stage_root)
+        r = self.report
+        done = f"{r.records:,} records from {r.files:,} files are committed"
+        if exc.committed:
+            rest = "the next vpcflow command finishes moving the last batch into place"
+        else:
+            rest = "what was being written was rolled back and is ingested again by the next run"
+        return StoreWriteError(
+            f"{exc}; the ingest stopped: {done}, {rest}: make room and run the ingest again",
+            report=r,
+            committed=exc.committed,
+        )
+
+    def _commit_batch(self) -> None:
         if self.workers is not None:
             while self.workers.busy():
                 for obj, res in self.workers.results():
@@ -343,12 +451,15 @@ class Ingest:
             quarantine = None
             if b.bad:
                 quarantine = f"_vpcflow/quarantine/{b.txn}.jsonl"
-                b.stage.mkdir(parents=True, exist_ok=True)
-                with open(b.stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
-                    for bad in b.bad:
-                        fh.write(json.dumps(bad.as_dict()) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                try:
+                    b.stage.mkdir(parents=True, exist_ok=True)
+                    with open(b.stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
+                        for bad in b.bad:
+                            fh.write(json.dumps(bad.as_dict()) + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                except OSError as exc:
+                    raise write_failure(exc, b.stage / "quarantine.jsonl") from exc
                 self.report.quarantine.append(str(self.store.path / quarantine))
             self.store._commit(Txn(b.txn, b.objects, files, [], quarantine, time.time()))
         else:
@@ -372,15 +483,15 @@ class Ingest:
                 else:
                     self._dispatch(obj)
             self.commit()
+        except StoreWriteError as exc:
+            raise self._rolled_back(exc) from exc
         finally:
             if self.workers is not None:
                 self.workers.close()
 
     def _parse_here(self, obj: RawObject) -> None:
-        res = read_object(obj, self.log_format)
-        for t in res.tables:
-            self.batch.local.add(t, obj.day)
-        res.tables = []
+        local = self.batch.local
+        res = read_object(obj, self.log_format, lambda t: local.add(t, obj.day))
         self.absorb(obj, res)
         if self.batch.rows >= self.batch_rows:
             self.commit()
@@ -408,11 +519,11 @@ class Ingest:
         error = None
         try:
             raw = obj.open()
+            stream, kind = open_decompressed(raw)
         except (VpcflowError, OSError) as exc:
             r.failed_files += 1
             r.problem(obj.uri, str(exc) if isinstance(exc, VpcflowError) else f"cannot read: {exc}")
             return
-        stream, kind = open_decompressed(raw)
         try:
             if kind == "parquet" or obj.kind == "parquet":
                 # Parquet needs random access: spool to a temporary file, then read row groups.
@@ -421,8 +532,14 @@ class Ingest:
                 spool.seek(0)
                 for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
                     self.batch.local.add(res.table, obj.day)
+                    self.batch.bad.extend(res.bad_lines)
+                    for b in res.bad_lines:
+                        r.problem(b.path, b.reason, b.line, b.field)
                     records += res.records
+                    bad_n += len(res.bad_lines)
                     r.records += res.records
+                    r.bad_lines += len(res.bad_lines)
+                    self.batch.rows += res.records
                     self.tick()
             else:
                 layouts = Layouts(obj.log_format or self.log_format)
@@ -449,6 +566,7 @@ class Ingest:
                     bad_n += len(res.bad_lines)
                     r.records += res.records
                     r.bad_lines += len(res.bad_lines)
+                    r.skip_lines(res.skipped)
                     r.bytes += len(chunk)
                     self.batch.rows += res.records
                     self.tick()
@@ -469,10 +587,12 @@ class Ingest:
                             )
                         )
                         self.commit()
-        except EOFError as exc:
+        except (EOFError, zlib.error) as exc:
             error = f"{exc}; the records before the damage were stored"
-        except (FormatError, OSError, ValueError, zlib.error) as exc:
+        except FormatError as exc:
             error = str(exc)
+        except OSError as exc:  # reading only: write failures are StoreWriteError
+            error = f"cannot read: {exc}"
         finally:
             stream.close()
         if error:

@@ -2,21 +2,26 @@
 
 The connection is sandboxed: after the ``vpc_flow_logs`` view is defined, external access is
 limited to the store's own data directory and the configuration is locked, so a query cannot
-read other files, write, or attach databases.
+read other files, write, or attach databases. DuckDB also allows its temporary directory, so
+that is a fresh empty directory of the engine's own (inside the store's ``_vpcflow/`` when the
+store is writable), never the relative ``.tmp`` of the current directory.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from .. import schema, settings
-from ..errors import QueryError, QueryRefused
+from ..errors import QueryError, QueryRefused, StoreDamaged, VpcflowError
 from . import TABLE, Engine, QueryResult
 from .dialects import to_engine_sql
 
@@ -77,6 +82,18 @@ class DuckDBEngine(Engine):
         self.store = store
         self._con: duckdb.DuckDBPyConnection | None = None
         self._files: list[str] | None = None
+        self._tmp: str | None = None
+
+    def _temp_directory(self) -> str:
+        """A fresh, empty directory for DuckDB to spill to (and the only other one it may read)."""
+        if self._tmp is None:
+            try:
+                base = Path(self.store.path) / "_vpcflow" / "tmp"
+                base.mkdir(parents=True, exist_ok=True)
+                self._tmp = tempfile.mkdtemp(prefix="duckdb-", dir=base)
+            except OSError:  # a read-only store
+                self._tmp = tempfile.mkdtemp(prefix="vpcflow-duckdb-")
+        return self._tmp
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [str(p) for p in self.store.files()]
@@ -84,15 +101,21 @@ class DuckDBEngine(Engine):
             return self._con
         if self._con is not None:
             self._con.close()
+        self.store.assert_intact()  # a missing file: say which, not "No files found"
         con = duckdb.connect(
             ":memory:",
             config={
                 "threads": settings.threads(),
                 "memory_limit": str(settings.get("memory_limit")),
+                "temp_directory": self._temp_directory(),
             },
         )
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(view_sql(files))
+        try:
+            con.execute(view_sql(files))
+        except duckdb.Error as exc:
+            con.close()
+            raise self._damaged(exc, files) from exc
         _register_functions(con)
         data_dir = str(self.store.path / "data")
         con.execute(f"SET allowed_directories = [{_sql_literal(data_dir)}]")
@@ -108,6 +131,20 @@ class DuckDBEngine(Engine):
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def _damaged(self, exc: duckdb.Error, files: list[str] | None = None) -> VpcflowError:
+        """A DuckDB error naming one of the store's data files is a damaged store."""
+        msg = str(exc).strip().splitlines()[0]
+        for f in files or self._files or []:
+            if f in msg:
+                return StoreDamaged(
+                    f"{f}: data file is damaged ({msg}); "
+                    f"run 'vpcflow check --repair --store {self.store.path}'"
+                )
+        return QueryError(msg)
 
     def query(
         self,
@@ -155,6 +192,9 @@ class DuckDBEngine(Engine):
                 f"query refused: it may only read the store's table {TABLE} ({str(exc).splitlines()[0]})"
             ) from exc
         except duckdb.Error as exc:
+            damaged = self._damaged(exc)
+            if isinstance(damaged, StoreDamaged):
+                raise damaged from exc
             msg = str(exc).strip().splitlines()[0]
             raise QueryError(f"{msg}\nSQL run: {sql}") from exc
         finally:
