@@ -241,6 +241,19 @@ class PartWriter:
         self.rows.clear()
         return files
 
+    def abort(self) -> None:
+        """Drop everything after a failed write (the caller deletes the staging directory)."""
+        for w in self.writers.values():
+            try:
+                w.close()
+            except OSError:
+                w.is_open = False  # else its finaliser tries (and reports) again
+        self.writers.clear()
+        self.buffers.clear()
+        self.buffered.clear()
+        self.buffered_bytes.clear()
+        self.rows.clear()
+
 
 def file_crc32(path: Path) -> tuple[int, int]:
     """(size, CRC-32) of a file, read in blocks."""
@@ -422,6 +435,7 @@ class Ingest:
         """Drop the batch being written after a failed write; the error to raise."""
         if exc.report is not None:  # already rolled back
             return exc
+        self.batch.local.abort()
         shutil.rmtree(self.batch.stage, ignore_errors=True)
         self.report.restore(self.committed)
         self.batch = _Batch(self.stage_root)
@@ -471,7 +485,9 @@ class Ingest:
         seen = 0  # bytes of small objects so far: worker processes pay off past a few MB
         try:
             for obj in objects:
-                if obj.size is None or obj.size > SMALL_OBJECT:
+                prev = self.done.get((obj.uri, obj.version)) or {}
+                # A partly committed object resumes where it stopped, whatever its size.
+                if obj.size is None or obj.size > SMALL_OBJECT or prev.get("resume"):
                     self.stream(obj)
                     continue
                 seen += obj.size
@@ -548,9 +564,13 @@ class Ingest:
                     layouts.set_header(resume["header"])
                 consumed = 0
                 for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                    at = consumed
                     consumed += len(chunk)
                     if consumed <= skip:
                         continue
+                    if at < skip:  # resume mid-chunk (the last run read other chunk sizes)
+                        first_line += chunk.count(b"\n", 0, skip - at)
+                        chunk = chunk[skip - at :]
                     res = parse_lines(
                         chunk,
                         path=obj.uri,

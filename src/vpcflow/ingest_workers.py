@@ -112,6 +112,8 @@ def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int
             else:
                 return
         except StoreWriteError as exc:  # a full disk: the parent rolls the transaction back
+            if writer is not None:
+                writer.abort()
             conn.send(("write-error", str(exc)))
             return
         except Exception:  # report, then stop: the parent discards the open transaction

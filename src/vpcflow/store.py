@@ -100,7 +100,7 @@ class Store:
         except (OSError, StoreWriteError) as exc:  # a read-only store is still readable
             log.info("%s: not recovering: %s", p, exc)
         except StoreDamaged as exc:  # queries say so; `vpcflow check --repair` mends it
-            log.warning("%s", exc)
+            log.info("%s", exc)
         return store
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +94,8 @@ class DuckDBEngine(Engine):
                 self._tmp = tempfile.mkdtemp(prefix="duckdb-", dir=base)
             except OSError:  # a read-only store
                 self._tmp = tempfile.mkdtemp(prefix="vpcflow-duckdb-")
+            # Removed when the engine closes, is collected, or the process exits.
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
         return self._tmp
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -132,7 +135,7 @@ class DuckDBEngine(Engine):
             self._con.close()
             self._con = None
         if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._cleanup()
             self._tmp = None
 
     def _damaged(self, exc: duckdb.Error, files: list[str] | None = None) -> VpcflowError:
