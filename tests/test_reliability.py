@@ -159,15 +159,15 @@ def test_a_gzip_bomb_streams_in_bounded_memory(tmp_path):
 
 
 def test_read_object_hands_out_chunks_as_it_goes(tmp_path, monkeypatch):
-    from vpcflow import ingest
     from vpcflow.sources.local import iter_local
+    from vpcflow.store import parts
 
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 64 << 10)
+    monkeypatch.setattr(parts, "CHUNK_BYTES", 64 << 10)
     p = tmp_path / "a.log.gz"
     p.write_bytes(gzip.compress(("\n".join(record(i) for i in range(20000)) + "\n").encode()))
     (obj,) = iter_local(str(p))
     sizes = []
-    res = ingest.read_object(obj, None, lambda t: sizes.append(t.num_rows))
+    res = parts.read_object(obj, None, lambda t: sizes.append(t.num_rows))
     assert res.records == sum(sizes) == 20000
     assert len(sizes) > 10 and max(sizes) < 20000
 
@@ -184,10 +184,10 @@ def test_large_data_is_parsed_in_bounded_pieces(monkeypatch):
 
 
 def test_wide_records_flush_row_groups_by_bytes(tmp_path, monkeypatch):
-    from vpcflow import ingest
+    from vpcflow.store import parts
 
-    monkeypatch.setattr(ingest, "ROW_GROUP_BYTES", 1 << 20)
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 256 << 10)
+    monkeypatch.setattr(parts, "ROW_GROUP_BYTES", 1 << 20)
+    monkeypatch.setattr(parts, "CHUNK_BYTES", 256 << 10)
     wide = "eni-" + "c" * 16000
     p = tmp_path / "wide.log"
     p.write_text("\n".join(record(i, eni=wide) for i in range(400)) + "\n")
@@ -198,7 +198,7 @@ def test_wide_records_flush_row_groups_by_bytes(tmp_path, monkeypatch):
 
 
 def test_native_tokenizer_declines_what_the_exact_parser_must_judge():
-    from vpcflow import fastparse
+    from vpcflow.parse import fast as fastparse
 
     if fastparse._tokenize is None:
         pytest.skip("native tokenizer not built")
@@ -239,8 +239,8 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     total = write_s3_layout(small, files=4, per_file=500)
     store = tmp_path / "s"
     env = {"VPCFLOW_BATCH_ROWS": "10000", "VPCFLOW_THREADS": "1"}
-    monkeypatch.setattr("vpcflow.ingest.SMALL_OBJECT", 1 << 20)  # big.log streams
-    monkeypatch.setattr("vpcflow.ingest.CHUNK_BYTES", 256 << 10)
+    monkeypatch.setattr("vpcflow.store.ingest.SMALL_OBJECT", 1 << 20)  # big.log streams
+    monkeypatch.setattr("vpcflow.store.ingest.CHUNK_BYTES", 256 << 10)
     _fail_writes_after(monkeypatch, 6)
     r = cli("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
     assert r.exit_code == 1
@@ -267,8 +267,8 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
 
 
 def test_a_full_disk_in_a_worker_process_rolls_back_too(tmp_path, monkeypatch):
-    import vpcflow.ingest_workers as iw
-    from vpcflow import ingest
+    import vpcflow.store.workers as iw
+    from vpcflow.store import ingest
 
     total = write_s3_layout(tmp_path / "logs", files=12, per_file=500)
     monkeypatch.setattr(ingest, "PARALLEL_AFTER_BYTES", 1)
@@ -308,7 +308,7 @@ def test_a_full_disk_in_a_worker_process_rolls_back_too(tmp_path, monkeypatch):
 
 
 def test_a_failed_journal_append_leaves_no_torn_line(tmp_path, monkeypatch):
-    from vpcflow import manifest as mmod
+    from vpcflow.store import manifest as mmod
 
     log = tmp_path / "a.log"
     log.write_text("\n".join(record(i) for i in range(10)) + "\n")
@@ -653,7 +653,7 @@ def test_damaged_gzip_keeps_what_precedes_the_damage(tmp_path, damage):
 
 
 def test_a_damaged_gzip_member_in_the_large_object_path_is_the_same(tmp_path, monkeypatch):
-    monkeypatch.setattr("vpcflow.ingest.SMALL_OBJECT", 1 << 10)
+    monkeypatch.setattr("vpcflow.store.ingest.SMALL_OBJECT", 1 << 10)
     data = bytearray(gzip.compress(("\n".join(record(i) for i in range(30000)) + "\n").encode()))
     data[-8] ^= 0xFF
     p = tmp_path / "a.log.gz"

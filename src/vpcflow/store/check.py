@@ -30,9 +30,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import StoreError
-from .ingest import file_crc32
+from ..errors import StoreError
 from .manifest import Txn, live_files
+from .parts import file_crc32
 
 log = logging.getLogger("vpcflow")
 

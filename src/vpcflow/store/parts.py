@@ -1,0 +1,233 @@
+"""One object read and parsed (``read_object``), and the Parquet files of a transaction
+(``PartWriter``): the work that the ingest does in-process and its workers do in parallel.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import schema
+from ..errors import FormatError, VpcflowError, write_failure
+from ..parse import (
+    BadLine,
+    Layouts,
+    ParseResult,
+    iter_parquet,
+    iter_text_chunks,
+    looks_like_json,
+    parse_json_lines,
+    parse_lines,
+)
+from ..sources import RawObject
+from ..sources.local import open_decompressed
+
+ROW_GROUP_ROWS = 262_144
+# A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
+# bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
+ROW_GROUP_BYTES = 64 << 20
+CHUNK_BYTES = 8 << 20
+
+
+@dataclass
+class ObjectResult:
+    """One object read and parsed: counts and bad lines (tables stay where they were written)."""
+
+    uri: str
+    records: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+    raw_bytes: int = 0
+    error: str | None = None
+    unknown_fields: set[str] = field(default_factory=set)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, part: ParseResult) -> None:
+        self.records += part.records
+        self.bad.extend(part.bad_lines)
+        self.unknown_fields |= part.unknown_fields
+        for k, v in part.skipped.items():
+            self.skipped[k] = self.skipped.get(k, 0) + v
+
+
+def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
+    secs = pc.cast(table.column("start"), pa.float64())
+    days = pc.cast(pc.floor(pc.divide(secs, 86400.0)), pa.int32())
+    dates = pc.cast(days, pa.date32())
+    if fallback is not None and dates.null_count:
+        dates = pc.fill_null(dates, pa.scalar(fallback, pa.date32()))
+    return dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
+
+
+class PartWriter:
+    """One Parquet file per date partition, in a transaction's staging directory."""
+
+    def __init__(self, stage: Path, name: str):
+        self.stage = stage
+        self.name = name
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
+        self.buffered_bytes: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+
+    def add(self, table: pa.Table, fallback_day: date | None) -> None:
+        if not table.num_rows:
+            return
+        dates = _date_column(table, fallback_day)
+        uniq = pc.unique(dates)
+        for d in uniq.to_pylist():
+            if len(uniq) == 1:
+                part = table
+            elif d is None:
+                part = table.filter(pc.is_null(dates))
+            else:
+                part = table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
+            self.add_part(d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__", part)
+
+    def add_part(self, key: str, table: pa.Table) -> None:
+        """Add records that belong to partition ``date=key``."""
+        self.buffers.setdefault(key, []).append(table)
+        self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
+        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
+        if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
+            self._flush(key)
+
+    def _flush(self, key: str) -> None:
+        tables = self.buffers.pop(key, [])
+        self.buffered.pop(key, None)
+        self.buffered_bytes.pop(key, None)
+        if not tables:
+            return
+        path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+        try:
+            w = self.writers.get(key)
+            if w is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                w = pq.ParquetWriter(
+                    path, schema.arrow_schema(), compression="zstd", compression_level=1
+                )
+                self.writers[key] = w
+            t = pa.concat_tables(tables)
+            w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
+            raise write_failure(exc, path) from exc
+        self.rows[key] = self.rows.get(key, 0) + t.num_rows
+
+    def close(self) -> list[dict]:
+        """Finish every file (written and fsynced); return their manifest entries, each with
+        the file's size and CRC-32 so that ``Store.check`` can verify it later."""
+        for key in list(self.buffers):
+            self._flush(key)
+        files = []
+        try:
+            for w in self.writers.values():
+                w.close()
+            for key, n in sorted(self.rows.items()):
+                rel = f"date={key}/part-{self.name}.parquet"
+                size, crc = fsync_file(self.stage / rel, checksum=True)
+                files.append({"path": f"data/{rel}", "rows": n, "size": size, "crc32": crc})
+        except OSError as exc:
+            raise write_failure(exc, self.stage) from exc
+        self.writers.clear()
+        self.rows.clear()
+        return files
+
+    def abort(self) -> None:
+        """Drop everything after a failed write (the caller deletes the staging directory)."""
+        for w in self.writers.values():
+            try:
+                w.close()
+            except OSError:
+                w.is_open = False  # else its finaliser tries (and reports) again
+        self.writers.clear()
+        self.buffers.clear()
+        self.buffered.clear()
+        self.buffered_bytes.clear()
+        self.rows.clear()
+
+
+def file_crc32(path: Path) -> tuple[int, int]:
+    """(size, CRC-32) of a file, read in blocks."""
+    crc, size = 0, 0
+    with open(path, "rb", buffering=0) as fh:
+        while block := fh.read(1 << 20):
+            crc = _crc32(block, crc)
+            size += len(block)
+    return size, crc
+
+
+def fsync_file(path: Path, checksum: bool = False) -> tuple[int, int] | None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return file_crc32(path) if checksum else None
+
+
+try:  # ISA-L's CRC-32 is several times faster than zlib's; same values
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover
+    _crc32 = zlib.crc32
+
+
+def read_object(
+    obj: RawObject, log_format: str | None, sink: Callable[[pa.Table], None]
+) -> ObjectResult:
+    """Read and parse one object, streaming: each parsed chunk goes to ``sink`` as it comes,
+    so memory stays bounded whatever the object inflates to. Damage in a gzip stream (cut off,
+    corrupt, bad CRC) keeps the whole lines before it and reports the rest."""
+    res = ObjectResult(obj.uri)
+    try:
+        raw = obj.open()
+        stream, kind = open_decompressed(raw)
+    except VpcflowError as exc:
+        res.error = str(exc)
+        return res
+    except OSError as exc:
+        res.error = f"cannot read: {exc}"
+        return res
+    fmt = obj.log_format or log_format
+    try:
+        if kind == "parquet" or obj.kind == "parquet":
+            data = stream.read()  # a small object as stored; Parquet needs random access
+            res.raw_bytes = len(data)
+            for part in iter_parquet(io.BytesIO(data), path=obj.uri, defaults=obj.defaults):
+                res.add(part)
+                sink(part.table)
+        else:
+            layouts = Layouts(fmt)
+            parser = None
+            for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                res.raw_bytes += len(chunk)
+                if parser is None:
+                    parser = parse_json_lines if looks_like_json(chunk) else parse_lines
+                part = parser(
+                    chunk,
+                    path=obj.uri,
+                    layouts=layouts,
+                    first_line=first_line,
+                    defaults=obj.defaults,
+                )
+                res.add(part)
+                sink(part.table)
+    except EOFError as exc:
+        res.error = f"{exc}; the records before the damage were stored"
+    except zlib.error as exc:
+        res.error = f"{exc}; the records before the damage were stored"
+    except FormatError as exc:
+        res.error = str(exc)
+    except OSError as exc:  # reading only: write failures are StoreWriteError
+        res.error = f"cannot read: {exc}"
+    finally:
+        stream.close()
+    return res
