@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import StoreDamaged
+from ..errors import StoreDamaged
 
 # What a path in the journal may look like: relative, inside the store's data/ (or the
 # quarantine), no "..", no glob characters (DuckDB would expand them), no control characters.
