@@ -16,6 +16,7 @@ import sys
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -37,12 +38,14 @@ def record(i: int, start: int | str = None, eni: str = ENI) -> str:
     )
 
 
-def cli(*args, input=None, env=None):
-    """The CLI in-process (CliRunner), so that faults injected with monkeypatch reach it."""
-    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+def run(*args, input=None, env=None):
+    """The CLI in-process (click's CliRunner): fast, and faults injected with monkeypatch
+    reach it. ``run_proc`` runs the real entry point where a process of its own matters."""
+    r = CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
 
 
-def run(*args, input=None, env=None, cwd=None):
+def run_proc(*args, input=None, env=None, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "vpcflow", *args],
         capture_output=True,
@@ -77,7 +80,7 @@ def test_start_after_the_year_9999_is_a_bad_line_not_a_crash(tmp_path, start):
     log = tmp_path / "a.log"
     good = [record(i) for i in range(5)]
     log.write_text("\n".join([*good[:2], record(9, start=start), *good[2:]]) + "\n")
-    r = run("ingest", str(log), "--store", str(tmp_path / "s"), "--json")
+    r = run_proc("ingest", str(log), "--store", str(tmp_path / "s"), "--json")
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert (rep["records"], rep["bad_lines"]) == (5, 1)
@@ -242,8 +245,8 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     monkeypatch.setattr("vpcflow.store.ingest.SMALL_OBJECT", 1 << 20)  # big.log streams
     monkeypatch.setattr("vpcflow.store.ingest.CHUNK_BYTES", 256 << 10)
     _fail_writes_after(monkeypatch, 6)
-    r = cli("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
-    assert r.exit_code == 1
+    r = run("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
+    assert r.returncode == 1
     err = one_line_error(r.stderr)
     assert "no space left" in err and "rolled back" in err
     rep = json.loads(r.stdout)
@@ -255,7 +258,7 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
         json.loads(line)
     assert not any((store / "_vpcflow" / "staging").glob("*/*"))
     # big.log was not marked complete: a re-run on a disk with room stores every record once.
-    r2 = run("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
+    r2 = run_proc("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
     assert r2.returncode == 0, r2.stderr
     assert json.loads(r2.stdout)["records"] == total + 60000 - stored
     s = vpcflow.open_store(store)
@@ -353,7 +356,7 @@ needs_mounts = pytest.mark.skipif(
 @needs_mounts
 def test_a_real_full_tmpfs_loses_nothing(tmp_path):
     """The issue's reproduction, scaled down: a 3 MB tmpfs, a generated tree and a big file."""
-    gen = run("generate", str(tmp_path / "gen"), "--records", "60000", "--seed", "1")
+    gen = run_proc("generate", str(tmp_path / "gen"), "--records", "60000", "--seed", "1")
     assert gen.returncode == 0, gen.stderr
     big = tmp_path / "big.log"
     big.write_text("\n".join([HEADER, *(record(i) for i in range(200000))]) + "\n")
@@ -386,7 +389,7 @@ def test_a_real_full_tmpfs_loses_nothing(tmp_path):
 def test_a_read_only_store_is_one_line_for_writers_and_queryable(tmp_path):
     log = tmp_path / "a.log"
     log.write_text("\n".join(record(i) for i in range(10)) + "\n")
-    assert run("ingest", str(log), "--store", str(tmp_path / "s")).returncode == 0
+    assert run_proc("ingest", str(log), "--store", str(tmp_path / "s")).returncode == 0
     (tmp_path / "b.log").write_text(record(99) + "\n")
     py = sys.executable
     s = tmp_path / "s"
@@ -411,8 +414,8 @@ def _store_of_three_txns(tmp_path) -> tuple[Path, int, list[Path]]:
     src = tmp_path / "logs"
     total = write_s3_layout(src, files=6, per_file=300)
     store = tmp_path / "s"
-    r = run("ingest", str(src), "--store", str(store), env={"VPCFLOW_BATCH_ROWS": "600"})
-    assert r.returncode == 0, r.stderr
+    with vpcflow.open_store(store) as s:
+        assert s.ingest([str(src)], batch_rows=600).records == total
     return store, total, sorted(store.glob("data/*/*.parquet"))
 
 
@@ -547,7 +550,7 @@ def test_only_a_torn_last_line_is_skipped_and_the_next_append_cuts_it(tmp_path):
 # -- defect 9: DuckDB's temporary directory is no way out of the sandbox ---------------------
 
 
-def test_nothing_outside_the_store_data_is_readable(tmp_path):
+def test_nothing_outside_the_store_data_is_readable(tmp_path, monkeypatch):
     store, total, files = _store_of_three_txns(tmp_path)
     cwd = tmp_path / "cwd"
     (cwd / ".tmp").mkdir(parents=True)
@@ -564,15 +567,20 @@ def test_nothing_outside_the_store_data_is_readable(tmp_path):
         str(store / "_vpcflow" / "**"),
         "/etc/passwd",
     ]
+    monkeypatch.chdir(cwd)
+    s = vpcflow.open_store(store, create=False)
     for t in targets:
         for fn in ("read_text", "read_csv", "glob"):
             col = "*" if fn != "read_text" else "content"
-            q = run("sql", f"SELECT {col} FROM {fn}('{t}')", "--dialect", "duckdb",
-                    "--store", str(store), cwd=cwd)  # fmt: skip
-            assert q.returncode == 1, (t, fn, q.stdout)
-            assert "secret" not in q.stdout and "root:" not in q.stdout
+            with pytest.raises(vpcflow.VpcflowError):
+                rows = s.sql(f"SELECT {col} FROM {fn}('{t}')", dialect="duckdb").to_pylist()
+                assert "secret" not in str(rows) and "root:" not in str(rows)
+    s.close()
+    q = run_proc("sql", "SELECT content FROM read_text('.tmp/leak.txt')", "--dialect", "duckdb",
+                 "--store", str(store), cwd=cwd)  # fmt: skip
+    assert q.returncode == 1 and "secret" not in q.stdout
     # The store's own data stays readable, and the engine leaves no temporary directory.
-    ok = run("sql", "SELECT count(*) AS n FROM vpc_flow_logs", "--store", str(store), cwd=cwd)
+    ok = run_proc("sql", "SELECT count(*) AS n FROM vpc_flow_logs", "--store", str(store), cwd=cwd)
     assert ok.returncode == 0 and str(total) in ok.stdout
     assert not list((store / "_vpcflow").glob("tmp/*"))
 
@@ -679,8 +687,8 @@ def test_gzip_stream_reports_zlib_errors_after_the_readable_part():
 def test_standard_input_twice_is_stored_once(tmp_path):
     data = "\n".join(record(i) for i in range(20)) + "\n"
     store = str(tmp_path / "s")
-    a = json.loads(run("ingest", "-", "--store", store, "--json", input=data).stdout)
-    b = json.loads(run("ingest", "-", "--store", store, "--json", input=data).stdout)
+    a = json.loads(run_proc("ingest", "-", "--store", store, "--json", input=data).stdout)
+    b = json.loads(run_proc("ingest", "-", "--store", store, "--json", input=data).stdout)
     assert (a["records"], b["records"], b["skipped_files"]) == (20, 0, 1)
     other = data.replace("ACCEPT", "REJECT")
     c = json.loads(run("ingest", "-", "--store", store, "--json", input=other).stdout)
