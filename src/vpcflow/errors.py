@@ -8,8 +8,10 @@
     │   ├── StoreDamaged          a manifest line or data file is damaged: run `vpcflow check`
     │   └── StoreWriteError       the store cannot be written (full disk, read-only, permissions)
     ├── QueryError                SQL or a query language the engine rejects
-    │   └── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
+    │   ├── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
+    │   └── QueryTimeout          a query cancelled at its time limit
     ├── ConfigError               bad configuration input (security groups, threat lists, ...)
+    │   └── SettingError          a VPCFLOW_* environment value that is not of the setting's form
     └── MissingDependency         an optional extra is not installed
 
 Messages say what to do next.
@@ -89,8 +91,16 @@ class QueryRefused(QueryError):
     """A query that tries to read outside the store, write, or attach databases."""
 
 
+class QueryTimeout(QueryError):
+    """A query cancelled because it ran past its time limit."""
+
+
 class ConfigError(VpcflowError):
     """Bad configuration input."""
+
+
+class SettingError(ConfigError):
+    """A ``VPCFLOW_*`` environment variable whose value is not of the setting's form."""
 
 
 class MissingDependency(VpcflowError):
