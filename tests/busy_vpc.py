@@ -112,8 +112,20 @@ class Log:
         self.rec(eni, src, dst, sport, port, 6, 1, 44, t, t + 1, action, 2)
         if action == "ACCEPT" and answer:
             fl = 18 if answer == "open" else 20
-            self.rec(eni, dst, src, port, sport, 6, 1, 44 if answer == "open" else 40, t, t + 1,
-                     "ACCEPT", fl)
+            self.rec(
+                eni,
+                dst,
+                src,
+                port,
+                sport,
+                6,
+                1,
+                44 if answer == "open" else 40,
+                t,
+                t + 1,
+                "ACCEPT",
+                fl,
+            )
 
 
 OURS = set(HOSTS + [NAT])
@@ -146,13 +158,29 @@ def benign(log: Log, rnd: random.Random, scale: float, avoid: set) -> None:
             t = min(t + rnd.expovariate(1 / 120), T0 + SPAN - 5)
             port = 443 if rnd.random() < 0.85 else 80
             pk = rnd.randint(6, 40)
-            log.conv(c, rnd.choice(pool), eph(rnd), port, t, rnd.uniform(0.2, 40),
-                     (pk, pk * rnd.randint(60, 400)), (pk * 2, pk * rnd.randint(500, 1400)))
+            log.conv(
+                c,
+                rnd.choice(pool),
+                eph(rnd),
+                port,
+                t,
+                rnd.uniform(0.2, 40),
+                (pk, pk * rnd.randint(60, 400)),
+                (pk * 2, pk * rnd.randint(500, 1400)),
+            )
     # one very busy API client, spread over every server
     api = public(rnd, avoid)
     for _ in range(int(12000 * scale)):
-        log.conv(api, rnd.choice(WEB), eph(rnd), 443, T(), rnd.uniform(0.05, 2),
-                 (8, rnd.randint(900, 3000)), (8, rnd.randint(1500, 9000)))
+        log.conv(
+            api,
+            rnd.choice(WEB),
+            eph(rnd),
+            443,
+            T(),
+            rnd.uniform(0.05, 2),
+            (8, rnd.randint(900, 3000)),
+            (8, rnd.randint(1500, 9000)),
+        )
     # health checks every 10 s and Prometheus scrapes every 15 s of every host
     for hc in HEALTH:
         for w in WEB:
@@ -162,42 +190,109 @@ def benign(log: Log, rnd: random.Random, scale: float, avoid: set) -> None:
         if h == MONITOR:
             continue
         for k in range(0, SPAN, 15):
-            log.conv(MONITOR, h, eph(rnd), 9100, T0 + k + rnd.random(), 0.2, (6, 480),
-                     (12, rnd.randint(14000, 22000)))
+            log.conv(
+                MONITOR,
+                h,
+                eph(rnd),
+                9100,
+                T0 + k + rnd.random(),
+                0.2,
+                (6, 480),
+                (12, rnd.randint(14000, 22000)),
+            )
     # web -> app, app -> database (pooled, long-lived)
     for _ in range(int(6000 * scale)):
-        log.conv(rnd.choice(WEB), rnd.choice(APP), eph(rnd), 8080, T(), rnd.uniform(0.01, 1),
-                 (5, rnd.randint(400, 2000)), (6, rnd.randint(800, 30000)))
+        log.conv(
+            rnd.choice(WEB),
+            rnd.choice(APP),
+            eph(rnd),
+            8080,
+            T(),
+            rnd.uniform(0.01, 1),
+            (5, rnd.randint(400, 2000)),
+            (6, rnd.randint(800, 30000)),
+        )
     for a in APP:
         for d in DB:
             for _ in range(4):
-                log.conv(a, d, eph(rnd), 5432, T0 + rnd.uniform(0, 60), SPAN - 120,
-                         (20000, 4_000_000), (30000, 40_000_000))
+                log.conv(
+                    a,
+                    d,
+                    eph(rnd),
+                    5432,
+                    T0 + rnd.uniform(0, 60),
+                    SPAN - 120,
+                    (20000, 4_000_000),
+                    (30000, 40_000_000),
+                )
     # DNS: every host asks the resolver; it asks hundreds of authoritative servers (UDP 53)
     auth = [public(rnd, avoid) for _ in range(600)]
     for _ in range(int(15000 * scale)):
-        log.conv(rnd.choice(HOSTS), RESOLVER, rnd.randint(1024, 65535), 53, T(), 0, (1, 70),
-                 (1, rnd.randint(90, 300)), proto=17)
+        log.conv(
+            rnd.choice(HOSTS),
+            RESOLVER,
+            rnd.randint(1024, 65535),
+            53,
+            T(),
+            0,
+            (1, 70),
+            (1, rnd.randint(90, 300)),
+            proto=17,
+        )
     for _ in range(int(4000 * scale)):
-        log.conv(RESOLVER, rnd.choice(auth), rnd.randint(1024, 65535), 53, T(), 0, (1, 80),
-                 (1, rnd.randint(100, 500)), proto=17)
+        log.conv(
+            RESOLVER,
+            rnd.choice(auth),
+            rnd.randint(1024, 65535),
+            53,
+            T(),
+            0,
+            (1, 80),
+            (1, rnd.randint(100, 500)),
+            proto=17,
+        )
     # internal backups of tens of GB (rsync over SSH) and configuration management over SSH
     for h in rnd.sample(APP + DB + WEB[:4], 8):
-        log.conv(h, BACKUP, eph(rnd), 22, T0 + rnd.uniform(0, 1800), rnd.uniform(1800, 4000),
-                 (8_000_000, rnd.randint(10, 40) * 1_000_000_000), (400_000, 30_000_000))
+        log.conv(
+            h,
+            BACKUP,
+            eph(rnd),
+            22,
+            T0 + rnd.uniform(0, 1800),
+            rnd.uniform(1800, 4000),
+            (8_000_000, rnd.randint(10, 40) * 1_000_000_000),
+            (400_000, 30_000_000),
+        )
     for h in HOSTS:
         for _ in range(rnd.randint(3, 8)):
             log.conv(CONFIG, h, eph(rnd), 22, T(), rnd.uniform(2, 30), (30, 5000), (30, 7000))
     # admins on the bastion
     for _ in range(12):
-        log.conv(public(rnd, avoid), BASTION, eph(rnd), 22, T(), rnd.uniform(60, 1800),
-                 (3000, 400_000), (5000, 3_000_000))
+        log.conv(
+            public(rnd, avoid),
+            BASTION,
+            eph(rnd),
+            22,
+            T(),
+            rnd.uniform(60, 1800),
+            (3000, 400_000),
+            (5000, 3_000_000),
+        )
     # package-mirror downloads through the NAT gateway
     for h in APP + DB + [BACKUP, MONITOR]:
         for _ in range(rnd.randint(5, 40)):
-            log.conv(h, rnd.choice(MIRRORS), eph(rnd), rnd.choice([80, 443]), T(),
-                     rnd.uniform(1, 30), (200, 20000), (3000, rnd.randint(1, 200) * 1_000_000),
-                     logged_on=[h, NAT], nat=True)
+            log.conv(
+                h,
+                rnd.choice(MIRRORS),
+                eph(rnd),
+                rnd.choice([80, 443]),
+                T(),
+                rnd.uniform(1, 30),
+                (200, 20000),
+                (3000, rnd.randint(1, 200) * 1_000_000),
+                logged_on=[h, NAT],
+                nat=True,
+            )
     # one-or-two-probe internet noise on common ports
     for _ in range(int(2000 * scale)):
         src = public(rnd, avoid)
@@ -210,11 +305,19 @@ def incidents(log: Log, rnd: random.Random, avoid: set) -> tuple[list[dict], lis
     labels: list[dict] = []
 
     def label(kind, variant, source, targets, ports, t0, t1, **extra):
-        labels.append({
-            "id": f"busy-{len(labels) + 1:02d}", "type": kind, "variant": variant,
-            "source": source, "targets": sorted(set(targets)), "ports": sorted(set(ports)),
-            "start": iso(t0), "end": iso(t1), **extra,
-        })
+        labels.append(
+            {
+                "id": f"busy-{len(labels) + 1:02d}",
+                "type": kind,
+                "variant": variant,
+                "source": source,
+                "targets": sorted(set(targets)),
+                "ports": sorted(set(ports)),
+                "start": iso(t0),
+                "end": iso(t1),
+                **extra,
+            }
+        )
 
     # 1. slow scan: 150 ports of one web server over 100 minutes, 80/443 answered
     src, dst, t = public(rnd, avoid), WEB[5], T0 + 600
@@ -239,47 +342,102 @@ def incidents(log: Log, rnd: random.Random, avoid: set) -> tuple[list[dict], lis
     src, dst, t = public(rnd, avoid), APP[1], T0 + 4000
     ports = rnd.sample(range(1, 5000), 300)
     for p in ports:
-        log.probe(src, dst, 51515, p, t + rnd.uniform(0, 200), "ACCEPT",
-                  "open" if p == 8080 else "closed")
+        log.probe(
+            src, dst, 51515, p, t + rnd.uniform(0, 200), "ACCEPT", "open" if p == 8080 else "closed"
+        )
     label("port-scan", "through-sg", src, [dst], ports, t, t + 200)
     # 4. a compromised app server sweeps the internet for Redis through the NAT gateway
     src, t = APP[3], T0 + 5200
     ext = [public(rnd, avoid) for _ in range(200)]
     for d in ext:
         s = t + rnd.uniform(0, 300)
-        log.conv(src, d, eph(rnd), 6379, s, 0, (1, 60), (1, 40), logged_on=[src, NAT],
-                 nat=True, answered=rnd.random() < 0.1)
+        log.conv(
+            src,
+            d,
+            eph(rnd),
+            6379,
+            s,
+            0,
+            (1, 60),
+            (1, 40),
+            logged_on=[src, NAT],
+            nat=True,
+            answered=rnd.random() < 0.1,
+        )
     label("host-sweep", "outbound", src, ext, [6379], t, t + 300)
     # 5. SSH password guessing on the bastion
     src, t = public(rnd, avoid), T0 + 1500
     for _ in range(400):
-        log.conv(src, BASTION, eph(rnd), 22, t + rnd.uniform(0, 1800), rnd.uniform(1, 4),
-                 (14, rnd.randint(2000, 3500)), (12, rnd.randint(2500, 4500)))
+        log.conv(
+            src,
+            BASTION,
+            eph(rnd),
+            22,
+            t + rnd.uniform(0, 1800),
+            rnd.uniform(1, 4),
+            (14, rnd.randint(2000, 3500)),
+            (12, rnd.randint(2500, 4500)),
+        )
     label("brute-force", "ssh", src, [BASTION], [22], t, t + 1800)
     # 6. a database sends 8 GB to an unknown internet host through the NAT gateway
     src, dst, t = DB[1], public(rnd, avoid), T0 + 3000
     for _ in range(4):
-        log.conv(src, dst, eph(rnd), 443, t, 2400, (1_500_000, 2_000_000_000), (200_000, 9_000_000),
-                 logged_on=[src, NAT], nat=True)
+        log.conv(
+            src,
+            dst,
+            eph(rnd),
+            443,
+            t,
+            2400,
+            (1_500_000, 2_000_000_000),
+            (200_000, 9_000_000),
+            logged_on=[src, NAT],
+            nat=True,
+        )
     label("data-exfiltration", "upload", src, [dst], [443], t, t + 2400)
     # 7. a beacon to a listed command-and-control server every minute
     src, c2, t = APP[4], public(rnd, avoid), T0 + 300
     for k in range(0, 5400, 60):
-        log.conv(src, c2, eph(rnd), 443, t + k, 1, (7, 700), (6, 500), logged_on=[src, NAT],
-                 nat=True)
+        log.conv(
+            src, c2, eph(rnd), 443, t + k, 1, (7, 700), (6, 500), logged_on=[src, NAT], nat=True
+        )
     label("known-bad-ip", "c2", src, [c2], [443], t, t + 5400, listed_address=c2)
     # 8. a security-group change on db-1 rejects the app tier for five minutes
     t = T0 + 6000
     for _ in range(600):
-        log.conv(rnd.choice(APP), DB[0], eph(rnd), 5432, t + rnd.uniform(0, 300), 0, (2, 120),
-                 (0, 0), action="REJECT", logged_on=[DB[0]])
-    label("rejected-spike", "config-change", eni_of(DB[0]), [DB[0]], [5432], t, t + 300,
-          interface_id=eni_of(DB[0]))
+        log.conv(
+            rnd.choice(APP),
+            DB[0],
+            eph(rnd),
+            5432,
+            t + rnd.uniform(0, 300),
+            0,
+            (2, 120),
+            (0, 0),
+            action="REJECT",
+            logged_on=[DB[0]],
+        )
+    label(
+        "rejected-spike",
+        "config-change",
+        eni_of(DB[0]),
+        [DB[0]],
+        [5432],
+        t,
+        t + 300,
+        interface_id=eni_of(DB[0]),
+    )
     return labels, [f"{c2}  # command-and-control", "192.0.2.0/24  # decoy"]
 
 
-def write(out: str | Path, *, seed: int = 1, benign_only: bool = False, flags: bool = False,
-          scale: float = 1.0) -> dict:
+def write(
+    out: str | Path,
+    *,
+    seed: int = 1,
+    benign_only: bool = False,
+    flags: bool = False,
+    scale: float = 1.0,
+) -> dict:
     """Write ``flows.log`` (and ``labels.json``, ``threat-list.txt``) under ``out``."""
     rnd = random.Random(seed)
     log = Log(rnd, flags)
@@ -289,8 +447,9 @@ def write(out: str | Path, *, seed: int = 1, benign_only: bool = False, flags: b
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rnd.shuffle(log.lines)
-    (out / "flows.log").write_text(HEADER + (" tcp-flags" if flags else "") + "\n"
-                                   + "\n".join(log.lines) + "\n")
+    (out / "flows.log").write_text(
+        HEADER + (" tcp-flags" if flags else "") + "\n" + "\n".join(log.lines) + "\n"
+    )
     (out / "labels.json").write_text(json.dumps(labels, indent=1))
     (out / "threat-list.txt").write_text("\n".join(threats) + "\n")
     return {"records": len(log.lines), "labels": labels}

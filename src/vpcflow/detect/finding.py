@@ -46,6 +46,11 @@ class Finding:
     flows got: ``ACCEPT``, ``REJECT`` or ``mixed``. ``first_seen``/``last_seen`` are ISO-8601 UTC.
     ``details`` holds detector-specific numbers (ports counted, baseline, threat-list line...);
     ``source_*`` fields are enrichment of the source address.
+
+    Every finding explains itself: ``thresholds`` lists each threshold it crossed (``threshold``
+    name, ``rule``, its ``value`` and the ``observed`` value), ``query`` is the ``vpcflow sql``
+    query that lists every record behind it, ``samples`` a few of those records. ``id`` is
+    stable across runs (type, source, ports and first record), for ``--new`` and SIEMs.
     """
 
     type: str
@@ -64,6 +69,10 @@ class Finding:
     source_country: str | None = None
     source_asn: str | None = None
     source_aws_service: str | None = None
+    thresholds: list[dict] = field(default_factory=list)
+    query: str = ""
+    samples: list[dict] = field(default_factory=list)
+    id: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

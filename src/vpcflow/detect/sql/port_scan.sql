@@ -1,46 +1,61 @@
--- port-scan: one source sends requests to many distinct ports of one destination.
+-- port-scan: one source probes many distinct ports of one destination. A probe is a
+-- (source, destination, port) in an hour whose requests are all probe-sized (cells.sql) and
+-- that got no data back (TCP) or no answer (UDP): a client talking to many ports of a host
+-- (Kubernetes nodes, peered VPCs, passive FTP) exchanges data and does not count.
 -- Windows of 2 x {step} seconds start every {step} seconds, so any burst up to {step} seconds
 -- long falls whole into one window; overlapping windows that qualify are merged into one finding.
--- Only (source, destination) pairs with {min_ports} distinct ports over the whole period can
--- qualify in a window: they are picked first (a cheap group over distinct cells), so the
--- sliding windows and their exact distinct counts run over a few pairs, not every client.
-WITH flows AS ({flows}),
-req AS (
-    SELECT srcaddr AS src, dstaddr AS dst, dstport AS port, start, "end", bytes, action,
-        src_internal, dst_internal
-    FROM flows
-    WHERE is_request AND protocol IN (6, 17) AND (src_internal OR dst_internal)
+-- Only pairs with {min_ports} probed ports over the whole period can qualify in a window.
+WITH pairs AS (
+    SELECT client AS src, server AS dst, port, protocol,
+        CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
+        sum(accepted) AS accepted, sum(requests) AS requests, sum(probes) AS probes,
+        sum(answers) AS answers, sum(data_answers) AS data_answers,
+        bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
+    FROM {cells}
+    WHERE protocol IN (6, 17) AND (client_internal OR server_internal)
+    GROUP BY client, server, port, protocol, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
+    HAVING sum(requests) > 0
 ),
-cells AS (
-    SELECT src, dst, port, start // {step} AS b,
-        min(start) AS t0, max("end") AS t1, count(*) AS n, sum(bytes) AS nbytes,
-        count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-        bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
-    FROM req
-    GROUP BY ALL
+scored AS (
+    SELECT p.*,
+        CASE WHEN p.probes = p.requests
+            AND (CASE WHEN p.protocol = 6 THEN p.data_answers = 0 ELSE p.answers = 0 END)
+            THEN 1 ELSE 0 END AS probe
+    FROM pairs p
 ),
-candidates AS (  -- pairs with {min_ports} ports over the whole period; no other can qualify
-    SELECT src, dst FROM (SELECT DISTINCT src, dst, port FROM cells) GROUP BY src, dst
-    HAVING count(*) >= {min_ports}
-),
-windows AS (
-    SELECT src, dst, w
-    FROM cells SEMI JOIN candidates USING (src, dst), unnest([b - 1, b]) AS u(w)
-    GROUP BY ALL
+candidates AS (  -- pairs with {min_ports} probed ports over the whole period; no other can qualify
+    SELECT src, dst FROM scored WHERE probe = 1 GROUP BY src, dst
     HAVING count(DISTINCT port) >= {min_ports}
 ),
+windows AS (
+    SELECT s.src, s.dst, s.h + u.d AS w,
+        count(DISTINCT CASE WHEN s.probe = 1 THEN s.port END) AS probed,
+        count(DISTINCT s.port) AS reached
+    FROM scored s
+    JOIN candidates c ON c.src = s.src AND c.dst = s.dst
+    CROSS JOIN (VALUES (0), (1)) AS u(d)
+    GROUP BY s.src, s.dst, s.h + u.d
+),
+hits AS (
+    SELECT * FROM windows WHERE probed >= {min_ports} AND probed >= {min_probe_share} * reached
+),
 islands AS (
-    SELECT src, dst, min(w) AS w0, max(w) + 1 AS w1
-    FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst ORDER BY w) AS g FROM windows)
+    SELECT src, dst, min(w) AS w0, max(w) + 1 AS w1, max(probed) AS probed_max,
+        max(reached) AS reached_max
+    FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst ORDER BY w) AS g FROM hits) x
     GROUP BY src, dst, g
 )
-SELECT c.src AS source, list_distinct(list(c.dst)) AS targets,
-    list_sort(list_distinct(list(c.port))) AS ports,
+SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets,
+    array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
     sum(c.accepted) AS accepted, count(DISTINCT c.port) AS n_ports,
-    count(DISTINCT c.port) FILTER (WHERE c.accepted > 0) AS open_ports,
-    list_sort(list_distinct(list(c.port) FILTER (WHERE c.accepted > 0))) AS open_port_list,
+    count(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_ports,
+    array_agg(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_port_list,
+    max(i.probed_max) AS window_ports, max(i.reached_max) AS window_reached,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
-FROM islands i JOIN cells c ON c.src = i.src AND c.dst = i.dst AND c.b BETWEEN i.w0 AND i.w1
+FROM islands i
+JOIN scored c ON c.src = i.src AND c.dst = i.dst AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1
+    AND c.probe = 1
 GROUP BY c.src, c.dst, i.w0
 ORDER BY first_seen
