@@ -148,10 +148,7 @@ def benign(log: Log, rnd: random.Random, scale: float, avoid: set) -> None:
     # internet clients of the web fleet; a fifth behind carrier NAT /24s
     carriers = [public(rnd, avoid).rsplit(".", 1)[0] for _ in range(40)]
     for i in range(int(3000 * scale)):
-        if i % 5 == 0:
-            c = f"{rnd.choice(carriers)}.{rnd.randint(1, 254)}"
-        else:
-            c = public(rnd, avoid)
+        c = f"{rnd.choice(carriers)}.{rnd.randint(1, 254)}" if i % 5 == 0 else public(rnd, avoid)
         pool = rnd.sample(WEB, rnd.choice([2, 4, 8, 16]))  # what DNS handed out over the day
         t = T()
         for _ in range(rnd.randint(1, 30)):

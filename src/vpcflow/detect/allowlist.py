@@ -57,9 +57,7 @@ class Rule:
                 return False
         if self.targets and not (f.targets and all(_in(t, self.targets) for t in f.targets)):
             return False
-        if self.ports and not (f.ports and all(p in self.ports for p in f.ports)):
-            return False
-        return True
+        return not self.ports or bool(f.ports and all(p in self.ports for p in f.ports))
 
 
 def _in(value: str, nets: tuple) -> bool:
