@@ -32,20 +32,73 @@ def register(main: click.Group) -> None:
         help="Start: ISO-8601, Unix seconds or a duration back from now (24h, 7d).",
     )
     @click.option("--until", default=None, help="End: same forms as --since.")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "ocsf"]),
+        default="table",
+        help="table (summary), json (everything: thresholds, samples, query) or ocsf "
+        "(OCSF Detection Finding JSON lines).",
+    )
     @click.option("--threat-list", "threat_lists", multiple=True, help="IP/CIDR list file.")
+    @click.option(
+        "--allow-list",
+        "allow_lists",
+        multiple=True,
+        help="File of rules for findings not to report (authorised scanners, known services).",
+    )
     @click.option("--detector", "detectors", multiple=True, help="Run only these detectors.")
-    def detect_cmd(store_path, since, until, fmt, threat_lists, detectors):
+    @click.option(
+        "--threshold",
+        "overrides",
+        multiple=True,
+        metavar="DETECTOR.NAME=VALUE",
+        help="Override a threshold for this run, e.g. host-sweep.min_targets=10.",
+    )
+    @click.option(
+        "--new",
+        "new_only",
+        is_flag=True,
+        help="Only findings no earlier --new run on this store reported (for a cron job).",
+    )
+    def detect_cmd(
+        store_path, since, until, fmt, threat_lists, allow_lists, detectors, overrides, new_only
+    ):
         """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes."""
-        from ..detect import detect, load_lists, store_is_empty
+        from ..detect import detect, load_allow_lists, load_lists, store_is_empty
 
+        thresholds: dict[str, dict] = {}
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            name, dot, field = key.strip().rpartition(".")
+            if not (sep and dot and name and field):
+                raise click.BadParameter(
+                    f"{item!r}: write DETECTOR.NAME=VALUE (host-sweep.min_targets=10)",
+                    param_hint="--threshold",
+                )
+            thresholds.setdefault(name, {})[field] = value.strip()
         lists = load_lists(threat_lists)  # bad lists fail before any query
+        allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
         findings = detect(
-            store, since=since, until=until, threat_lists=lists, detectors=list(detectors) or None
+            store,
+            since=since,
+            until=until,
+            threat_lists=lists,
+            detectors=list(detectors) or None,
+            thresholds=thresholds,
+            allow=[allowed],
+            new_only=new_only,
         )
         if fmt == "json":
             emit([f.to_dict() for f in findings], "json")
+        elif fmt == "ocsf":
+            import json
+
+            from ..detect.ocsf import to_ocsf
+
+            for f in findings:
+                click.echo(json.dumps(to_ocsf(f), default=str))
         elif findings:
             rows = []
             for f in findings:
@@ -55,7 +108,10 @@ def register(main: click.Group) -> None:
                 rows.append({k: d[k] for k in _COLUMNS})
             emit(rows, "table")
         if not findings:
-            why = "the store is empty" if store_is_empty(store) else "nothing matched"
+            if new_only:
+                why = "nothing new since the last --new run"
+            else:
+                why = "the store is empty" if store_is_empty(store) else "nothing matched"
             click.echo(f"No findings: {why}.", err=True)
 
     @main.group("enrich")

@@ -103,7 +103,11 @@ class Detector:
             last_seen=iso(row["last_seen"]),
             records=records,
             bytes=int(row["bytes"] or 0),
-            action=action_of(int(row["accepted"] or 0), records),
+            action=action_of(
+                int(row["accepted"] or 0),
+                records,
+                None if row.get("rejected") is None else int(row["rejected"]),
+            ),
             summary=summary,
             direction=_direction(row),
             details=details,

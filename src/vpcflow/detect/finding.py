@@ -14,8 +14,13 @@ def iso(epoch: int | float | None) -> str | None:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def action_of(accepted: int, records: int) -> str:
-    """What the flows got: ``ACCEPT``, ``REJECT`` or ``mixed``."""
+def action_of(accepted: int, records: int, rejected: int | None = None) -> str:
+    """What the flows got: ``ACCEPT``, ``REJECT`` or ``mixed`` (from the rejected records when
+    known, else from the accepted ones)."""
+    if rejected is not None:
+        if not rejected:
+            return "ACCEPT" if accepted or records else "REJECT"
+        return "REJECT" if not accepted else "mixed"
     if records and accepted >= records:
         return "ACCEPT"
     return "REJECT" if not accepted else "mixed"

@@ -6,7 +6,7 @@ WITH per_eni AS (
     SELECT eni, client AS src, server AS dst, port,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
         min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(logins) AS logins,
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(logins) AS logins,
         bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
     FROM {cells}
     WHERE protocol = 6 AND port IN ({ports}) AND (client_internal OR server_internal)
@@ -15,7 +15,7 @@ WITH per_eni AS (
 ),
 cells AS (
     SELECT src, dst, port, h, min(t0) AS t0, max(t1) AS t1, max(n) AS n, max(nbytes) AS nbytes,
-        max(accepted) AS accepted, max(logins) AS logins,
+        max(accepted) AS accepted, max(rejected) AS rejected, max(logins) AS logins,
         bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
     FROM per_eni GROUP BY src, dst, port, h
 ),
@@ -33,7 +33,7 @@ islands AS (
 )
 SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets, array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, sum(c.logins) AS attempts,
+    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.logins) AS attempts,
     max(i.window_attempts) AS window_attempts,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
 FROM islands i

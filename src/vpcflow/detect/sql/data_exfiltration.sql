@@ -8,7 +8,7 @@ WITH per_eni AS (
     SELECT eni, client AS src, server AS dst,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS b,
         min(t0) AS t0, max(t1) AS t1, sum(requests) AS n, sum(request_bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(records) AS logged
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(records) AS logged
     FROM {cells}
     WHERE client_internal AND NOT server_internal AND requests > 0
     GROUP BY eni, client, server, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
@@ -22,7 +22,7 @@ ports AS (
 ),
 cells AS (
     SELECT src, dst, b, min(t0) AS t0, max(t1) AS t1, max(n) AS n, max(nbytes) AS nbytes,
-        max(accepted) AS accepted, sum(logged) AS logged
+        max(accepted) AS accepted, max(rejected) AS rejected, sum(logged) AS logged
     FROM per_eni GROUP BY src, dst, b
 ),
 partners AS (  -- external addresses an instance talks to in many windows are its usual ones
@@ -39,7 +39,7 @@ baseline AS (
 )
 SELECT c.src AS source, array_agg(c.dst) AS targets, max(pt.ports) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, sum(c.logged) AS logged, max(s.usual) AS usual,
+    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.logged) AS logged, max(s.usual) AS usual,
     max(s.windows) AS windows, max(p.windows) AS partner_windows,
     true AS src_internal, false AS dst_internal
 FROM cells c

@@ -9,7 +9,7 @@ WITH pairs AS (
     SELECT client AS src, server AS dst, port, protocol,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
         min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(requests) AS requests, sum(probes) AS probes,
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(requests) AS requests, sum(probes) AS probes,
         sum(answers) AS answers, sum(data_answers) AS data_answers,
         bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
     FROM {cells}
@@ -49,7 +49,7 @@ islands AS (
 SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets,
     array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, count(DISTINCT c.port) AS n_ports,
+    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, count(DISTINCT c.port) AS n_ports,
     count(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_ports,
     array_agg(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_port_list,
     max(i.probed_max) AS window_ports, max(i.reached_max) AS window_reached,

@@ -37,7 +37,7 @@ baseline AS (  -- zero-filled: of W windows the W - active without rejects are t
     FROM ranked r CROSS JOIN span s GROUP BY r.eni
 )
 SELECT c.eni AS source, c.targets, c.ports, c.t0 AS first_seen, c.t1 AS last_seen,
-    c.n AS records, c.nbytes AS bytes, 0 AS accepted, s.usual, s.windows, c.n_sources,
+    c.n AS records, c.nbytes AS bytes, 0 AS accepted, c.n AS rejected, s.usual, s.windows, c.n_sources,
     t.top_source, t.top_rejects, true AS src_internal, true AS dst_internal
 FROM cells c JOIN baseline s ON s.eni = c.eni JOIN top t ON t.eni = c.eni AND t.b = c.b
 WHERE s.windows >= {min_baseline_windows} AND c.n >= {min_rejects}
