@@ -62,9 +62,8 @@ def to_ocsf(f, *, now_ms: int | None = None) -> dict:
     """One :class:`~.finding.Finding` as an OCSF Detection Finding (activity Create)."""
     severity = f.severity.capitalize()
     observables = []
-    if "." in f.source or ":" in f.source:
-        if "/" not in f.source:
-            observables.append({"name": "src_endpoint.ip", "type_id": 2, "value": f.source})
+    if ("." in f.source or ":" in f.source) and "/" not in f.source:
+        observables.append({"name": "src_endpoint.ip", "type_id": 2, "value": f.source})
     observables += [{"name": "dst_endpoint.ip", "type_id": 2, "value": t} for t in f.targets[:50]]
     event = {
         "class_uid": CLASS_UID,
