@@ -47,6 +47,17 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     help=f"Inject labelled incidents: 'all' or a comma list of {', '.join(ATTACK_TYPES)}; "
     "ground truth goes to OUT_DIR/labels.json.",
 )
+@click.option(
+    "--lookalikes",
+    is_flag=True,
+    help="Add benign traffic shaped like attacks (load-balanced clients, health checks, "
+    "scrapes, an authorised scanner, backups, NAT fan-out, DNS...), labelled benign.",
+)
+@click.option(
+    "--benign-only",
+    is_flag=True,
+    help="A day without any incident: the background and the look-alikes only.",
+)
 @click.option("--start", default=DEFAULT_START, show_default=True, help="First record (UTC).")
 @click.option(
     "--hours",
@@ -57,7 +68,19 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def generate_cmd(
-    out_dir, records, seed, version, fmt, layout, hourly, attacks, start, hours, as_json
+    out_dir,
+    records,
+    seed,
+    version,
+    fmt,
+    layout,
+    hourly,
+    attacks,
+    lookalikes,
+    benign_only,
+    start,
+    hours,
+    as_json,
 ):
     """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3."""
     report = generate(
@@ -71,6 +94,8 @@ def generate_cmd(
         attacks=attacks,
         start=start,
         hours=hours,
+        lookalikes=lookalikes,
+        benign_only=benign_only,
     )
     d = report.to_dict()
     if as_json:

@@ -245,8 +245,11 @@ def _add_samples(store, findings: list[Finding], wheres: list[str], n: int) -> N
     """``n`` records behind each finding, all findings in one scan per hundred."""
     for lo in range(0, len(findings), 100):
         chunk = wheres[lo : lo + 100]
+        fs = findings[lo : lo + 100]
+        t0 = min(_epoch(f.first_seen) for f in fs)
+        t1 = max(_epoch(f.last_seen) for f in fs)
         case = " ".join(f"WHEN ({w}) THEN {i}" for i, w in enumerate(chunk))
-        anyof = " OR ".join(f"({w})" for w in chunk)
+        anyof = f"start BETWEEN {t0} AND {t1} AND (" + " OR ".join(f"({w})" for w in chunk) + ")"
         sql = (
             f"SELECT * FROM (SELECT k, {SAMPLE_COLUMNS}, row_number() OVER "
             f"(PARTITION BY k ORDER BY start, srcaddr, dstaddr, srcport, dstport) AS r "
@@ -257,6 +260,10 @@ def _add_samples(store, findings: list[Finding], wheres: list[str], n: int) -> N
             k = row.pop("k")
             row.pop("r")
             findings[lo + k].samples.append(row)
+
+
+def _epoch(text: str | None) -> int:
+    return to_epoch(text, name="time") if text else 0
 
 
 def _finding_id(f: Finding) -> str:
@@ -355,7 +362,7 @@ def detect(
     if new_only:
         findings = history.new_findings(store, findings)
     if samples and findings:
-        _add_samples(store, findings, [owner[id(f)].records_where(f) for f in findings], samples)
+        _add_samples(store, findings, [owner[id(f)].sample_where(f) for f in findings], samples)
     if enrich:
         _enrich(findings)
     findings.sort(key=lambda f: f.rank)

@@ -90,6 +90,10 @@ class Detector:
         """The ``vpcflow sql`` (Athena) query that lists every record behind ``f``."""
         return f"SELECT * FROM vpc_flow_logs WHERE {self.records_where(f)} ORDER BY start"
 
+    def sample_where(self, f: Finding) -> str:
+        """A cheaper condition for a few sample records (the requests of the first target)."""
+        return self.records_where(f)
+
     def _base(self, row: dict, severity: str, summary: str, **details) -> Finding:
         records = int(row["records"])
         thresholds = details.pop("thresholds", [])
@@ -187,6 +191,9 @@ class PortScan(Detector):
 
     def records_where(self, f: Finding) -> str:
         return _pair_query(f, [f.source], f.targets, f.ports)
+
+    def sample_where(self, f: Finding) -> str:
+        return f"{_time(f)} AND srcaddr = '{f.source}' AND dstaddr = '{f.targets[0]}'"
 
 
 def _open_ports(row) -> list:
@@ -315,6 +322,10 @@ class HostSweep(Detector):
 
     def records_where(self, f: Finding) -> str:
         return _pair_query(f, f.details.get("sources") or [f.source], f.targets, f.ports)
+
+    def sample_where(self, f: Finding) -> str:
+        srcs = f.details.get("sources") or [f.source]
+        return f"{_time(f)} AND {_in('srcaddr', srcs[:20])} AND {_in('dstport', f.ports)}"
 
 
 def _partial(sql: str, values: dict) -> str:
