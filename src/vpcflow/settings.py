@@ -98,6 +98,11 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("host_sweep_subnet_sweeps", True, "host-sweep: report sweeps split over a /24."),
         Setting("host_sweep_min_subnet_sources", 2, "host-sweep: addresses of a /24 sweep."),
+        Setting(
+            "host_sweep_min_subnet_targets_per_source",
+            2.0,
+            "host-sweep: destinations each address of a /24 sweep probes, on average.",
+        ),
         Setting("host_sweep_window", 3600, "host-sweep: window step in seconds (windows 2x long)."),
         Setting("brute_force_min_attempts", 30, "brute-force: login-sized connections per window."),
         Setting("brute_force_min_bytes", 1000, "brute-force: least bytes a login attempt sends."),

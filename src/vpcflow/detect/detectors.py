@@ -210,8 +210,10 @@ class HostSweep(Detector):
     * ``min_targets = 5``: distinct destinations probed on one port in one window. Our own
       interfaces with public addresses are few, so an inbound sweep shows as a handful of
       targets.
-    * ``max_requests_per_target = 4``: a sweep touches each address once or twice; a health
-      checker or a monitoring server probing every instance every few seconds is not a sweep.
+    * ``max_requests_per_target = 4``: a sweep touches each address once or twice (a few
+      times when repeated); a health checker or a monitoring server probing every instance
+      every few seconds is not a sweep. Counted per window and over the whole period, so a
+      window that sees only the last minute of a checker's day does not mistake it for one.
     * ``min_probe_share = 0.8``: of the destinations the source reached on that port, at least
       that share were only probed (a client whose connection tails look like probes is not).
     * ``public_min_clients = 20``: a port that 20 or more outside addresses exchange data with
@@ -221,7 +223,9 @@ class HostSweep(Detector):
       period is a client and its server (health checks, monitoring, an authorised scanner that
       hits the same addresses all day), not a sweep.
     * ``subnet_sweeps = True``, ``min_subnet_sources = 2``: a sweep split between several
-      addresses of one /24 (each below ``min_targets`` alone) is reported once for the /24.
+      addresses of one /24 (each below ``min_targets`` alone) is reported once for the /24,
+      when its addresses probe ``min_subnet_targets_per_source = 2`` destinations each on
+      average: a scanning farm whose addresses each send one probe somewhere is noise.
     * ``window = 3600`` s, as for port-scan: 2-hour windows every hour.
 
     Covers sweeps of our addresses and mass scans of the internet by one of our instances.
@@ -236,18 +240,20 @@ class HostSweep(Detector):
     min_probe_share: float = _setting("host_sweep_min_probe_share")
     public_min_clients: int = _setting("host_sweep_public_min_clients")
     min_subnet_sources: int = _setting("host_sweep_min_subnet_sources")
+    min_subnet_targets_per_source: float = _setting("host_sweep_min_subnet_targets_per_source")
     subnet_sweeps: bool = _setting("host_sweep_subnet_sweeps")
     usual_hours: int = _setting("host_sweep_usual_hours")
     window: int = _setting("host_sweep_window")
 
     def queries(self):
         sql = read_sql(self.sql_file)
-        single = {"key": "client", "where": "", "min_sources": 1}
+        single = {"key": "client", "where": "", "min_sources": 1, "min_per_source": 1}
         subnet = {
             # IPv4 sources outside our networks, grouped by /24
             "key": "regexp_extract(client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'",
             "where": "AND NOT client_internal AND client NOT LIKE '%:%'",
             "min_sources": self.min_subnet_sources,
+            "min_per_source": self.min_subnet_targets_per_source,
         }
         queries = [_partial(sql, single)]
         if self.subnet_sweeps:

@@ -3,8 +3,12 @@
 -- visit: a (source, port, destination) pair in an hour whose requests are all probe-sized
 -- (cells.sql: a SYN, its retries, a reset) and that got no data back (TCP) or no answer at all
 -- (UDP). A client of a web fleet reaching 14 servers exchanges data with each: it is no sweep.
--- Pairs seen in {usual_hours} or more distinct windows are a client and its server (health
--- checks, monitoring), not a sweep. A port that {public_min_clients} or more outside clients
+-- Pairs seen in {usual_hours} or more distinct windows, or with more than
+-- {max_requests_per_target} requests over the period, are a client and its server (health
+-- checks, monitoring), not a sweep, even in a window that sees only the end of them.
+-- A /24 sweeps when its addresses each probe {min_per_source} or more destinations on average
+-- (a scanning farm whose addresses probe once each is noise). A port that {public_min_clients}
+-- or more outside clients
 -- exchange data with on our addresses is a public service: an outside source that talked to
 -- any of our addresses on it is a client, only a source that never did can sweep it.
 WITH pairs AS (
@@ -19,9 +23,9 @@ WITH pairs AS (
     GROUP BY {key}, client, server, port, protocol, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
     HAVING sum(requests) > 0
 ),
-usual AS (
-    SELECT src, port, protocol, dst FROM pairs GROUP BY src, port, protocol, dst
-    HAVING count(DISTINCT h) >= {usual_hours}
+usual AS (  -- repeated pairs: a checker or a client, whichever window one looks at
+    SELECT src, addr, port, protocol, dst FROM pairs GROUP BY src, addr, port, protocol, dst
+    HAVING count(DISTINCT h) >= {usual_hours} OR sum(requests) > {max_requests_per_target}
 ),
 public_ports AS (
     SELECT port, protocol FROM {cells}
@@ -34,8 +38,8 @@ scored AS (
             AND (CASE WHEN p.protocol = 6 THEN p.data_answers = 0 ELSE p.answers = 0 END)
             THEN 1 ELSE 0 END AS probe
     FROM pairs p
-    WHERE NOT EXISTS (SELECT 1 FROM usual u WHERE u.src = p.src AND u.port = p.port
-        AND u.protocol = p.protocol AND u.dst = p.dst)
+    WHERE NOT EXISTS (SELECT 1 FROM usual u WHERE u.src = p.src AND u.addr = p.addr
+        AND u.port = p.port AND u.protocol = p.protocol AND u.dst = p.dst)
 ),
 candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
     SELECT src, port, protocol FROM scored WHERE probe = 1 GROUP BY src, port, protocol
@@ -48,6 +52,7 @@ windows AS (
         count(DISTINCT s.dst) AS reached,
         sum(CASE WHEN s.probe = 1 THEN s.requests ELSE 0 END) AS probe_requests,
         count(DISTINCT CASE WHEN s.probe = 1 THEN s.addr END) AS n_sources,
+        count(DISTINCT CASE WHEN s.probe = 1 THEN s.addr || ' ' || s.dst END) AS addr_targets,
         max(CASE WHEN pp.port IS NOT NULL AND NOT s.src_internal THEN 1 ELSE 0 END) AS public
     FROM scored s
     JOIN candidates c ON c.src = s.src AND c.port = s.port AND c.protocol = s.protocol
@@ -60,6 +65,7 @@ hits AS (
     WHERE probed >= {min_targets}
         AND probe_requests <= {max_requests_per_target} * probed
         AND n_sources >= {min_sources}
+        AND addr_targets >= {min_per_source} * n_sources
         AND probed >= {min_probe_share} * reached
         AND (public = 0 OR talked = 0)
 ),
