@@ -89,8 +89,12 @@ def _internal_sql(column: str, cidrs: Iterable[str]) -> str:
     return f"regexp_matches({column}, '{pattern}')"
 
 
-#: Seconds per row of the shared pre-aggregation; every detector's window is a multiple of it.
+#: Seconds per kept row of the shared pre-aggregation; every detector's window is a multiple
+#: of it. The bulk (conversations carrying data) is summed per hour: detectors that read it
+#: (port-scan, host-sweep, data-exfiltration) have windows of whole hours.
 BUCKET = 600
+HOUR = 3600
+_HOURLY = ("port-scan", "host-sweep", "data-exfiltration")
 
 
 def cells_sql(
@@ -102,6 +106,7 @@ def cells_sql(
     probe_bytes: int | None = None,
     login_min_bytes: int = 1000,
     login_max_bytes: int = 10_000,
+    login_ports: Iterable[int] = (22, 3389, 5985, 5986),
 ) -> str:
     """The run's shared pre-aggregation (``sql/cells.sql``) with its parameters filled in."""
     values = {
@@ -116,6 +121,8 @@ def cells_sql(
         "probe_bytes": int(settings.get("probe_bytes") if probe_bytes is None else probe_bytes),
         "login_min_bytes": int(login_min_bytes),
         "login_max_bytes": int(login_max_bytes),
+        "login_ports": ", ".join(str(int(p)) for p in login_ports) or "-1",
+        "per_hour": HOUR // BUCKET,
     }
     sql = read_sql("cells")
     for key, value in values.items():
@@ -194,8 +201,9 @@ def _configure(name: str, overrides: Mapping | None) -> Detector:
             values[k] = v
         det = cls(**values)
     window = getattr(det, "window", BUCKET)
-    if window <= 0 or window % BUCKET:
-        raise ConfigError(f"{name}.window: {window} s is not a multiple of {BUCKET} s")
+    unit = HOUR if name in _HOURLY else BUCKET
+    if window <= 0 or window % unit:
+        raise ConfigError(f"{name}.window: {window} s is not a multiple of {unit} s")
     return det
 
 
@@ -319,6 +327,7 @@ def detect(
         internal=internal,
         login_min_bytes=bf.min_bytes,
         login_max_bytes=bf.max_bytes,
+        login_ports=bf.ports,
     )
     findings: list[Finding] = []
     owner: dict[int, Detector] = {}

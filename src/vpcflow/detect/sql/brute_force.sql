@@ -2,22 +2,16 @@
 -- An attempt is an accepted request record of {login_min_bytes} to {login_max_bytes} bytes (a
 -- key exchange and a failed login; cells.sql counts them as logins). A connection logged on two
 -- of our interfaces (internal source) is counted once: the busiest interface's count is taken.
-WITH per_eni AS (
-    SELECT eni, client AS src, server AS dst, port,
+WITH cells AS (
+    SELECT client AS src, server AS dst, port,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
         min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(logins) AS logins,
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(logins / enis) AS logins,
         bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
     FROM {cells}
     WHERE protocol = 6 AND port IN ({ports}) AND (client_internal OR server_internal)
         AND logins > 0
-    GROUP BY eni, client, server, port, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
-),
-cells AS (
-    SELECT src, dst, port, h, min(t0) AS t0, max(t1) AS t1, max(n) AS n, max(nbytes) AS nbytes,
-        max(accepted) AS accepted, max(rejected) AS rejected, max(logins) AS logins,
-        bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
-    FROM per_eni GROUP BY src, dst, port, h
+    GROUP BY client, server, port, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
 ),
 windows AS (
     SELECT c.src, c.dst, c.port, c.h + u.d AS w, sum(c.logins) AS attempts

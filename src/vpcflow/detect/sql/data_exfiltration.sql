@@ -2,28 +2,22 @@
 -- {step} seconds than it usually sends to an unusual external address in a window. Addresses
 -- it talks to in {partner_windows} or more windows (S3, APIs) are its partners, not exfiltration.
 -- Only the instance's requests count (answers of our servers to internet clients are downloads).
--- A connection logged on two interfaces (the instance's and a NAT gateway's) is counted once:
--- the interface that logged most is taken.
-WITH per_eni AS (
-    SELECT eni, client AS src, server AS dst,
+-- A connection logged on two interfaces (the instance's and a NAT gateway's) is counted once.
+WITH picked AS (  -- accepted requests of our instances to external addresses
+    SELECT client AS src, server AS dst, port,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS b,
-        min(t0) AS t0, max(t1) AS t1, sum(requests) AS n, sum(request_bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(records) AS logged
+        t0, t1, requests, request_bytes, accepted, rejected, records, enis
     FROM {cells}
-    WHERE client_internal AND NOT server_internal AND requests > 0
-    GROUP BY eni, client, server, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
+    WHERE client_internal AND NOT server_internal AND requests > 0 AND eni IS NULL
 ),
 ports AS (
-    SELECT client AS src, server AS dst, CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS b,
-        array_agg(DISTINCT port) AS ports
-    FROM {cells}
-    WHERE client_internal AND NOT server_internal AND requests > 0
-    GROUP BY client, server, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
+    SELECT src, dst, b, array_agg(DISTINCT port) AS ports FROM picked GROUP BY src, dst, b
 ),
-cells AS (
-    SELECT src, dst, b, min(t0) AS t0, max(t1) AS t1, max(n) AS n, max(nbytes) AS nbytes,
-        max(accepted) AS accepted, max(rejected) AS rejected, sum(logged) AS logged
-    FROM per_eni GROUP BY src, dst, b
+cells AS (  -- summed over the interfaces that logged them: divided by their number
+    SELECT src, dst, b, min(t0) AS t0, max(t1) AS t1, sum(requests / enis) AS n,
+        sum(request_bytes / enis) AS nbytes, sum(accepted / enis) AS accepted,
+        sum(rejected) AS rejected, sum(records) AS logged
+    FROM picked GROUP BY src, dst, b
 ),
 partners AS (  -- external addresses an instance talks to in many windows are its usual ones
     SELECT src, dst, count(*) AS windows FROM cells GROUP BY src, dst

@@ -1,64 +1,68 @@
 -- host-sweep: one source (or several addresses of one /24) probes one port of many distinct
 -- addresses. Keyed by {key} (the source address or its /24). What counts is a probe, not a
--- visit: a (source, port, destination) pair in an hour whose requests are all probe-sized
--- (cells.sql: a SYN, its retries, a reset) and that got no data back (TCP) or no answer at all
--- (UDP). A client of a web fleet reaching 14 servers exchanges data with each: it is no sweep.
--- Pairs seen in {usual_hours} or more distinct windows, or with more than
--- {max_requests_per_target} requests over the period, are a client and its server (health
+-- visit: a (source, port, destination) whose requests over the whole period are all
+-- probe-sized (cells.sql: a SYN, its retries, a reset) and that got no data back (TCP) or no
+-- answer at all (UDP). A client of a web fleet reaching 14 servers exchanges data with each:
+-- it is no sweep. A pair seen in {usual_hours} or more windows, or with more than
+-- {max_requests_per_target} requests over the period, is a client and its server (health
 -- checks, monitoring), not a sweep, even in a window that sees only the end of them.
 -- A /24 sweeps when its addresses each probe {min_per_source} or more destinations on average
 -- (a scanning farm whose addresses probe once each is noise). A port that {public_min_clients}
--- or more outside clients
--- exchange data with on our addresses is a public service: an outside source that talked to
--- any of our addresses on it is a client, only a source that never did can sweep it.
+-- or more outside clients exchange data with on our addresses is a public service: an outside
+-- source that talked to any of our addresses on it is a client, only one that never did can
+-- sweep it.
 WITH pairs AS (
     SELECT {key} AS src, client AS addr, server AS dst, port, protocol,
-        CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
-        min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(requests) AS requests, sum(probes) AS probes,
-        sum(answers) AS answers, sum(data_answers) AS data_answers,
+        CASE WHEN sum(probes) = sum(requests)
+            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
+            AND count(DISTINCT CAST(floor(bucket * {bucket} / {step}) AS BIGINT)) < {usual_hours}
+            AND sum(requests) <= {max_requests_per_target}
+            THEN 1 ELSE 0 END AS probe,
+        CASE WHEN sum(probes) < sum(requests)
+            OR (CASE WHEN protocol = 6 THEN sum(data_answers) > 0 ELSE sum(answers) > 0 END)
+            THEN 1 ELSE 0 END AS data,
         bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
     FROM {cells}
     WHERE protocol IN (6, 17) AND (client_internal OR server_internal) {where}
-    GROUP BY {key}, client, server, port, protocol, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
+    GROUP BY client, server, port, protocol
     HAVING sum(requests) > 0
 ),
-usual AS (  -- repeated pairs: a checker or a client, whichever window one looks at
-    SELECT src, addr, port, protocol, dst FROM pairs GROUP BY src, addr, port, protocol, dst
-    HAVING count(DISTINCT h) >= {usual_hours} OR sum(requests) > {max_requests_per_target}
+candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
+    SELECT src, port, protocol, max(data) AS talked_any FROM pairs GROUP BY src, port, protocol
+    HAVING count(DISTINCT CASE WHEN probe = 1 THEN dst END) >= {min_targets}
 ),
 public_ports AS (
-    SELECT port, protocol FROM {cells}
-    WHERE server_internal AND NOT client_internal AND data_answers > 0
-    GROUP BY port, protocol HAVING count(DISTINCT client) >= {public_min_clients}
+    SELECT port, protocol FROM pairs
+    WHERE data = 1 AND dst_internal AND NOT src_internal
+    GROUP BY port, protocol HAVING count(DISTINCT addr) >= {public_min_clients}
 ),
-scored AS (
-    SELECT p.*,
-        CASE WHEN p.probes = p.requests
-            AND (CASE WHEN p.protocol = 6 THEN p.data_answers = 0 ELSE p.answers = 0 END)
-            THEN 1 ELSE 0 END AS probe
-    FROM pairs p
-    WHERE NOT EXISTS (SELECT 1 FROM usual u WHERE u.src = p.src AND u.addr = p.addr
-        AND u.port = p.port AND u.protocol = p.protocol AND u.dst = p.dst)
-),
-candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
-    SELECT src, port, protocol FROM scored WHERE probe = 1 GROUP BY src, port, protocol
-    HAVING count(DISTINCT dst) >= {min_targets}
+active AS (  -- the candidates' pairs by the window step they were active in
+    SELECT p.src, p.addr, p.dst, p.port, p.protocol, p.probe, p.data,
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.requests) AS requests,
+        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
+    FROM {cells} c
+    JOIN pairs p ON p.addr = c.client AND p.dst = c.server AND p.port = c.port
+        AND p.protocol = c.protocol
+    JOIN candidates k ON k.src = p.src AND k.port = p.port AND k.protocol = p.protocol
+    GROUP BY p.src, p.addr, p.dst, p.port, p.protocol, p.probe, p.data,
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
 ),
 windows AS (
-    SELECT s.src, s.port, s.protocol, s.h + u.d AS w,
-        count(DISTINCT CASE WHEN s.probe = 1 THEN s.dst END) AS probed,
-        count(DISTINCT CASE WHEN s.probe = 0 THEN s.dst END) AS talked,
-        count(DISTINCT s.dst) AS reached,
-        sum(CASE WHEN s.probe = 1 THEN s.requests ELSE 0 END) AS probe_requests,
-        count(DISTINCT CASE WHEN s.probe = 1 THEN s.addr END) AS n_sources,
-        count(DISTINCT CASE WHEN s.probe = 1 THEN s.addr || ' ' || s.dst END) AS addr_targets,
-        max(CASE WHEN pp.port IS NOT NULL AND NOT s.src_internal THEN 1 ELSE 0 END) AS public
-    FROM scored s
-    JOIN candidates c ON c.src = s.src AND c.port = s.port AND c.protocol = s.protocol
+    SELECT a.src, a.port, a.protocol, a.h + u.d AS w,
+        count(DISTINCT CASE WHEN a.probe = 1 THEN a.dst END) AS probed,
+        count(DISTINCT a.dst) AS reached,
+        sum(CASE WHEN a.probe = 1 THEN a.requests ELSE 0 END) AS probe_requests,
+        count(DISTINCT CASE WHEN a.probe = 1 THEN a.addr END) AS n_sources,
+        count(DISTINCT CASE WHEN a.probe = 1 THEN a.addr || ' ' || a.dst END) AS addr_targets,
+        max(CASE WHEN pp.port IS NOT NULL AND NOT a.src_internal THEN 1 ELSE 0 END) AS public,
+        max(k.talked_any) AS talked
+    FROM active a
     CROSS JOIN (VALUES (0), (1)) AS u(d)
-    LEFT JOIN public_ports pp ON pp.port = s.port AND pp.protocol = s.protocol
-    GROUP BY s.src, s.port, s.protocol, s.h + u.d
+    JOIN candidates k ON k.src = a.src AND k.port = a.port AND k.protocol = a.protocol
+    LEFT JOIN public_ports pp ON pp.port = a.port AND pp.protocol = a.protocol
+    GROUP BY a.src, a.port, a.protocol, a.h + u.d
 ),
 hits AS (
     SELECT * FROM windows
@@ -72,7 +76,7 @@ hits AS (
 islands AS (
     SELECT src, port, protocol, min(w) AS w0, max(w) + 1 AS w1, max(probed) AS probed_max,
         max(probe_requests) AS requests_max, max(reached) AS reached_max,
-        max(talked) AS talked_max, max(public) AS public, min(n_sources) AS sources_min
+        max(talked) AS talked_max, max(public) AS public
     FROM (SELECT *, w - row_number() OVER (PARTITION BY src, port, protocol ORDER BY w) AS g
           FROM hits) x
     GROUP BY src, port, protocol, g
@@ -87,7 +91,7 @@ SELECT c.src AS source, array_agg(DISTINCT c.addr) AS sources,
     max(i.talked_max) AS talked, max(i.public) AS public_port,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
 FROM islands i
-JOIN scored c ON c.src = i.src AND c.port = i.port AND c.protocol = i.protocol
+JOIN active c ON c.src = i.src AND c.port = i.port AND c.protocol = i.protocol
     AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1 AND c.probe = 1
 GROUP BY c.src, c.port, c.protocol, i.w0
 ORDER BY first_seen

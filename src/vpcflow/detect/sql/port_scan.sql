@@ -1,41 +1,41 @@
--- port-scan: one source probes many distinct ports of one destination. A probe is a
--- (source, destination, port) in an hour whose requests are all probe-sized (cells.sql) and
--- that got no data back (TCP) or no answer (UDP): a client talking to many ports of a host
--- (Kubernetes nodes, peered VPCs, passive FTP) exchanges data and does not count.
+-- port-scan: one source probes many distinct ports of one destination. A (source, destination,
+-- port) is probed when, over the whole period, all its requests are probe-sized (cells.sql) and
+-- it got no data back (TCP) or no answer (UDP): a client of many ports of a host (Kubernetes
+-- nodes, peered VPCs, passive FTP) exchanges data and does not count.
 -- Windows of 2 x {step} seconds start every {step} seconds, so any burst up to {step} seconds
 -- long falls whole into one window; overlapping windows that qualify are merged into one finding.
 -- Only pairs with {min_ports} probed ports over the whole period can qualify in a window.
 WITH pairs AS (
     SELECT client AS src, server AS dst, port, protocol,
-        CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
-        min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
-        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(requests) AS requests, sum(probes) AS probes,
-        sum(answers) AS answers, sum(data_answers) AS data_answers,
-        bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
+        CASE WHEN sum(probes) = sum(requests)
+            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
+            THEN 1 ELSE 0 END AS probe
     FROM {cells}
     WHERE protocol IN (6, 17) AND (client_internal OR server_internal)
-    GROUP BY client, server, port, protocol, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
+    GROUP BY client, server, port, protocol
     HAVING sum(requests) > 0
 ),
-scored AS (
-    SELECT p.*,
-        CASE WHEN p.probes = p.requests
-            AND (CASE WHEN p.protocol = 6 THEN p.data_answers = 0 ELSE p.answers = 0 END)
-            THEN 1 ELSE 0 END AS probe
-    FROM pairs p
-),
 candidates AS (  -- pairs with {min_ports} probed ports over the whole period; no other can qualify
-    SELECT src, dst FROM scored WHERE probe = 1 GROUP BY src, dst
+    SELECT src, dst FROM pairs WHERE probe = 1 GROUP BY src, dst
     HAVING count(DISTINCT port) >= {min_ports}
 ),
+active AS (  -- the candidates' ports by the window step they were active in
+    SELECT p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected,
+        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
+    FROM {cells} c
+    JOIN pairs p ON p.src = c.client AND p.dst = c.server AND p.port = c.port
+        AND p.protocol = c.protocol
+    JOIN candidates k ON k.src = p.src AND k.dst = p.dst
+    GROUP BY p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+),
 windows AS (
-    SELECT s.src, s.dst, s.h + u.d AS w,
-        count(DISTINCT CASE WHEN s.probe = 1 THEN s.port END) AS probed,
-        count(DISTINCT s.port) AS reached
-    FROM scored s
-    JOIN candidates c ON c.src = s.src AND c.dst = s.dst
-    CROSS JOIN (VALUES (0), (1)) AS u(d)
-    GROUP BY s.src, s.dst, s.h + u.d
+    SELECT a.src, a.dst, a.h + u.d AS w,
+        count(DISTINCT CASE WHEN a.probe = 1 THEN a.port END) AS probed,
+        count(DISTINCT a.port) AS reached
+    FROM active a CROSS JOIN (VALUES (0), (1)) AS u(d)
+    GROUP BY a.src, a.dst, a.h + u.d
 ),
 hits AS (
     SELECT * FROM windows WHERE probed >= {min_ports} AND probed >= {min_probe_share} * reached
@@ -55,7 +55,7 @@ SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets,
     max(i.probed_max) AS window_ports, max(i.reached_max) AS window_reached,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
 FROM islands i
-JOIN scored c ON c.src = i.src AND c.dst = i.dst AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1
+JOIN active c ON c.src = i.src AND c.dst = i.dst AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1
     AND c.probe = 1
 GROUP BY c.src, c.dst, i.w0
 ORDER BY first_seen
