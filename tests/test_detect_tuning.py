@@ -191,3 +191,32 @@ def test_shared_pre_aggregation_and_inlined_give_the_same_findings(store):
     shared = [f.to_dict() for f in detect(s, enrich=False)]
     inlined = [f.to_dict() for f in detect(s, enrich=False, shared=False)]
     assert shared == inlined and shared
+
+
+def test_windows_must_fit_the_pre_aggregation(store):
+    r = CliRunner().invoke(
+        main, ["detect", "--store", str(store), "--threshold", "host-sweep.window=1800"]
+    )
+    assert r.exit_code == 1 and "host-sweep.window: 1800 s is not a multiple of 3600 s" in r.output
+
+
+def test_generate_benign_only_day_via_cli(tmp_path):
+    out = tmp_path / "logs"
+    r = CliRunner().invoke(main, ["generate", str(out), "--records", "60000", "--benign-only"])
+    assert r.exit_code == 0, r.output
+    labels = json.loads((out / "labels.json").read_text())
+    assert labels and {lab["type"] for lab in labels} == {"benign"}
+    assert "10.0.11.60" in (out / "allow-list.txt").read_text()
+    r = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            str(tmp_path / "x"),
+            "--records",
+            "60000",
+            "--benign-only",
+            "--attacks",
+            "all",
+        ],
+    )
+    assert r.exit_code == 1 and "drop --attacks" in r.output

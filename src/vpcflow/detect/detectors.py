@@ -247,10 +247,18 @@ class HostSweep(Detector):
 
     def queries(self):
         sql = read_sql(self.sql_file)
-        single = {"key": "client", "where": "", "min_sources": 1, "min_per_source": 1}
+        single = {
+            "key_c": "c.client",
+            "key": "client",
+            "where": "",
+            "min_sources": 1,
+            "min_per_source": 1,
+        }
+        slash24 = "regexp_extract({}, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'"
         subnet = {
             # IPv4 sources outside our networks, grouped by /24
-            "key": "regexp_extract(client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'",
+            "key_c": slash24.format("c.client"),
+            "key": slash24.format("client"),
             "where": "AND NOT client_internal AND client NOT LIKE '%:%'",
             "min_sources": self.min_subnet_sources,
             "min_per_source": self.min_subnet_targets_per_source,

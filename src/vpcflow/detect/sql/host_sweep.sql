@@ -11,30 +11,39 @@
 -- or more outside clients exchange data with on our addresses is a public service: an outside
 -- source that talked to any of our addresses on it is a client, only one that never did can
 -- sweep it.
-WITH pairs AS (
-    SELECT {key} AS src, client AS addr, server AS dst, port, protocol,
-        CASE WHEN sum(probes) = sum(requests)
-            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
-            AND count(DISTINCT CAST(floor(bucket * {bucket} / {step}) AS BIGINT)) < {usual_hours}
-            AND sum(requests) <= {max_requests_per_target}
+WITH keys AS (  -- {min_targets} destinations sent probe-sized requests: no other key can qualify
+    SELECT {key} AS src, port, protocol FROM {cells}
+    WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal) {where}
+    GROUP BY {key}, port, protocol HAVING count(DISTINCT server) >= {min_targets}
+),
+pairs AS (
+    SELECT {key} AS src, c.client AS addr, c.server AS dst, c.port, c.protocol,
+        CASE WHEN sum(c.probes) = sum(c.requests)
+            AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
+                ELSE sum(c.answers) = 0 END)
+            AND count(DISTINCT CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)) < {usual_hours}
+            AND sum(c.requests) <= {max_requests_per_target}
             THEN 1 ELSE 0 END AS probe,
-        CASE WHEN sum(probes) < sum(requests)
-            OR (CASE WHEN protocol = 6 THEN sum(data_answers) > 0 ELSE sum(answers) > 0 END)
-            THEN 1 ELSE 0 END AS data,
-        bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
-    FROM {cells}
-    WHERE protocol IN (6, 17) AND (client_internal OR server_internal) {where}
-    GROUP BY client, server, port, protocol
-    HAVING sum(requests) > 0
+        CASE WHEN sum(c.probes) < sum(c.requests)
+            OR (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) > 0
+                ELSE sum(c.answers) > 0 END)
+            THEN 1 ELSE 0 END AS data
+    FROM {cells} c
+    JOIN keys k ON k.src = {key_c} AND k.port = c.port AND k.protocol = c.protocol
+    GROUP BY c.client, c.server, c.port, c.protocol
+    HAVING sum(c.requests) > 0
 ),
 candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
     SELECT src, port, protocol, max(data) AS talked_any FROM pairs GROUP BY src, port, protocol
     HAVING count(DISTINCT CASE WHEN probe = 1 THEN dst END) >= {min_targets}
 ),
-public_ports AS (
-    SELECT port, protocol FROM pairs
-    WHERE data = 1 AND dst_internal AND NOT src_internal
-    GROUP BY port, protocol HAVING count(DISTINCT addr) >= {public_min_clients}
+public_ports AS (  -- of the candidates' ports: those many outside clients exchange data on
+    SELECT c.port, c.protocol FROM {cells} c
+    JOIN (SELECT DISTINCT port, protocol FROM candidates) k
+        ON k.port = c.port AND k.protocol = c.protocol
+    WHERE c.server_internal AND NOT c.client_internal
+        AND (c.probes < c.requests OR c.data_answers > 0)
+    GROUP BY c.port, c.protocol HAVING count(DISTINCT c.client) >= {public_min_clients}
 ),
 active AS (  -- the candidates' pairs by the window step they were active in
     SELECT p.src, p.addr, p.dst, p.port, p.protocol, p.probe, p.data,

@@ -5,15 +5,21 @@
 -- Windows of 2 x {step} seconds start every {step} seconds, so any burst up to {step} seconds
 -- long falls whole into one window; overlapping windows that qualify are merged into one finding.
 -- Only pairs with {min_ports} probed ports over the whole period can qualify in a window.
-WITH pairs AS (
-    SELECT client AS src, server AS dst, port, protocol,
-        CASE WHEN sum(probes) = sum(requests)
-            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
+WITH keys AS (  -- {min_ports} ports sent probe-sized requests: no other pair can qualify
+    SELECT client AS src, server AS dst FROM {cells}
+    WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal)
+    GROUP BY client, server HAVING count(DISTINCT port) >= {min_ports}
+),
+pairs AS (
+    SELECT c.client AS src, c.server AS dst, c.port, c.protocol,
+        CASE WHEN sum(c.probes) = sum(c.requests)
+            AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
+                ELSE sum(c.answers) = 0 END)
             THEN 1 ELSE 0 END AS probe
-    FROM {cells}
-    WHERE protocol IN (6, 17) AND (client_internal OR server_internal)
-    GROUP BY client, server, port, protocol
-    HAVING sum(requests) > 0
+    FROM {cells} c JOIN keys k ON k.src = c.client AND k.dst = c.server
+    WHERE c.protocol IN (6, 17)
+    GROUP BY c.client, c.server, c.port, c.protocol
+    HAVING sum(c.requests) > 0
 ),
 candidates AS (  -- pairs with {min_ports} probed ports over the whole period; no other can qualify
     SELECT src, dst FROM pairs WHERE probe = 1 GROUP BY src, dst
