@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from .options import open_existing, store_option
-from .output import emit
+from .options import open_existing, since_option, store_option, until_option
+from .output import FORMATS, emit, output_option
 
 _COLUMNS = (
     "severity",
@@ -23,31 +25,75 @@ _COLUMNS = (
 )
 
 
+class _DetectorChoice(click.Choice):
+    """The detector names, read from the detect package only when needed (help, validation)."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from ..detect.detectors import DETECTORS
+
+        return tuple(DETECTORS)
+
+    @choices.setter
+    def choices(self, value):
+        pass
+
+
+def emit_lines(lines: list[str], output: str | None) -> None:
+    """JSON lines to standard output, or to ``output`` (replaced when complete)."""
+    if output is None:
+        for line in lines:
+            click.echo(line)
+        return
+    import os
+    from pathlib import Path
+
+    path = Path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    os.replace(tmp, path)
+
+
 def register(main: click.Group) -> None:
     @main.command("detect")
     @store_option
-    @click.option(
-        "--since",
-        default=None,
-        help="Start: ISO-8601, Unix seconds or a duration back from now (24h, 7d).",
-    )
-    @click.option("--until", default=None, help="End: same forms as --since.")
+    @since_option
+    @until_option
     @click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json", "ocsf"]),
+        type=click.Choice([*FORMATS, "ocsf"]),
         default="table",
-        help="table (summary), json (everything: thresholds, samples, query) or ocsf "
-        "(OCSF Detection Finding JSON lines).",
+        show_default=True,
+        help="table: the summary; csv/json/jsonl: every field (thresholds crossed, sample "
+        "records, the records query); ocsf: OCSF Detection Finding JSON lines.",
     )
-    @click.option("--threat-list", "threat_lists", multiple=True, help="IP/CIDR list file.")
+    @output_option
+    @click.option(
+        "--threat-list",
+        "threat_lists",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="File of known-bad IP addresses or CIDRs, one per line, # comments (repeatable).",
+    )
     @click.option(
         "--allow-list",
         "allow_lists",
         multiple=True,
-        help="File of rules for findings not to report (authorised scanners, known services).",
+        type=click.Path(dir_okay=False),
+        help="File of rules for findings not to report: authorised scanners, known services "
+        "(repeatable).",
     )
-    @click.option("--detector", "detectors", multiple=True, help="Run only these detectors.")
+    @click.option(
+        "--detector",
+        "detectors",
+        multiple=True,
+        type=_DetectorChoice(),
+        help="Run only this detector (repeatable; default all).",
+    )
     @click.option(
         "--threshold",
         "overrides",
@@ -62,10 +108,24 @@ def register(main: click.Group) -> None:
         help="Only findings no earlier --new run on this store reported (for a cron job).",
     )
     def detect_cmd(
-        store_path, since, until, fmt, threat_lists, allow_lists, detectors, overrides, new_only
+        store_path,
+        since,
+        until,
+        fmt,
+        output,
+        threat_lists,
+        allow_lists,
+        detectors,
+        overrides,
+        new_only,
     ):
-        """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes."""
+        """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes.
+
+        table: the most urgent first, one line each; csv/json/jsonl: every field of a finding;
+        ocsf: one OCSF Detection Finding (class 2004) a line.
+        """
         from ..detect import detect, load_allow_lists, load_lists, store_is_empty
+        from .progress import Activity
 
         thresholds: dict[str, dict] = {}
         for item in overrides:
@@ -80,25 +140,24 @@ def register(main: click.Group) -> None:
         lists = load_lists(threat_lists)  # bad lists fail before any query
         allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
-        findings = detect(
-            store,
-            since=since,
-            until=until,
-            threat_lists=lists,
-            detectors=list(detectors) or None,
-            thresholds=thresholds,
-            allow=[allowed],
-            new_only=new_only,
-        )
-        if fmt == "json":
-            emit([f.to_dict() for f in findings], "json")
-        elif fmt == "ocsf":
-            import json
-
+        with Activity("detecting") as act:
+            findings = detect(
+                store,
+                since=since,
+                until=until,
+                threat_lists=lists,
+                detectors=list(detectors) or None,
+                thresholds=thresholds,
+                allow=[allowed],
+                new_only=new_only,
+            )
+            act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
+        if fmt == "ocsf":
             from ..detect.ocsf import to_ocsf
 
-            for f in findings:
-                click.echo(json.dumps(to_ocsf(f), default=str))
+            emit_lines([json.dumps(to_ocsf(f), default=str) for f in findings], output)
+        elif fmt != "table":
+            emit([f.to_dict() for f in findings], fmt, output=output)
         elif findings:
             rows = []
             for f in findings:
@@ -106,7 +165,7 @@ def register(main: click.Group) -> None:
                 d["targets"] = ", ".join(f.targets[:3]) + (" …" if len(f.targets) > 3 else "")
                 d["ports"] = ", ".join(map(str, f.ports[:5])) + (" …" if len(f.ports) > 5 else "")
                 rows.append({k: d[k] for k in _COLUMNS})
-            emit(rows, "table")
+            emit(rows, "table", output=output)
         if not findings:
             if new_only:
                 why = "nothing new since the last --new run"
@@ -120,20 +179,27 @@ def register(main: click.Group) -> None:
 
     @enrich_group.command("update")
     @click.option("--url", default=None, help="ip-ranges.json URL (env VPCFLOW_IP_RANGES_URL).")
-    def update_cmd(url):
+    @click.option(
+        "--file",
+        "file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Load this local copy of ip-ranges.json instead of downloading (offline machines).",
+    )
+    def update_cmd(url, file):
         """Download AWS's current ip-ranges.json for aws_service()/aws_region()."""
         from ..enrich import aws_ranges
 
-        r = aws_ranges.update(url=url)
-        click.echo(f"saved {r.prefixes} prefixes (createDate {r.create_date}) to {r.path}")
+        if url and file:
+            raise click.UsageError("give --url or --file, not both")
+        r = aws_ranges.update(url=url, file=file)
+        click.echo(f"Saved {r.prefixes:,} prefixes (createDate {r.create_date}) to {r.path}.")
 
     @enrich_group.command("ip")
     @click.argument("addresses", nargs=-1, required=True)
-    @click.option(
-        "--format", "fmt", type=click.Choice(["table", "csv", "json", "jsonl"]), default="table"
-    )
-    def ip_cmd(addresses, fmt):
-        """Country, AS and AWS service of ADDRESSES."""
+    @output_options
+    def ip_cmd(addresses, fmt, output):
+        """Country, AS and AWS service of ADDRESSES (IPv4 or IPv6)."""
         from ..enrich import lookup
 
-        emit(lookup(addresses), fmt)
+        emit(lookup(addresses), fmt, output=output)

@@ -31,6 +31,7 @@ from . import history
 from .allowlist import AllowList, load_allow_lists
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
+from .naming import name_findings
 from .threats import ThreatEntry, load_threat_list, load_threat_lists
 
 __all__ = [
@@ -374,6 +375,7 @@ def detect(
         _add_samples(store, findings, [owner[id(f)].sample_where(f) for f in findings], samples)
     if enrich:
         _enrich(findings)
+    name_findings(store, findings)
     findings.sort(key=lambda f: f.rank)
     return findings
 

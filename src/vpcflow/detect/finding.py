@@ -50,7 +50,8 @@ class Finding:
     ``targets`` the addresses it touched, ``ports`` the destination ports. ``action`` is what the
     flows got: ``ACCEPT``, ``REJECT`` or ``mixed``. ``first_seen``/``last_seen`` are ISO-8601 UTC.
     ``details`` holds detector-specific numbers (ports counted, baseline, threat-list line...);
-    ``source_*`` fields are enrichment of the source address.
+    ``source_*`` fields are enrichment of the source address; ``names`` maps the addresses
+    and interfaces of the finding to what the inventory says is behind them.
 
     Every finding explains itself: ``thresholds`` lists each threshold it crossed (``threshold``
     name, ``rule``, its ``value`` and the ``observed`` value), ``query`` is the ``vpcflow sql``
@@ -74,6 +75,7 @@ class Finding:
     source_country: str | None = None
     source_asn: str | None = None
     source_aws_service: str | None = None
+    names: dict = field(default_factory=dict)  # id or address -> what it is (the inventory)
     thresholds: list[dict] = field(default_factory=list)
     query: str = ""
     samples: list[dict] = field(default_factory=list)
