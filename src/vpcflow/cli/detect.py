@@ -7,7 +7,7 @@ import json
 import click
 
 from .options import open_existing, since_option, store_option, until_option
-from .output import FORMATS, emit, output_option
+from .output import FORMATS, emit, output_option, output_options
 
 _COLUMNS = (
     "severity",
