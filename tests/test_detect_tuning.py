@@ -102,7 +102,7 @@ def test_threshold_setting_and_override(store, monkeypatch):
         main, ["detect", "--store", str(store), "--threshold", "port-scan.min_prots=3"]
     )
     assert r.exit_code == 1 and "min_prots" in r.output and "min_ports" in r.output
-    r = CliRunner().invoke(main, ["settings"])
+    r = CliRunner().invoke(main, ["settings", "--format", "json"])
     assert "VPCFLOW_HOST_SWEEP_MIN_TARGETS" in r.output
 
 
