@@ -51,6 +51,16 @@ SETTINGS: dict[str, Setting] = {
             "time_limit", 60.0, "Seconds a query may run before it is cancelled (0: no limit)."
         ),
         Setting("memory_limit", "2GB", "Memory the embedded DuckDB may use."),
+        Setting(
+            "engine",
+            "duckdb",
+            "Query engine: duckdb (embedded) or spark (pip install 'vpcflow[spark]').",
+        ),
+        Setting(
+            "spark_master",
+            "local[*]",
+            "Spark master URL of the spark engine: local[N], spark://HOST:PORT, yarn, k8s://...",
+        ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
             "batch_rows",

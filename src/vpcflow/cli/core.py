@@ -8,7 +8,14 @@ import sys
 import click
 
 from .. import schema, settings
-from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
+from .options import (
+    engine_options,
+    limit_option,
+    open_existing,
+    run_and_emit,
+    store_option,
+    timeout_option,
+)
 from .output import emit, format_option
 
 
@@ -162,6 +169,7 @@ def ingest_cmd(
 @click.command("sql")
 @click.argument("query")
 @store_option
+@engine_options
 @click.option(
     "--dialect",
     type=click.Choice(["athena", "trino", "duckdb"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import open_existing, store_option
+from .options import engine_options, open_existing, store_option
 from .output import emit
 
 _COLUMNS = (
@@ -26,6 +26,7 @@ _COLUMNS = (
 def register(main: click.Group) -> None:
     @main.command("detect")
     @store_option
+    @engine_options
     @click.option(
         "--since",
         default=None,

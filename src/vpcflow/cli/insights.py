@@ -7,7 +7,14 @@ import sys
 import click
 
 from .. import athena, insights, named_queries
-from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
+from .options import (
+    engine_options,
+    limit_option,
+    open_existing,
+    run_and_emit,
+    store_option,
+    timeout_option,
+)
 from .output import emit, format_option
 
 _explain_option = click.option(
@@ -18,6 +25,7 @@ _explain_option = click.option(
 @click.command("insights")
 @click.argument("query")
 @store_option
+@engine_options
 @click.option(
     "--since",
     default=None,
@@ -77,6 +85,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     "--param", "-p", "params", multiple=True, metavar="K=V", help="A parameter value (repeatable)."
 )
 @store_option
+@engine_options
 @format_option
 @limit_option
 @timeout_option

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused
-from . import TABLE, Engine, QueryResult
+from . import TABLE, Engine, QueryResult, pin_types
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -160,4 +160,4 @@ class DuckDBEngine(Engine):
         finally:
             if timer is not None:
                 timer.cancel()
-        return QueryResult(table, truncated, sql)
+        return QueryResult(pin_types(table), truncated, sql)
