@@ -29,7 +29,8 @@ def pin_types(table: pa.Table) -> pa.Table:
     """The result types every engine returns, as Athena (Trino) types them.
 
     DuckDB sums BIGINTs into a 128-bit integer (``decimal(38, 0)`` in Arrow) where Trino and Spark
-    return BIGINT; large strings (Spark's Arrow) are plain strings."""
+    return BIGINT; timestamps are UTC instants in microseconds; large strings (Spark's Arrow)
+    are plain strings."""
     fields, changed = [], False
     for i, f in enumerate(table.schema):
         t = f.type
@@ -40,6 +41,8 @@ def pin_types(table: pa.Table) -> pa.Table:
                 for v in (bounds["min"].as_py(), bounds["max"].as_py())
             )
             t = pa.int64() if fits else t
+        elif pa.types.is_timestamp(t) and (t.tz is None or t.unit != "us"):
+            t = pa.timestamp("us", tz="UTC")  # both engines' sessions run in UTC
         elif pa.types.is_large_string(t):
             t = pa.string()
         elif pa.types.is_large_binary(t):

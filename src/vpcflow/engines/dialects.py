@@ -136,6 +136,14 @@ def _spark_semantics(node: exp.Expression) -> exp.Expression:
         and node.db.lower() in _SPARK_FILE_FORMATS  # parquet.`/path`: also off in the conf
     ):
         raise QueryRefused(f"query refused: it may only read the store's table {_TABLE}")
+    if isinstance(node, exp.DayOfWeekIso):
+        # ISO day of week (Trino's day_of_week, DuckDB's isodow): Monday=1 .. Sunday=7, BIGINT.
+        # Spark's weekday() is Monday=0 and INT.
+        day = exp.Anonymous(this="weekday", expressions=[node.this.copy()])
+        return exp.Cast(
+            this=exp.Paren(this=exp.Add(this=day, expression=exp.Literal.number(1))),
+            to=exp.DataType.build("bigint"),
+        )
     return node
 
 
@@ -143,9 +151,83 @@ _SPARK_FILE_FORMATS = {"parquet", "csv", "json", "orc", "text", "avro", "binaryf
 _TABLE = "vpc_flow_logs"
 
 
+_INTEGER_TYPES = (
+    exp.DataType.Type.BIGINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.TINYINT,
+)
+# Functions whose result is an array: DuckDB's len() of one is Spark's size(), not length().
+_ARRAY_RESULTS = {
+    "Array",
+    "ArrayAgg",
+    "ArrayConcat",
+    "ArrayDistinct",
+    "ArrayFilter",
+    "ArraySort",
+    "ArrayUniqueAgg",
+    "ArrayCompact",
+    "Flatten",
+    "Split",
+    "RegexpSplit",
+}
+_RANKING = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile, exp.CumeDist, exp.PercentRank)
+
+
+def _is_number(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Paren):
+        return _is_number(node.this)
+    if isinstance(node, exp.Cast):
+        return node.to.this in _INTEGER_TYPES
+    if isinstance(node, exp.Literal):
+        return not node.is_string
+    if isinstance(node, exp.Binary):
+        return _is_number(node.this) or _is_number(node.expression)
+    return isinstance(node, exp.Floor | exp.Ceil | exp.Round)
+
+
+def _duckdb_to_spark(node: exp.Expression) -> exp.Expression:
+    # epoch_ms() is two functions in DuckDB: epoch_ms(BIGINT) -> TIMESTAMP and
+    # epoch_ms(TIMESTAMP) -> BIGINT milliseconds; sqlglot reads both as the first.
+    if isinstance(node, exp.UnixToTime) and not _is_number(node.this):
+        scale = node.args.get("scale")
+        if scale is not None and scale.name == "3":
+            return exp.Anonymous(this="unix_millis", expressions=[node.this.copy()])
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        # quantile_cont(x, q): Spark's percentile(x, q) interpolates the same way
+        return exp.Anonymous(
+            this="percentile", expressions=[node.this.copy(), node.expression.copy()]
+        )
+    if isinstance(node, exp.Length) and type(node.this).__name__ in _ARRAY_RESULTS:
+        return exp.ArraySize(this=node.this.copy())
+    if isinstance(node, exp.RegexpFullMatch):
+        value, pattern = node.this, node.expression
+        anchored = (
+            exp.Literal.string(f"^(?:{pattern.name})$")
+            if isinstance(pattern, exp.Literal)
+            else exp.func("concat", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$"))
+        )
+        return exp.RegexpLike(this=value.copy(), expression=anchored)
+    return node
+
+
+def _spark_types(node: exp.Expression) -> exp.Expression:
+    # row_number(), rank(), ... are BIGINT in Trino and DuckDB, INT in Spark.
+    if (
+        isinstance(node, exp.Window)
+        and isinstance(node.this, _RANKING)
+        and not isinstance(node.parent, exp.Cast)
+    ):
+        return exp.Cast(this=node.copy(), to=exp.DataType.build("bigint"))
+    return node
+
+
 def _to_spark(tree: exp.Expression, read: str, macros: dict) -> str:
     if read in ("athena", "trino", "presto"):
         tree = tree.transform(_fix_trino_semantics)
     tree = _expand_macros(tree, macros)
+    # The macros are DuckDB SQL, so DuckDB's readings apply to every query after expansion.
+    tree = tree.transform(_duckdb_to_spark)
     tree = tree.transform(_spark_semantics)
+    tree = tree.transform(_spark_types)
     return tree.sql(dialect="spark")

@@ -38,6 +38,7 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.runSQLOnFiles": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.ansi.enabled": "false",
+    "spark.sql.legacy.sizeOfNull": "false",  # size(NULL) is NULL, as len(NULL) in DuckDB
     "spark.ui.showConsoleProgress": "false",
 }
 LOCAL_CONF: dict[str, str] = {
