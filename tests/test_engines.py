@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from test_insights_data import LINES
-from vpcflow import named_queries
+from vpcflow import open_store
+from vpcflow import queries as named_queries
 from vpcflow.cli import main
 from vpcflow.errors import ConfigError, QueryError, QueryRefused
-from vpcflow.store import open_store
 
 DATA = Path(__file__).parent / "data" / "troubleshoot"
 HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"

@@ -6,7 +6,9 @@ import sys
 
 import click
 
-from .. import athena, insights, named_queries
+from .. import insights
+from .. import queries as named_queries
+from ..queries import athena
 from .options import (
     engine_options,
     limit_option,

@@ -3,7 +3,7 @@
 Queries arrive in Athena (or DuckDB) SQL and are transpiled by ``dialects`` for Spark SQL, as
 for DuckDB. The table ``vpc_flow_logs`` is a temporary view over the store's live files (the
 manifest's, not a directory listing), with the schema generated from ``schema.FIELDS`` and the
-partition column ``date`` pinned to DATE. The SQL functions of ``FUNCTION_MODULES`` exist here
+partition column ``date`` pinned to DATE. The SQL functions of ``engines.functions`` exist here
 too: their DuckDB macros are expanded inline by ``dialects`` (so they stay vectorised SQL) and
 their Arrow functions run as Arrow/pandas UDFs on the executors.
 
@@ -13,7 +13,6 @@ views and functions of two stores never meet. ``session(master, conf)`` makes th
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -149,19 +148,14 @@ _functions: _Recorder | None = None
 
 
 def functions() -> _Recorder:
-    """Every SQL function of the DuckDB engine's ``FUNCTION_MODULES`` and ``CONNECT_HOOKS``."""
+    """Every SQL function of ``engines.functions`` and the DuckDB engine's ``CONNECT_HOOKS``."""
     global _functions
     if _functions is None:
-        from .duckdb import CONNECT_HOOKS, FUNCTION_MODULES
+        from . import functions as sql_functions
+        from .duckdb import CONNECT_HOOKS
 
         rec = _Recorder()
-        for name in FUNCTION_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ImportError as exc:
-                log.debug("SQL functions of %s not available: %s", name, exc)
-                continue
-            module.register(rec)
+        sql_functions.register(rec)
         for hook in CONNECT_HOOKS:
             hook(rec)
         _functions = rec
