@@ -9,6 +9,7 @@ import click
 
 from .. import schema, settings
 from .options import (
+    engine_choice,
     engine_options,
     limit_option,
     open_existing,
@@ -93,6 +94,7 @@ class _Progress:
 @click.command("ingest")
 @click.argument("sources", nargs=-1, required=True)
 @store_option
+@engine_options
 @click.option(
     "--log-format",
     default=None,
@@ -134,7 +136,20 @@ def ingest_cmd(
         }.items()
         if v
     }
-    if as_json or not sys.stderr.isatty():
+    choice = engine_choice()
+    if (choice.get("engine") or settings.get("engine")) == "spark":
+        from ..engines.spark import parse_conf
+        from ..engines.spark_ingest import spark_ingest
+
+        report = spark_ingest(
+            store,
+            list(sources),
+            log_format=log_format,
+            spark_master=choice.get("spark_master"),
+            spark_conf=parse_conf(choice.get("spark_conf")),
+            **options,
+        )
+    elif as_json or not sys.stderr.isatty():
         report = store.ingest(list(sources), log_format=log_format, **options)
     else:
         with _Progress() as progress:
