@@ -136,3 +136,39 @@ def test_spark_ingest_refuses_stdin(tmp_path, spark):
         main, ["ingest", "-", "--store", str(tmp_path / "s"), "--engine", "spark"], input="x\n"
     )
     assert res.exit_code == 1 and "local files and s3:// objects only" in res.output
+
+
+def test_spark_job_packages_and_its_command_runs(inputs, tmp_path):
+    """The printed spark-submit command, run as printed (local master), fills the store."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    res = CliRunner().invoke(
+        main,
+        ["spark-job", *_sources(inputs), "--store", str(tmp_path / "st")]
+        + ["--spark-master", "local[1]", "--out", str(tmp_path / "job"), "--platform", "k8s"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "spark.kubernetes.container.image" in res.stdout
+    res = CliRunner().invoke(
+        main,
+        ["spark-job", *_sources(inputs), "--store", str(tmp_path / "st")]
+        + ["--spark-master", "local[1]", "--out", str(tmp_path / "job")]
+        + ["--spark-conf", "spark.ui.enabled=false"],
+    )
+    assert res.exit_code == 0, res.output
+    cmd = shlex.split(res.stdout.strip().splitlines()[-1])
+    assert cmd[0] == "spark-submit" and (tmp_path / "job" / "vpcflow-0.1.0.zip").exists()
+    cmd[0] = str(Path(sys.executable).parent / "spark-submit")
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert report["records"] > 4000 and report["bad_lines"] == 2
+    assert open_store(tmp_path / "st", create=False).count() == report["records"]

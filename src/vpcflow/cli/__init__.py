@@ -18,7 +18,7 @@ import click
 from .. import __version__
 from ..errors import VpcflowError
 
-_COMMAND_MODULES = ("core", "generate", "aws", "insights", "troubleshoot", "detect")
+_COMMAND_MODULES = ("core", "generate", "aws", "insights", "troubleshoot", "detect", "spark")
 
 
 class _Main(click.Group):

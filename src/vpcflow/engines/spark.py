@@ -85,10 +85,15 @@ def session(master: str | None = None, conf: Mapping[str, str] | None = None):
         if _session is not None:
             return _session
         _require_pyspark()
+        from pyspark import SparkConf
         from pyspark.sql import SparkSession
 
+        submitted = SparkConf().get("spark.master")  # under spark-submit: its --master
+        master = master or os.environ.get("VPCFLOW_SPARK_MASTER") or submitted
         master = master or str(settings.get("spark_master"))
-        builder = SparkSession.builder.master(master).appName("vpcflow")
+        builder = SparkSession.builder.appName("vpcflow")
+        if master != submitted:
+            builder = builder.master(master)
         merged = dict(BASE_CONF)
         if master.startswith("local"):
             merged.update(LOCAL_CONF)
