@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
 
 __all__ = ["Engine", "QueryResult", "default_engine", "create", "ENGINES", "TABLE"]
 
@@ -23,33 +22,6 @@ class QueryResult:
     table: pa.Table
     truncated: bool
     sql: str
-
-
-def pin_types(table: pa.Table) -> pa.Table:
-    """The result types every engine returns, as Athena (Trino) types them.
-
-    DuckDB sums BIGINTs into a 128-bit integer (``decimal(38, 0)`` in Arrow) where Trino and Spark
-    return BIGINT; timestamps are UTC instants in microseconds; large strings (Spark's Arrow)
-    are plain strings."""
-    fields, changed = [], False
-    for i, f in enumerate(table.schema):
-        t = f.type
-        if pa.types.is_decimal(t) and t.scale == 0 and t.precision == 38:
-            bounds = pa.compute.min_max(table.column(i))
-            fits = all(
-                v is None or -(2**63) <= v < 2**63
-                for v in (bounds["min"].as_py(), bounds["max"].as_py())
-            )
-            t = pa.int64() if fits else t
-        elif pa.types.is_timestamp(t) and (t.tz is None or t.unit != "us"):
-            t = pa.timestamp("us", tz="UTC")  # both engines' sessions run in UTC
-        elif pa.types.is_large_string(t):
-            t = pa.string()
-        elif pa.types.is_large_binary(t):
-            t = pa.binary()
-        changed = changed or t != f.type
-        fields.append(pa.field(f.name, t, f.nullable))
-    return table.cast(pa.schema(fields)) if changed else table
 
 
 class Engine(ABC):
@@ -66,8 +38,27 @@ class Engine(ABC):
         dialect: str = "athena",
         limit: int | None = None,
         timeout: float | None = None,
+        window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
-        """Run ``query`` (written in ``dialect``); at most ``limit`` rows, ``timeout`` seconds."""
+        """Run ``query`` (written in ``dialect``); at most ``limit`` rows, ``timeout`` seconds;
+        ``window`` (Unix seconds since, until) limits the table to the flows starting in it."""
+
+    def stream(
+        self,
+        query: str,
+        *,
+        dialect: str = "athena",
+        limit: int | None = None,
+        timeout: float | None = None,
+        batch_rows: int = 10_000,
+        window: tuple[int | None, int | None] | None = None,
+    ):
+        """Run ``query`` and return its result as a context manager that iterates Arrow record
+        batches (``schema``, ``truncated`` and ``sql`` attributes), in bounded memory. The time
+        limit covers the consumption of the batches too. Engines that cannot stream return
+        the whole result as one stream."""
+        res = self.query(query, dialect=dialect, limit=limit, timeout=timeout, window=window)
+        return _TableStream(res, batch_rows)
 
     def sql(self, query: str, dialect: str = "athena") -> pa.Table:
         return self.query(query, dialect=dialect).table
@@ -77,6 +68,26 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release resources."""
+
+
+class _TableStream:
+    def __init__(self, res: QueryResult, batch_rows: int):
+        self.schema = res.table.schema
+        self.truncated = res.truncated
+        self.sql = res.sql
+        self._batches = res.table.to_batches(max_chunksize=batch_rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._batches = []
+
+    def close(self) -> None:
+        self._batches = []
+
+    def __iter__(self):
+        yield from self._batches
 
 
 # name -> "module:class"; an engine's module is imported only when it is used (Spark is an extra).

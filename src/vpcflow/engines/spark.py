@@ -24,8 +24,8 @@ from collections.abc import Mapping
 import pyarrow as pa
 
 from .. import schema, settings
-from ..errors import ConfigError, MissingDependency, QueryError, QueryRefused
-from . import TABLE, Engine, QueryResult, pin_types
+from ..errors import ConfigError, MissingDependency, QueryError, QueryRefused, QueryTimeout
+from . import TABLE, Engine, QueryResult
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -273,8 +273,9 @@ class SparkEngine(Engine):
         dialect: str = "athena",
         limit: int | None = None,
         timeout: float | None = None,
+        window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
-        sql = to_engine_sql(query, dialect, self.dialect, macros=functions().macros)
+        sql = to_engine_sql(query, dialect, self.dialect, window=window, macros=functions().macros)
         spark = self._connect()
         sc = spark.sparkContext
         group = f"{self._job}-{uuid.uuid4().hex[:6]}"
@@ -297,7 +298,7 @@ class SparkEngine(Engine):
             table = pin_types(df.toArrow())
         except Exception as exc:
             if cancelled.is_set():
-                raise QueryError(
+                raise QueryTimeout(
                     f"query cancelled after the {timeout:g} s time limit (--timeout)"
                 ) from exc
             raise _query_error(exc, sql) from exc
@@ -316,3 +317,19 @@ def _query_error(exc: Exception, sql: str) -> QueryError:
     first = text.splitlines()[0] if text else type(exc).__name__
     cls = QueryRefused if "UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY" in text else QueryError
     return cls(f"{first}\nSQL run: {sql}")
+
+
+def pin_types(table: pa.Table) -> pa.Table:
+    """Arrow as the DuckDB engine returns it: plain (not large) strings and binaries."""
+    fields, changed = [], False
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_large_string(t):
+            t = pa.string()
+        elif pa.types.is_large_binary(t):
+            t = pa.binary()
+        elif pa.types.is_large_list(t):
+            t = pa.list_(pa.string() if pa.types.is_large_string(t.value_type) else t.value_type)
+        changed = changed or t != f.type
+        fields.append(pa.field(f.name, t, f.nullable))
+    return table.cast(pa.schema(fields)) if changed else table
