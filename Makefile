@@ -48,6 +48,7 @@ format: $(STAMP)
 
 bench: $(STAMP) $(JAVA_STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.spark
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
