@@ -101,7 +101,7 @@ ATHENA = [
     ),
     (
         "SELECT date_trunc('hour', from_unixtime(start)) AS hour, sum(packets) AS p "
-        "FROM vpc_flow_logs WHERE date = DATE '2024-05-01' GROUP BY 1 ORDER BY 1",
+        "FROM vpc_flow_logs WHERE date = (SELECT max(date) FROM vpc_flow_logs) GROUP BY 1 ORDER BY 1",
         True,
     ),
     (

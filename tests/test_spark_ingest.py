@@ -33,13 +33,21 @@ CUSTOM = (
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("spark-ingest")
-    for args in (
-        ["--records", "3000", "--seed", "3", "--hours", "2"],
-        ["--records", "2000", "--seed", "4", "--hours", "2", "--format", "parquet"]
-        + ["--layout", "hive", "--version", "5"],
+    for i, args in enumerate(
+        (
+            ["--records", "3000", "--seed", "3", "--hours", "2"],
+            ["--records", "2000", "--seed", "4", "--hours", "2", "--format", "parquet"]
+            + ["--layout", "hive", "--version", "5"],
+        )
     ):
-        res = CliRunner().invoke(main, ["generate", str(d / "in"), *args])
+        res = CliRunner().invoke(main, ["generate", str(d / f"gen{i}"), *args])
         assert res.exit_code == 0, res.output
+        (d / "in").mkdir(exist_ok=True)
+        for p in (d / f"gen{i}" / "AWSLogs").rglob("*"):
+            if p.is_file():
+                target = d / "in" / "AWSLogs" / p.relative_to(d / f"gen{i}" / "AWSLogs")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                p.rename(target)
     (d / "in" / "extra").mkdir()
     (d / "in" / "extra" / "custom.log.gz").write_bytes(gzip.compress(CUSTOM.encode()))
     (d / "in" / "extra" / "empty.log").write_text("")

@@ -388,12 +388,9 @@ def _duckdb_to_spark(node: exp.Expression) -> exp.Expression:
     # epoch_ms(TIMESTAMP) -> BIGINT milliseconds; sqlglot reads both as the first.
     if isinstance(node, exp.UnixToTime):
         scale = node.args.get("scale")
-        if scale is not None and scale.name == "3":
-            if not _is_number(node.this):
-                return exp.Anonymous(this="unix_millis", expressions=[node.this.copy()])
-            if not isinstance(node.parent, exp.Cast):
-                # DuckDB's epoch_ms(BIGINT) is a TIMESTAMP without time zone
-                return exp.Cast(this=node.copy(), to=exp.DataType.build("timestamp_ntz"))
+        if scale is not None and scale.name == "3" and not _is_number(node.this):
+            return exp.Anonymous(this="unix_millis", expressions=[node.this.copy()])
+
     if isinstance(node, exp.PercentileCont) and node.expression is not None:
         # quantile_cont(x, q): Spark's percentile(x, q) interpolates the same way
         return exp.Anonymous(
@@ -413,6 +410,12 @@ def _duckdb_to_spark(node: exp.Expression) -> exp.Expression:
 
 
 def _spark_types(node: exp.Expression) -> exp.Expression:
+    # DuckDB's epoch_ms(BIGINT) is a TIMESTAMP without time zone (after the pass above, every
+    # epoch_ms left is that one).
+    if isinstance(node, exp.UnixToTime) and not isinstance(node.parent, exp.Cast):
+        scale = node.args.get("scale")
+        if scale is not None and scale.name == "3":
+            return exp.Cast(this=node.copy(), to=exp.DataType.build("timestamp_ntz"))
     # row_number(), rank(), ... are BIGINT in Trino and DuckDB, INT in Spark.
     if (
         isinstance(node, exp.Window)
