@@ -120,6 +120,22 @@ class Store(storage.Store):
             window=_window(since, until),
         )
 
+    # -- the interface inventory ------------------------------------------------------------
+
+    def sync_interfaces(self, **options):
+        """Add a snapshot of the network interfaces (``file=`` describe-network-interfaces
+        JSON, or ``from_aws=True``); see ``vpcflow.store.inventory.sync``."""
+        from .store.inventory import sync
+
+        return sync(self, **options)
+
+    def names_for(self, values, at=None) -> dict[str, str]:
+        """What is behind each eni- id or address the inventory knows, e.g.
+        ``{"10.0.1.14": "web-4, i-0abc…"}``; ``at``: when they were seen (default the latest)."""
+        from .store.inventory import names_for
+
+        return names_for(self, values, at=at)
+
     # -- the analyses -----------------------------------------------------------------------
 
     def insights(self, query: str, *, since=None, until=None) -> pa.Table:

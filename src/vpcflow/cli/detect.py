@@ -86,6 +86,8 @@ def register(main: click.Group) -> None:
             rows = []
             for f in findings:
                 d = f.to_dict()
+                if f.source in f.names:
+                    d["source"] = f"{f.source} ({f.names[f.source]})"
                 d["targets"] = ", ".join(f.targets[:3]) + (" …" if len(f.targets) > 3 else "")
                 d["ports"] = ", ".join(map(str, f.ports[:5])) + (" …" if len(f.ports) > 5 else "")
                 rows.append({k: d[k] for k in _COLUMNS})

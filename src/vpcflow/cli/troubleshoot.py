@@ -103,7 +103,8 @@ def _print_table(verdicts: list[ts.Verdict], title: str, out) -> None:
         rows.append(
             {
                 "#": i,
-                "interface_id": v.interface_id,
+                "interface_id": v.interface_id
+                + (f" ({v.interface_name})" if v.interface_name else ""),
                 "direction": v.direction,
                 "protocol": ts.verdicts.proto_name(v.protocol),
                 "request": f"{src} -> {dst}",

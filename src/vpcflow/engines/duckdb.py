@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused, QueryTimeout
-from . import TABLE, Engine, QueryResult, functions
+from . import TABLE, Engine, QueryResult, functions, inventory
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -64,7 +64,8 @@ class DuckDBEngine(Engine):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [str(p) for p in self.store.files()]
-        if self._con is not None and files == self._files:
+        state = files + inventory.state(self.store)
+        if self._con is not None and state == self._files:
             return self._con
         if self._con is not None:
             self._con.close()
@@ -78,11 +79,12 @@ class DuckDBEngine(Engine):
         con.execute("SET TimeZone = 'UTC'")
         con.execute(view_sql(files))
         _register_functions(con)
+        inventory.register(con, self.store)
         data_dir = str(self.store.path / "data")
         con.execute(f"SET allowed_directories = [{_sql_literal(data_dir)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        self._con, self._files = con, files
+        self._con, self._files = con, state
         return con
 
     def refresh(self) -> None:

@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..timeparse import to_epoch
 from . import attacks as _attacks
+from . import inventory as _inventory
 from . import output, topology, traffic
 from .attacks import TYPES as ATTACK_TYPES
 from .attacks import parse_attacks
@@ -75,6 +76,7 @@ class GenerateReport:
     incidents: list[dict] = field(default_factory=list)
     start: str = ""
     end: str = ""
+    interfaces: Path | None = None  # the describe-network-interfaces JSON of the VPC
 
     @property
     def records_per_second(self) -> float:
@@ -90,6 +92,7 @@ class GenerateReport:
             "incidents": len(self.incidents),
             "start": self.start,
             "end": self.end,
+            "interfaces": str(self.interfaces) if self.interfaces else None,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second),
         }
@@ -252,8 +255,11 @@ def _generate(
         labels_path.write_text("[\n" + body + "\n]\n")
         if threats:
             (out / THREAT_LIST_FILE).write_text(_attacks.threat_list_text(threats))
+    # The VPC's interfaces as EC2 describes them, attached a month before the logs begin.
+    interfaces_path = _inventory.write(out / _inventory.FILE, attached=t0 - 30 * 86400)
     report = GenerateReport(
         out_dir=final,
+        interfaces=final / interfaces_path.relative_to(out),
         files=[final / f.relative_to(out) for f in files],
         records=done,
         bytes=total_bytes,
