@@ -106,7 +106,7 @@ class SettingError(ConfigError):
 class MissingDependency(VpcflowError):
     """An optional extra is not installed."""
 
-    def __init__(self, package: str, extra: str):
+    def __init__(self, package: str, extra: str, message: str | None = None):
         super().__init__(
-            f"this feature needs the {package!r} package: pip install 'vpcflow[{extra}]'"
+            message or f"this feature needs the {package!r} package: pip install 'vpcflow[{extra}]'"
         )

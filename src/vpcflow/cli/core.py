@@ -11,6 +11,8 @@ import click
 from .. import schema, settings
 from ..errors import StoreWriteError
 from .options import (
+    engine_choice,
+    engine_options,
     limit_option,
     open_existing,
     run_and_emit,
@@ -102,6 +104,7 @@ class _Progress:
 @click.command("ingest")
 @click.argument("sources", nargs=-1, required=True)
 @store_option
+@engine_options
 @click.option(
     "--log-format",
     default=None,
@@ -170,8 +173,21 @@ def ingest_cmd(
         if v
     }
     failure = None
+    choice = engine_choice()
     try:
-        if as_json or not sys.stderr.isatty():
+        if (choice.get("engine") or settings.get("engine")) == "spark":
+            from ..engines.spark import parse_conf
+            from ..engines.spark_ingest import spark_ingest
+
+            report = spark_ingest(
+                store,
+                list(sources),
+                log_format=log_format,
+                spark_master=choice.get("spark_master"),
+                spark_conf=parse_conf(choice.get("spark_conf")),
+                **options,
+            )
+        elif as_json or not sys.stderr.isatty():
             report = store.ingest(list(sources), log_format=log_format, **options)
         else:
             with _Progress() as progress:
@@ -229,6 +245,7 @@ def ingest_cmd(
 @click.command("sql")
 @click.argument("query")
 @store_option
+@engine_options
 @click.option(
     "--dialect",
     type=click.Choice(["athena", "trino", "duckdb"]),

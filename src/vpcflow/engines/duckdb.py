@@ -116,6 +116,20 @@ class DuckDBEngine(Engine):
     def refresh(self) -> None:
         self._files = None
 
+    def create_temp_table(self, name: str, query: str, dialect: str = "duckdb") -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise QueryError(f"temporary table name {name!r}: use lower-case letters, digits, _")
+        sql = to_engine_sql(query, dialect, self.dialect)  # a read, or refused
+        try:
+            self._connect().execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        except duckdb.Error as exc:
+            msg = str(exc).strip().splitlines()[0]
+            raise QueryError(f"{msg}\nSQL run: {sql}") from exc
+
+    def drop_temp_table(self, name: str) -> None:
+        if self._con is not None and re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            self._con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
