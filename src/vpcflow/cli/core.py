@@ -344,6 +344,9 @@ def check_cmd(store_path, repair, fmt, as_json):
             )
             for uri in r["objects_to_reingest"][:20]:
                 click.echo(f"  re-ingest: {uri}", err=True)
+            if len(r["objects_to_reingest"]) > 20:
+                more = len(r["objects_to_reingest"]) - 20
+                click.echo(f"  … and {more:,} more (--format json lists them all)", err=True)
         elif bad:
             click.echo(f"Run 'vpcflow check --repair --store {store.path}' to repair.", err=True)
     if bad and not r["repaired"]:
