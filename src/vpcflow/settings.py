@@ -96,6 +96,18 @@ SETTINGS: dict[str, Setting] = {
             form="a size like 2GB, 512MB or 4GiB, or a percentage of RAM like 50%",
             pattern=_SIZE,
         ),
+        Setting(
+            "engine",
+            "duckdb",
+            "Query engine: duckdb (embedded) or spark (pip install 'vpcflow[spark]').",
+            form="duckdb or spark",
+            pattern=re.compile(r"duckdb|spark", re.I),
+        ),
+        Setting(
+            "spark_master",
+            "local[*]",
+            "Spark master URL of the spark engine: local[N], spark://HOST:PORT, yarn, k8s://...",
+        ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
             "batch_rows",

@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "detect",
     "interfaces",
     "web",
+    "spark",
 )
 
 

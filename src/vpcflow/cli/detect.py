@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import open_existing, since_option, store_option, until_option
+from .options import engine_options, open_existing, since_option, store_option, until_option
 from .output import FORMATS, emit, output_option, output_options
 
 _COLUMNS = (
@@ -60,6 +60,7 @@ def emit_lines(lines: list[str], output: str | None) -> None:
 def register(main: click.Group) -> None:
     @main.command("detect")
     @store_option
+    @engine_options
     @since_option
     @until_option
     @click.option(
