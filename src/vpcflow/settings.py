@@ -158,7 +158,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("host_sweep_min_subnet_sources", 2, "host-sweep: addresses of a /24 sweep."),
         Setting(
             "host_sweep_min_subnet_targets_per_source",
-            2.0,
+            3.0,
             "host-sweep: destinations each address of a /24 sweep probes, on average.",
         ),
         Setting("host_sweep_window", 3600, "host-sweep: window step in seconds (windows 2x long)."),

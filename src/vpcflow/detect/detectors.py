@@ -224,7 +224,7 @@ class HostSweep(Detector):
       hits the same addresses all day), not a sweep.
     * ``subnet_sweeps = True``, ``min_subnet_sources = 2``: a sweep split between several
       addresses of one /24 (each below ``min_targets`` alone) is reported once for the /24,
-      when its addresses probe ``min_subnet_targets_per_source = 2`` destinations each on
+      when its addresses probe ``min_subnet_targets_per_source = 3`` destinations each on
       average: a scanning farm whose addresses each send one probe somewhere is noise.
     * ``window = 3600`` s, as for port-scan: 2-hour windows every hour.
 

@@ -10,7 +10,7 @@
 -- (a scanning farm whose addresses probe once each is noise). A port that {public_min_clients}
 -- or more outside clients exchange data with on our addresses is a public service: an outside
 -- source that talked to any of our addresses on it is a client, only one that never did can
--- sweep it.
+-- sweep it. records: the probes (requests); the finding's query lists them and their answers.
 WITH keys AS (  -- {min_targets} destinations sent probe-sized requests: no other key can qualify
     SELECT {key} AS src, port, protocol FROM {cells}
     WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal) {where}
@@ -92,8 +92,9 @@ islands AS (
 )
 SELECT c.src AS source, array_agg(DISTINCT c.addr) AS sources,
     array_agg(DISTINCT c.dst) AS targets, array_agg(DISTINCT c.port) AS ports, c.protocol,
-    min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, count(DISTINCT c.dst) AS n_targets,
+    min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.requests) AS records,
+    sum(c.nbytes) AS bytes, sum(c.accepted) AS accepted, sum(c.rejected) AS rejected,
+    count(DISTINCT c.dst) AS n_targets,
     count(DISTINCT CASE WHEN c.accepted > 0 THEN c.dst END) AS open_targets,
     sum(c.requests) AS requests, max(i.probed_max) AS window_targets,
     max(i.requests_max) AS window_requests, max(i.reached_max) AS window_reached,

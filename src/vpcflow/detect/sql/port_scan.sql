@@ -5,6 +5,7 @@
 -- Windows of 2 x {step} seconds start every {step} seconds, so any burst up to {step} seconds
 -- long falls whole into one window; overlapping windows that qualify are merged into one finding.
 -- Only pairs with {min_ports} probed ports over the whole period can qualify in a window.
+-- records: the probes (requests); the finding's query lists them and their answers.
 WITH keys AS (  -- {min_ports} ports sent probe-sized requests: no other pair can qualify
     SELECT client AS src, server AS dst FROM {cells}
     WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal)
@@ -27,7 +28,7 @@ candidates AS (  -- pairs with {min_ports} probed ports over the whole period; n
 ),
 active AS (  -- the candidates' ports by the window step they were active in
     SELECT p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
-        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.requests) AS n, sum(c.bytes) AS nbytes,
         sum(c.accepted) AS accepted, sum(c.rejected) AS rejected,
         bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
     FROM {cells} c
