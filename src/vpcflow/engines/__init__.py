@@ -63,6 +63,16 @@ class Engine(ABC):
     def sql(self, query: str, dialect: str = "athena") -> pa.Table:
         return self.query(query, dialect=dialect).table
 
+    def create_temp_table(self, name: str, query: str, dialect: str = "duckdb") -> None:
+        """Materialise the read ``query`` as temporary table ``name`` that this engine's next
+        queries can read (an analysis's shared pre-aggregation); gone after
+        ``drop_temp_table`` or ``close``. Engines that cannot hold one raise
+        ``NotImplementedError`` and callers inline the query instead."""
+        raise NotImplementedError
+
+    def drop_temp_table(self, name: str) -> None:
+        """Drop a table made by ``create_temp_table``."""
+
     def refresh(self) -> None:
         """The store's files changed: see the new ones on the next query."""
 
