@@ -111,17 +111,23 @@ def main(argv: list[str] | None = None) -> int:
             capture_output=True,
         )
     res: dict = {"records": a.records, "repeat": a.repeat, "machine": platform.platform()}
-    res["ingest"] = {
-        "native": _ingest(src, work / "store-native", "duckdb", None),
-        "spark local[1]": _ingest(src, work / "store-spark1", "spark", "local[1]"),
-        "spark local[2]": _ingest(src, work / "store-spark2", "spark", "local[2]"),
-    }
-    store = work / "store-native"
-    res["queries"] = {
-        "duckdb": _queries_in_child(store, "duckdb", "-", a.repeat),
-        "spark local[1]": _queries_in_child(store, "spark", "local[1]", a.repeat),
-        "spark local[2]": _queries_in_child(store, "spark", "local[2]", a.repeat),
-    }
+    res["ingest"] = {}
+    for name, engine, master in (
+        ("native", "duckdb", None),
+        ("spark local[1]", "spark", "local[1]"),
+        ("spark local[2]", "spark", "local[2]"),
+    ):
+        res["ingest"][name] = _ingest(src, work / f"store-{engine}-{master}", engine, master)
+        print(f"ingest {name}: {res['ingest'][name]}", file=sys.stderr, flush=True)
+    store = work / "store-duckdb-None"
+    res["queries"] = {}
+    for name, engine, master in (
+        ("duckdb", "duckdb", "-"),
+        ("spark local[1]", "spark", "local[1]"),
+        ("spark local[2]", "spark", "local[2]"),
+    ):
+        res["queries"][name] = _queries_in_child(store, engine, master, a.repeat)
+        print(f"queries {name}: {res['queries'][name]}", file=sys.stderr, flush=True)
     duck = res["queries"]["duckdb"]["queries"]
     sp1 = res["queries"]["spark local[1]"]["queries"]
     sp2 = res["queries"]["spark local[2]"]["queries"]

@@ -111,9 +111,7 @@ def _task(stage: str, txn: str, log_format: str | None, env: Mapping[str, str]):
         writer = PartWriter(Path(stage), f"{txn}-t{index:05d}")
         for seq, d in items:
             obj = _reopen(d, s3)
-            res = read_object(obj, log_format)
-            for t in res.tables:
-                writer.add(t, obj.day)
+            res = read_object(obj, log_format, lambda t, day=obj.day: writer.add(t, day))
             yield {
                 "seq": seq,
                 "uri": obj.uri,
@@ -122,6 +120,7 @@ def _task(stage: str, txn: str, log_format: str | None, env: Mapping[str, str]):
                 "error": res.error,
                 "bad": [b.as_dict() for b in res.bad],
                 "unknown": sorted(res.unknown_fields),
+                "skipped": dict(res.skipped),
                 "entry": entry(obj, res.records, len(res.bad), res.error, complete=True),
             }
         yield {"files": writer.close()}
@@ -195,6 +194,7 @@ def _commit(store, txn: str, stage: Path, results: list[dict], report: IngestRep
         bad_lines.extend(r["bad"])
         report.bad_lines += len(r["bad"])
         report.records += r["records"]
+        report.skip_lines(r.get("skipped", {}))
         if r["unknown"]:
             report.problem(r["uri"], "ignored unknown fields in header: " + ", ".join(r["unknown"]))
         if r["error"] is None or r["records"] or r["bad"]:
