@@ -127,10 +127,18 @@ def query_cmd(name, params, store_path, fmt, limit, timeout, explain):
     "--account",
     "accounts",
     multiple=True,
-    help="Account ID to project (repeatable; none: injected).",
+    help="Account ID of the keys to project (repeatable; required with projection).",
 )
 @click.option(
-    "--region", "regions", multiple=True, help="Region to project (repeatable; none: injected)."
+    "--region",
+    "regions",
+    multiple=True,
+    help="Region of the keys to project (repeatable; default: every AWS commercial region).",
+)
+@click.option(
+    "--tgw",
+    is_flag=True,
+    help="Transit Gateway flow logs (their fields; table tgw_flow_logs).",
 )
 @click.option(
     "--start",
@@ -150,6 +158,7 @@ def athena_ddl_cmd(
     table,
     accounts,
     regions,
+    tgw,
     start_day,
 ):
     """Print the Athena CREATE EXTERNAL TABLE for flow logs on S3 (with partition projection)."""
@@ -160,7 +169,9 @@ def athena_ddl_cmd(
     day = start_day.replace("/", "-")
     if store_location:
         click.echo(
-            athena.store_ddl(store_location, table=table, projection=projection, start_date=day),
+            athena.store_ddl(
+                store_location, table=table, projection=projection, start_date=day, tgw=tgw
+            ),
             nl=False,
         )
         return
@@ -175,6 +186,7 @@ def athena_ddl_cmd(
         accounts=accounts,
         regions=regions,
         start_day=day.replace("-", "/"),
+        tgw=tgw,
     )
     click.echo(ddl, nl=False)
 
