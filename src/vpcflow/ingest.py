@@ -75,6 +75,9 @@ class IngestReport:
     workers: int = 1
     problems: list[dict] = field(default_factory=list)
     quarantine: list[str] = field(default_factory=list)
+    # Field names the catalogue does not know: their values are kept in ``extra_fields``.
+    unknown_fields: set[str] = field(default_factory=set)
+    tgw_records: int = 0
 
     def problem(
         self, path: str, reason: str, line: int | None = None, field_name: str = ""
@@ -98,6 +101,8 @@ class IngestReport:
             "workers": self.workers,
             "problems": self.problems,
             "quarantine": self.quarantine,
+            "unknown_fields": sorted(self.unknown_fields),
+            "tgw_records": self.tgw_records,
         }
 
 
@@ -112,6 +117,7 @@ class ObjectResult:
     error: str | None = None
     unknown_fields: set[str] = field(default_factory=set)
     tables: list[pa.Table] = field(default_factory=list)
+    tgw_records: int = 0
 
 
 def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
@@ -123,8 +129,23 @@ def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
     return dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
 
 
+def table_of(table: pa.Table) -> schema.Table:
+    """The flow-log table (VPC or Transit Gateway) whose store schema ``table`` has."""
+    return schema.TGW if table.schema.equals(schema.TGW.arrow_schema()) else schema.VPC
+
+
+def staged_path(stage: Path, rel: str) -> Path:
+    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``)
+    waits in a transaction's staging directory."""
+    p = Path(rel)
+    return stage / (p.relative_to("data") if p.parts[0] == "data" else p)
+
+
 class PartWriter:
-    """One Parquet file per date partition, in a transaction's staging directory."""
+    """One Parquet file per table and date partition, in a transaction's staging directory.
+
+    Keys are partition directories relative to the store: ``data/date=YYYY-MM-DD`` for VPC
+    flow logs, ``tgw/date=YYYY-MM-DD`` for Transit Gateway flow logs."""
 
     def __init__(self, stage: Path, name: str):
         self.stage = stage
@@ -137,6 +158,7 @@ class PartWriter:
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
         if not table.num_rows:
             return
+        tbl = table_of(table)
         dates = _date_column(table, fallback_day)
         uniq = pc.unique(dates)
         for d in uniq.to_pylist():
@@ -146,10 +168,12 @@ class PartWriter:
                 part = table.filter(pc.is_null(dates))
             else:
                 part = table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
-            self.add_part(d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__", part)
+            day = d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__"
+            self.add_part(day, part, tbl)
 
-    def add_part(self, key: str, table: pa.Table) -> None:
-        """Add records that belong to partition ``date=key``."""
+    def add_part(self, day: str, table: pa.Table, tbl: schema.Table = schema.VPC) -> None:
+        """Add records of ``tbl`` that belong to partition ``date=day``."""
+        key = f"{tbl.directory}/date={day}"
         self.buffers.setdefault(key, []).append(table)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
         if self.buffered[key] >= ROW_GROUP_ROWS:
@@ -162,11 +186,9 @@ class PartWriter:
             return
         w = self.writers.get(key)
         if w is None:
-            path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+            path = staged_path(self.stage, f"{key}/part-{self.name}.parquet")
             path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(
-                path, schema.arrow_schema(), compression="zstd", compression_level=1
-            )
+            w = pq.ParquetWriter(path, tables[0].schema, compression="zstd", compression_level=1)
             self.writers[key] = w
         t = pa.concat_tables(tables)
         w.write_table(t, row_group_size=ROW_GROUP_ROWS)
@@ -180,9 +202,9 @@ class PartWriter:
             w.close()
         files = []
         for key, n in sorted(self.rows.items()):
-            rel = f"date={key}/part-{self.name}.parquet"
-            fsync_file(self.stage / rel)
-            files.append({"path": f"data/{rel}", "rows": n})
+            rel = f"{key}/part-{self.name}.parquet"
+            fsync_file(staged_path(self.stage, rel))
+            files.append({"path": rel, "rows": n})
         self.writers.clear()
         self.rows.clear()
         return files
@@ -239,8 +261,9 @@ def read_object(obj: RawObject, log_format: str | None) -> ObjectResult:
     except FormatError as exc:
         res.error = str(exc)
         return res
-    res.tables = [parsed.table]
+    res.tables = parsed.tables
     res.records = parsed.records
+    res.tgw_records = parsed.tgw.num_rows if parsed.tgw is not None else 0
     res.bad = parsed.bad_lines
     res.unknown_fields = parsed.unknown_fields
     return res
@@ -310,12 +333,10 @@ class Ingest:
         self.batch.bad.extend(res.bad)
         r.bad_lines += len(res.bad)
         r.records += res.records
+        r.tgw_records += res.tgw_records
         self.batch.rows += res.records
-        if res.unknown_fields:
-            r.problem(
-                obj.uri,
-                "ignored unknown fields in header: " + ", ".join(sorted(res.unknown_fields)),
-            )
+        # Unknown fields are kept (extra_fields); the ingest names them once, at the end.
+        r.unknown_fields |= res.unknown_fields
         if res.error is None or res.records or res.bad:
             # Readable objects (even empty or all-bad ones) are recorded; an object that failed
             # before yielding anything is not, so that a re-run tries it again.
@@ -420,7 +441,10 @@ class Ingest:
                 shutil.copyfileobj(stream, spool, 1 << 20)
                 spool.seek(0)
                 for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
-                    self.batch.local.add(res.table, obj.day)
+                    for t in res.tables:
+                        self.batch.local.add(t, obj.day)
+                    r.unknown_fields |= res.unknown_fields
+                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
                     records += res.records
                     r.records += res.records
                     self.tick()
@@ -441,7 +465,10 @@ class Ingest:
                         first_line=first_line,
                         defaults=obj.defaults,
                     )
-                    self.batch.local.add(res.table, obj.day)
+                    for t in res.tables:
+                        self.batch.local.add(t, obj.day)
+                    r.unknown_fields |= res.unknown_fields
+                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
                     self.batch.bad.extend(res.bad_lines)
                     for b in res.bad_lines:
                         r.problem(b.path, b.reason, b.line, b.field)
@@ -453,11 +480,7 @@ class Ingest:
                     self.batch.rows += res.records
                     self.tick()
                     if self.batch.rows >= self.batch_rows:
-                        header = (
-                            [f.name if f else "-" for f in layouts.header]
-                            if layouts.header
-                            else None
-                        )
+                        header = [f.name for f in layouts.header] if layouts.header else None
                         self.batch.objects.append(
                             entry(
                                 obj,

@@ -69,15 +69,44 @@ class BadLine:
 
 @dataclass
 class ParseResult:
-    """Records parsed from one chunk: ``table`` has exactly ``schema.arrow_schema()``."""
+    """Records parsed from one chunk: ``table`` (VPC flow logs) has exactly
+    ``schema.VPC.arrow_schema()``, ``tgw`` (Transit Gateway flow logs, None when there were
+    none) ``schema.TGW.arrow_schema()``. ``unknown_fields`` names the fields the catalogue does
+    not know (their values are in the ``extra_fields`` column)."""
 
     table: pa.Table
     bad_lines: list[BadLine] = field(default_factory=list)
     unknown_fields: set[str] = field(default_factory=set)
+    tgw: pa.Table | None = None
 
     @property
     def records(self) -> int:
-        return self.table.num_rows
+        return self.table.num_rows + (self.tgw.num_rows if self.tgw is not None else 0)
+
+    @property
+    def tables(self) -> list[pa.Table]:
+        """The non-empty tables (VPC and/or Transit Gateway records)."""
+        return [t for t in (self.table, self.tgw) if t is not None and t.num_rows]
+
+
+def layout_table(layout) -> schema.Table:
+    """The table whose fields ``layout`` lists (placeholders of unknown fields aside)."""
+    for f in layout:
+        if f is not None and f.known:
+            return schema.TGW if schema.TGW.by_name.get(f.name) is f else schema.VPC
+    return schema.VPC
+
+
+def _result(tables: list[pa.Table], bad: list[BadLine], unknown: set[str]) -> ParseResult:
+    """One ParseResult from tables of either kind."""
+    vpc = [t for t in tables if t.schema.equals(schema.VPC.arrow_schema())]
+    tgw = [t for t in tables if not t.schema.equals(schema.VPC.arrow_schema())]
+    return ParseResult(
+        pa.concat_tables(vpc) if vpc else _empty_table(),
+        bad,
+        unknown,
+        pa.concat_tables(tgw) if tgw else None,
+    )
 
 
 class Layouts:
@@ -90,28 +119,65 @@ class Layouts:
         self.explicit: tuple[Field, ...] | None = log_format or None
         self.header: tuple[Field | None, ...] | None = None
 
+    def explicit_unknown(self) -> set[str]:
+        """Unknown fields of the explicit log format, while no header overrides it."""
+        if self.explicit is None or self.header is not None:
+            return set()
+        return {f.name for f in self.explicit if not f.known}
+
     def set_header(self, tokens: list[str]) -> set[str]:
-        fields = tuple(schema.resolve_field_name(t) for t in tokens)
+        """Take the field order from a header line; return the names the catalogue does not
+        know (kept in ``extra_fields``)."""
+        table = schema.table_for(tokens)
+        fields = tuple(table.resolve(t) or schema.unknown_field(t) for t in tokens)
         self.header = fields
-        return {t for t, f in zip(tokens, fields, strict=True) if f is None}
+        return {f.name for f in fields if not f.known}
 
 
-def assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
-    """A table with the store's schema from parsed ``columns``: a column the records lack is
-    filled from ``defaults`` (account and region from the S3 key), else NULL."""
+def extra_map(extras: dict[str, pa.Array], n: int) -> pa.Array:
+    """The ``extra_fields`` column: per record, every unknown field's name and value."""
+    if not extras:
+        return pa.nulls(n, schema.EXTRA_TYPE)
+    names = list(extras)
+    k = len(names)
+    values = pa.concat_arrays(
+        [pc.cast(extras[name], pa.string()) for name in names]
+    )  # field-major: value j of record i at j*n + i
+    order = (
+        np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]
+    ).ravel()
+    items = values.take(pa.array(order))
+    keys = pa.array(np.tile(np.array(names, dtype=object), n), pa.string())
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, keys, items, type=schema.EXTRA_TYPE)
+
+
+def assemble(
+    columns: dict[str, pa.Array],
+    n: int,
+    defaults: dict[str, str],
+    table: schema.Table = schema.VPC,
+    extras: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """A table of ``table``'s store schema from parsed ``columns``: a field the records lack is
+    NULL; ``extras`` (unknown fields by AWS name) go to ``extra_fields``; the key columns
+    (``aws_account_id``, ``aws_region``) come from ``defaults`` (the object's S3 key)."""
     arrays = []
-    for fld in schema.arrow_schema():
+    out_schema = table.arrow_schema()
+    for fld in out_schema:
         if fld.name in columns:
             arrays.append(columns[fld.name])
+        elif fld.name == schema.EXTRA_COLUMN:
+            arrays.append(extra_map(extras or {}, n))
         elif fld.name in defaults:
             arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
         else:
             arrays.append(pa.nulls(n, fld.type))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+    return pa.Table.from_arrays(arrays, schema=out_schema)
 
 
-def _empty_table(n: int = 0) -> pa.Table:
-    return assemble({}, n, {})
+def _empty_table(n: int = 0, table: schema.Table = schema.VPC) -> pa.Table:
+    return assemble({}, n, {}, table)
 
 
 def to_seconds(arr: pa.Array) -> pa.Array:
@@ -212,7 +278,7 @@ def _layout_for_count(n: int, layouts: Layouts) -> tuple[Field | None, ...] | No
         return layouts.header
     if layouts.explicit is not None:
         return layouts.explicit
-    return schema.ALL_FIELDS_LAYOUTS.get(n)
+    return schema.VPC.layouts.get(n) or schema.TGW.layouts.get(n)
 
 
 def _build(
@@ -232,12 +298,14 @@ def _build(
     good = np.ones(n, dtype=bool)
     first_bad: dict[int, tuple[str, str]] = {}
     columns: dict[str, pa.Array] = {}
+    extras: dict[str, pa.Array] = {}
     dash = pa.scalar("-", flat.type)
     for j, f in enumerate(layout):
-        if f is None:  # unknown header column: ignored
-            continue
         col = flat.take(pa.array(base + j))
         col = pc.if_else(pc.equal(col, dash), pa.scalar(None, flat.type), col)
+        if not f.known:  # a field the catalogue does not know: kept as a string
+            extras[f.name] = pc.cast(col, pa.string())
+            continue
         ok = np.asarray(_check(col, f))
         if ok.all():
             values, range_ok = _convert(col, f) if f.kind == INT else (col, None)
@@ -266,12 +334,17 @@ def _build(
     if not good.all():
         keep = pa.array(good)
         columns = {name: arr.filter(keep) for name, arr in columns.items()}
-    return assemble(columns, int(good.sum()), defaults), bad
+        extras = {name: arr.filter(keep) for name, arr in extras.items()}
+    return assemble(columns, int(good.sum()), defaults, layout_table(layout), extras), bad
 
 
 def _is_header(tokens: list[str], at_object_start: bool) -> bool:
-    known = sum(schema.resolve_field_name(t) is not None for t in tokens)
-    return bool(tokens) and (known == len(tokens) or (at_object_start and known * 2 > len(tokens)))
+    """A line of field names: most of them known (the others are kept as unknown fields)."""
+    table = schema.table_for(tokens)
+    known = sum(table.resolve(t) is not None for t in tokens)
+    if not tokens or known == 0:
+        return False
+    return known == len(tokens) or known * 2 > len(tokens)
 
 
 def parse_lines(
@@ -297,6 +370,7 @@ def parse_lines(
 
         fast = fast_paths(data, layouts, defaults, first_line)
         if fast is not None:
+            fast.unknown_fields |= layouts.explicit_unknown()
             return fast
     lines = _lines_array(data)
     n = len(lines)
@@ -360,7 +434,10 @@ def parse_lines(
             rows = seg[counts[seg] == cnt]
             layout = _layout_for_count(int(cnt), layouts)
             if layout is None:
-                known = ", ".join(str(c) for c in schema.ALL_FIELDS_LAYOUTS)
+                known = ", ".join(str(c) for c in schema.VPC.layouts)
+                known += (
+                    f" (VPC) or {', '.join(str(c) for c in schema.TGW.layouts)} (Transit Gateway)"
+                )
                 for i in rows:
                     bad.append(
                         BadLine(
@@ -390,9 +467,8 @@ def parse_lines(
             bad.extend(seg_bad)
             if table.num_rows:
                 tables.append(table)
-    table = pa.concat_tables(tables) if tables else _empty_table()
     bad.sort(key=lambda b: b.line)
-    return ParseResult(table, bad, unknown)
+    return _result(tables, bad, unknown | layouts.explicit_unknown())
 
 
 def _unwrap_json(
@@ -511,9 +587,7 @@ def parse_parquet(
 
 
 def _concat(results: list[ParseResult]) -> ParseResult:
-    if not results:
-        return ParseResult(_empty_table())
-    out = ParseResult(pa.concat_tables([r.table for r in results]))
+    out = _result([t for r in results for t in r.tables], [], set())
     for r in results:
         out.bad_lines.extend(r.bad_lines)
         out.unknown_fields |= r.unknown_fields
@@ -535,8 +609,9 @@ def iter_parquet(
         raise FormatError(f"{path}: not a readable Parquet file: {exc}") from exc
     mapping: dict[str, Field] = {}
     unknown: set[str] = set()
+    table = schema.table_for(pf.schema_arrow.names)
     for name in pf.schema_arrow.names:
-        f = schema.resolve_field_name(name)
+        f = table.resolve(name)
         if f is None:
             unknown.add(name)
         else:
@@ -545,7 +620,18 @@ def iter_parquet(
         raise FormatError(
             f"{path}: Parquet file has no flow-log columns ({', '.join(pf.schema_arrow.names)})"
         )
-    for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping)):
+    for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping) + sorted(unknown)):
+        extras = {}
+        for name in sorted(unknown):  # kept, as strings, in extra_fields
+            arr = batch.column(name)
+            try:
+                arr = pc.cast(arr, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise FormatError(
+                    f"{path}: column {name!r} (not a known field) cannot be kept as text: {exc}"
+                ) from exc
+            missing = pc.is_in(arr, value_set=pa.array(["-"], pa.string()))
+            extras[name.replace("_", "-")] = pc.if_else(missing, pa.scalar(None, pa.string()), arr)
         cols = {}
         for name, f in mapping.items():
             arr = batch.column(name)
@@ -565,4 +651,8 @@ def iter_parquet(
                 raise FormatError(
                     f"{path}: column {name!r} cannot be read as {f.athena_type}: {exc}"
                 ) from exc
-        yield ParseResult(assemble(cols, batch.num_rows, defaults), [], unknown)
+        t = assemble(cols, batch.num_rows, defaults, table, extras)
+        if table is schema.VPC:
+            yield ParseResult(t, [], unknown)
+        else:
+            yield ParseResult(_empty_table(), [], unknown, t)

@@ -44,7 +44,14 @@ def _jsonable(v):
 
 
 def rows(table: pa.Table) -> list[dict]:
-    return [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
+    # A MAP (extra_fields) comes out of Arrow as (key, value) pairs: print it as an object.
+    maps = {f.name for f in table.schema if pa.types.is_map(f.type)}
+    out = [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
+    for r in out if maps else ():
+        for c in maps:
+            if r.get(c) is not None:
+                r[c] = {k: v for k, v in r[c]}
+    return out
 
 
 def emit(
@@ -69,7 +76,7 @@ def emit(
         w = csv.writer(out, lineterminator="\n")
         w.writerow(columns)
         for r in data:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+            w.writerow([_csv_cell(r.get(c)) for c in columns])
     else:
         from rich.console import Console
         from rich.table import Table
@@ -87,6 +94,16 @@ def emit(
 
 
 def _fmt_cell(v):
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={'-' if x is None else x}" for k, x in v.items())
     if isinstance(v, list):
         return ", ".join(str(x) for x in v)
+    return v
+
+
+def _csv_cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v)
     return v
