@@ -11,8 +11,9 @@ import sqlglot
 from click.testing import CliRunner
 from sqlglot import exp
 
-from vpcflow import athena, schema
+from vpcflow import schema
 from vpcflow.cli import main
+from vpcflow.queries import athena
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -155,7 +156,7 @@ def test_view_answers_like_the_local_store(tmp_path):
 
     import vpcflow
     from flowdata import write_s3_layout
-    from vpcflow import named_queries
+    from vpcflow import queries as named_queries
 
     write_s3_layout(tmp_path / "logs", files=6, per_file=50)
     store = vpcflow.open_store(tmp_path / "s")

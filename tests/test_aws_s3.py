@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from aws_testdata import key, parquet_bytes, records, text_gz
+from vpcflow.api import open_store
 from vpcflow.cli import main
 from vpcflow.sources import resolve
-from vpcflow.store import open_store
 
 BUCKET = "flow-bucket"
 A1, A2 = "111111111111", "222222222222"
@@ -77,7 +77,7 @@ def gets(caplog):
 def _rows(store, where="true"):
     q = (
         f"SELECT account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, "
-        f'packets, bytes, start, "end", action, log_status, region '
+        f'packets, bytes, start, "end", action, log_status, region, aws_account_id, aws_region '
         f"FROM vpc_flow_logs WHERE {where} ORDER BY start, srcaddr, srcport"
     )
     return store.sql(q).to_pylist()

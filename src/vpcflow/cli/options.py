@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import settings
-from ..store import open_store
+from ..api import open_store
 from .output import emit
 
 store_option = click.option(
