@@ -97,6 +97,25 @@ class Field:
     def placeholder(self) -> str:
         return "${" + self.name + "}"
 
+    @property
+    def insights_name(self) -> str:
+        """The name Logs Insights gives the field (camelCase: ``srcAddr``, ``logStatus``,
+        ``startTime``, ``pktSrcAddr``, ``tgwAttachmentId``)."""
+        if self.name in _INSIGHTS_SPECIAL:
+            return _INSIGHTS_SPECIAL[self.name]
+        parts = [_INSIGHTS_WORDS.get(p, p) for p in self.name.split("-")]
+        return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+# Logs Insights' names for the default fields: srcaddr -> srcAddr, start -> startTime.
+_INSIGHTS_WORDS = {
+    "srcaddr": "srcAddr",
+    "dstaddr": "dstAddr",
+    "srcport": "srcPort",
+    "dstport": "dstPort",
+}
+_INSIGHTS_SPECIAL = {"start": "startTime", "end": "endTime"}
+
 
 def _f(name, athena_type, version, description, kind=TEXT, **kw) -> Field:
     return Field(name, athena_type, version, description, kind, **kw)

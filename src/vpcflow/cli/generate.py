@@ -55,9 +55,28 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     show_default=True,
     help="Time span the records cover (one file per 5 minutes).",
 )
+@click.option(
+    "--tgw-records",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also write about this many Transit Gateway flow-log records (a transit gateway "
+    "between two VPCs, with packets lost to no route, blackhole, MTU and TTL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def generate_cmd(
-    out_dir, records, seed, version, fmt, layout, hourly, attacks, start, hours, as_json
+    out_dir,
+    records,
+    seed,
+    version,
+    fmt,
+    layout,
+    hourly,
+    attacks,
+    start,
+    hours,
+    tgw_records,
+    as_json,
 ):
     """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3."""
     report = generate(
@@ -73,6 +92,14 @@ def generate_cmd(
         hours=hours,
     )
     d = report.to_dict()
+    if tgw_records:
+        from ..generate.tgw import generate_tgw
+        from ..timeparse import to_epoch
+
+        tgw = generate_tgw(
+            out_dir, records=tgw_records, seed=seed, start=to_epoch(start), hours=hours
+        )
+        d["tgw"] = tgw.to_dict()
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
@@ -83,6 +110,12 @@ def generate_cmd(
     )
     if report.labels:
         click.echo(f"{len(report.incidents)} labelled incidents: {report.labels}")
+    if tgw_records:
+        lost = ", ".join(f"{k} {v:,}" for k, v in d["tgw"]["packets_lost"].items())
+        click.echo(
+            f"Wrote {d['tgw']['records']:,} Transit Gateway records in {d['tgw']['files']:,} "
+            f"files; packets lost: {lost}."
+        )
 
 
 @click.command("demo")

@@ -26,11 +26,18 @@ _explain_option = click.option(
     help="Flows starting at or after: 2024-05-01[T12:00Z] or 15m/24h/7d ago.",
 )
 @click.option("--until", default=None, help="Flows starting before: same forms as --since.")
+@click.option(
+    "--table",
+    type=click.Choice(["vpc_flow_logs", "tgw_flow_logs"]),
+    default="vpc_flow_logs",
+    show_default=True,
+    help="The log group's kind: VPC flow logs, or Transit Gateway flow logs.",
+)
 @format_option
 @limit_option
 @timeout_option
 @_explain_option
-def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
+def insights_cmd(query, store_path, since, until, table, fmt, limit, timeout, explain):
     """Run a CloudWatch Logs Insights QUERY over the store ('-' reads it from stdin).
 
     \b
@@ -38,7 +45,7 @@ def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
     """
     if query == "-":
         query = sys.stdin.read()
-    t = insights.translate(query, since=since, until=until)
+    t = insights.translate(query, since=since, until=until, table=table)
     for w in t.warnings:
         click.echo(f"warning: {w}", err=True)
     if explain:
