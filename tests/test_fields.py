@@ -273,6 +273,8 @@ def test_tgw_end_to_end_generate_ingest_sql_insights_queries(tmp_path):
     rep = json.loads(r.stdout)
     assert rep["bad_lines"] == 0 and rep["tgw_records"] >= 1500
     assert sql_json(store, "SELECT count(*) AS n FROM vpc_flow_logs") == [{"n": 500}]
+    info = json.loads(run("info", "--store", str(store), "--format", "json").stdout)[0]
+    assert info["tgw_records"] == rep["tgw_records"] == info["records"] - 500
     # the named query's drops, per reason, are what the generator wrote
     r = run("query", "tgw-dropped-by-attachment", "--store", str(store), "--format", "json")
     (row,) = json.loads(r.stdout)

@@ -301,6 +301,9 @@ class Store:
         return {
             "store": str(self.path),
             "records": sum(f["rows"] for f in files),
+            "tgw_records": sum(
+                f["rows"] for f in files if Path(f["path"]).parts[0] == schema.TGW.directory
+            ),
             "files": len(files),
             "bytes": sum(
                 (self.path / f["path"]).stat().st_size
