@@ -28,9 +28,9 @@ CASES = {
         "all",
         "--hive",
         "--hourly",
-        "--region",
+        "--key-region",
         "us-east-1",
-        "--region",
+        "--key-region",
         "eu-west-1",
     ],
     "parquet-v5-accounts": [
@@ -53,7 +53,7 @@ CASES = {
         "--tgw",
         "--account",
         "123456789012",
-        "--region",
+        "--key-region",
         "eu-west-1",
     ],
 }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
 import click
 
-from ..generate import ATTACK_TYPES, DEFAULT_START, generate
+from ..generate import ATTACK_TYPES, generate
 
 
 @click.command("generate")
@@ -47,7 +48,12 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     help=f"Inject labelled incidents: 'all' or a comma list of {', '.join(ATTACK_TYPES)}; "
     "ground truth goes to OUT_DIR/labels.json.",
 )
-@click.option("--start", default=DEFAULT_START, show_default=True, help="First record (UTC).")
+@click.option(
+    "--start",
+    default=None,
+    help="First record (UTC): ISO-8601 or Unix seconds [default: yesterday 00:00 UTC, so that "
+    "queries over recent days find the data; give it for the same bytes on any day].",
+)
 @click.option(
     "--hours",
     type=click.FloatRange(min=0, min_open=True),
@@ -63,7 +69,16 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     help="Also write about this many Transit Gateway flow-log records (a transit gateway "
     "between two VPCs, with packets lost to no route, blackhole, MTU and TTL).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--force", is_flag=True, help="Replace the contents of OUT_DIR if it is not empty.")
+@click.option(
+    "--report",
+    "report_fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print what was written (--format is the log file format).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --report json.")
 def generate_cmd(
     out_dir,
     records,
@@ -76,21 +91,43 @@ def generate_cmd(
     start,
     hours,
     tgw_records,
+    force,
+    report_fmt,
     as_json,
 ):
-    """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3."""
-    report = generate(
-        out_dir,
-        records=records,
-        seed=seed,
-        version=int(version),
-        fmt=fmt,
-        layout=layout,
-        hourly=hourly,
-        attacks=attacks,
-        start=start,
-        hours=hours,
-    )
+    """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3.
+
+    OUT_DIR must be new or empty (or --force); the logs appear there only when complete.
+    """
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from .progress import Counter
+
+    out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(
+            f"{out}: not empty; generate into a new or empty directory, or add --force to "
+            "replace its contents"
+        )
+    if start is None:
+        today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = (today - dt.timedelta(days=1)).isoformat()
+    with Counter("generating") as progress:
+        report = generate(
+            out_dir,
+            records=records,
+            seed=seed,
+            version=int(version),
+            fmt=fmt,
+            layout=layout,
+            hourly=hourly,
+            attacks=attacks,
+            start=start,
+            hours=hours,
+            progress=progress,
+            force=force,
+        )
     d = report.to_dict()
     if tgw_records:
         from ..generate.tgw import generate_tgw
@@ -100,7 +137,7 @@ def generate_cmd(
             out_dir, records=tgw_records, seed=seed, start=to_epoch(start), hours=hours
         )
         d["tgw"] = tgw.to_dict()
-    if as_json:
+    if as_json or report_fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
     click.echo(
@@ -127,7 +164,13 @@ def generate_cmd(
     show_default=True,
     help="How many records to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Seed of the generated VPC (same seed, same data).",
+)
 @click.option(
     "--keep",
     "keep_dir",

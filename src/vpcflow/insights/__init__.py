@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ..errors import QueryError
 from ..timeparse import to_datetime
 from .lexer import InsightsSyntaxError
 from .parser import parse
@@ -54,16 +55,19 @@ def translate(query: str, *, since=None, until=None, table: str = "vpc_flow_logs
     """Translate a Logs Insights query into DuckDB SQL over ``table`` (``vpc_flow_logs``, or
     ``tgw_flow_logs`` for Transit Gateway flow logs)."""
     from .. import schema
-    from ..errors import QueryError
 
     if table not in schema.TABLE_BY_NAME:
         raise QueryError(f"no table {table!r}: use one of {', '.join(schema.TABLE_BY_NAME)}")
-    commands = parse(query)
-    t = Translator(query, commands)
-    t.table = schema.TABLE_BY_NAME[table]
-    sql, columns = t.run(
-        _time_where(to_datetime(since, name="since"), to_datetime(until, name="until"))
-    )
+    where = _time_where(to_datetime(since, name="since"), to_datetime(until, name="until"))
+    try:
+        commands = parse(query)
+        t = Translator(query, commands)
+        t.table = schema.TABLE_BY_NAME[table]
+        sql, columns = t.run(where)
+    except RecursionError:
+        raise QueryError(
+            "Logs Insights query nested too deeply (hundreds of levels of parentheses); simplify it"
+        ) from None
     return Translation(query, sql, columns, t.warnings)
 
 

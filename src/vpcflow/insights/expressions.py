@@ -25,6 +25,21 @@ DISCOVERED_BY_TABLE = {
 DISCOVERED = DISCOVERED_BY_TABLE[schema.VPC.name]
 SYNTHETIC = ("@timestamp", "@message", "@ingestionTime")
 
+
+def _camel(aws_name: str) -> str:
+    head, *rest = aws_name.split("-")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+# The camelCase spelling of every other field (vpcId, tcpFlags, pktSrcAddr, flowDirection, ...),
+# as the discovered fields are spelled; the column names work too.
+for _f in schema.FIELDS:
+    for _name in {_camel(_f.name), _camel(_f.name).replace("addr", "Addr")}:
+        DISCOVERED.setdefault(_name, _f.column)
+
+# Values of the enumerated fields: written unquoted, they are read as field names.
+_BARE_VALUES = {"ACCEPT", "REJECT", "OK", "NODATA", "SKIPDATA", "ingress", "egress"}
+
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _UNIT_TRUNC = {"mo": "month", "q": "quarter", "y": "year"}
 
@@ -146,9 +161,12 @@ class Expressions:
         hit = rel.cols.get(node.name)
         if hit is not None:
             return hit
-        self.warnings.append(
-            f"field {node.name!r} is not a flow-log field here; like Logs Insights, it is empty"
-        )
+        hint = ""
+        if node.name in _BARE_VALUES or node.name.upper() in _BARE_VALUES:
+            hint = f'; to compare with the text {node.name}, quote it: "{node.name}"'
+        msg = f"field {node.name!r} is not a flow-log field here; like Logs Insights, it is empty{hint}"
+        if msg not in self.warnings:
+            self.warnings.append(msg)
         return "NULL", "null"
 
     @staticmethod
