@@ -4,7 +4,7 @@ Each command opens a library object, calls one method and prints the result. Lib
 (``VpcflowError``) become one line on stderr and exit code 1; usage errors exit 2.
 
 Commands live in one module per area (``core``, ``aws``, ``insights``, ``troubleshoot``,
-``detect``, ``generate``); each exposes ``register(main)``.
+``detect``, ``generate``, ``web``); each exposes ``register(main)``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ import click
 from .. import __version__
 from ..errors import VpcflowError
 
-_COMMAND_MODULES = ("core", "generate", "aws", "insights", "troubleshoot", "detect")
+_COMMAND_MODULES = (
+    "core",
+    "generate",
+    "aws",
+    "insights",
+    "troubleshoot",
+    "detect",
+    "interfaces",
+    "web",
+    "spark",
+)
 
 
 # What an interrupted command keeps, by command; every other command changes nothing.

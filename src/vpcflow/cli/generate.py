@@ -49,6 +49,17 @@ from ..generate import ATTACK_TYPES, generate
     "ground truth goes to OUT_DIR/labels.json.",
 )
 @click.option(
+    "--lookalikes",
+    is_flag=True,
+    help="Add benign traffic shaped like attacks (load-balanced clients, health checks, "
+    "scrapes, an authorised scanner, backups, NAT fan-out, DNS...), labelled benign.",
+)
+@click.option(
+    "--benign-only",
+    is_flag=True,
+    help="A day without any incident: the background and the look-alikes only.",
+)
+@click.option(
     "--start",
     default=None,
     help="First record (UTC): ISO-8601 or Unix seconds [default: yesterday 00:00 UTC, so that "
@@ -88,6 +99,8 @@ def generate_cmd(
     layout,
     hourly,
     attacks,
+    lookalikes,
+    benign_only,
     start,
     hours,
     tgw_records,
@@ -127,6 +140,8 @@ def generate_cmd(
             hours=hours,
             progress=progress,
             force=force,
+            lookalikes=lookalikes,
+            benign_only=benign_only,
         )
     d = report.to_dict()
     if tgw_records:
@@ -178,8 +193,45 @@ def generate_cmd(
     default=None,
     help="Keep the generated logs and the store in this directory.",
 )
-def demo_cmd(records, seed, keep_dir):
-    """Generate a day of a small VPC's flow logs, ingest them and print what they show."""
+@click.option(
+    "--serve",
+    "serve",
+    is_flag=True,
+    help="Then serve the dashboard on the demo's store (kept until the server stops).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port of the dashboard with --serve (0: any free one).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="With --serve: open it in a browser.")
+def demo_cmd(records, seed, keep_dir, serve, port, open_browser):
+    """Generate a day of a small VPC's flow logs, ingest them and print what they show.
+
+    With --serve, the dashboard on the demo's store follows (Ctrl+C stops it)."""
+    if serve:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from ..api import open_store
+        from .web import start
+
+        base = keep_dir or tempfile.mkdtemp(prefix="vpcflow-demo-")
+        try:
+            _demo(records, seed, base)
+            store = open_store(Path(base) / "store", create=False)
+            start(store, "127.0.0.1", port, None, open_browser)
+        finally:
+            if keep_dir is None:
+                shutil.rmtree(base, ignore_errors=True)
+        return
+    _demo(records, seed, keep_dir)
+
+
+def _demo(records, seed, keep_dir):
     from ..demo import run_demo
 
     progress = None
