@@ -57,7 +57,7 @@ def test_the_readme_walkthrough_in_python(tmp_path):
     assert top.column("n").to_pylist() == want.column("n").to_pylist()
     rejects = store.named_query("rejects-by-source")
     assert rejects.num_rows > 0
-    ddl = vpcflow.athena_ddl(location="s3://bucket/prefix/")
+    ddl = vpcflow.athena_ddl(location="s3://bucket/prefix/", accounts=["123456789012"])
     assert ddl.startswith("CREATE EXTERNAL TABLE")
     ping = vpcflow.parse_records(
         "2 123456789010 eni-1235b8ca123456789 203.0.113.12 172.31.16.139 0 0 1 4 336 1432917027 1432917142 ACCEPT OK\n"

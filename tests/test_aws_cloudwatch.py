@@ -98,8 +98,9 @@ def test_ingest_uses_describe_flow_logs_format_and_matches_local(group, tmp_path
     assert got == rows(local_store)
     assert {r["vpc_id"] for r in got} == {"vpc-0123abcd"}
     assert sum(r["bytes"] for r in got) == sum(r["bytes"] for recs in group.values() for r in recs)
-    region = store.sql("SELECT DISTINCT region FROM vpc_flow_logs").to_pylist()
-    assert region == [{"region": "us-east-1"}]  # from the client, the format has no region
+    region = store.sql("SELECT DISTINCT region, aws_region FROM vpc_flow_logs").to_pylist()
+    # the format has no region: the record column stays NULL, the client's region has its own
+    assert region == [{"region": None, "aws_region": "us-east-1"}]
 
 
 def test_resume_reads_only_new_events(group, tmp_path):

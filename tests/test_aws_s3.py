@@ -79,7 +79,7 @@ def gets(caplog):
 def _rows(store, where="true"):
     q = (
         f"SELECT account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, "
-        f'packets, bytes, start, "end", action, log_status, region '
+        f'packets, bytes, start, "end", action, log_status, region, aws_account_id, aws_region '
         f"FROM vpc_flow_logs WHERE {where} ORDER BY start, srcaddr, srcport"
     )
     return store.sql(q).to_pylist()
@@ -116,9 +116,9 @@ def test_all_layouts_match_local_ingest(bucket, tmp_path, gets):
     expected = _expected(bucket)
     assert sum(r["bytes"] for r in got) == sum(r["bytes"] for r in expected)
     assert sorted(r["srcaddr"] for r in got) == sorted(r["srcaddr"] for r in expected)
-    # region comes from the key (the default format has none)
-    regions = {(r["account_id"], r["region"]) for r in got}
-    assert regions == {(a, reg) for _, a, reg, _, _ in OBJECTS}
+    # account and region of the key have their own columns (the default format has no region)
+    regions = {(r["aws_account_id"], r["aws_region"], r["region"]) for r in got}
+    assert regions == {(a, reg, None) for _, a, reg, _, _ in OBJECTS}
 
 
 def test_rerun_fetches_nothing_and_new_object_only_it(bucket, tmp_path, gets):

@@ -321,7 +321,7 @@ def test_a_bad_setting_fails_only_where_used(store):
         ("SELECT 1 /* /* */ ; x ; /* */", "SQL syntax error|one statement at a time"),
         ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "nested too deeply"),
         ("SELECT nope FROM vpc_flow_logs", "column nope does not exist"),
-        ("SELECT * FROM other", "table other does not exist; the table is vpc_flow_logs"),
+        ("SELECT * FROM other", "table other does not exist; the tables are vpc_flow_logs"),
         ("SELECT no_such_fn(1)", "function no_such_fn is not known"),
     ],
 )

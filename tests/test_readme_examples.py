@@ -91,3 +91,30 @@ def test_readme_top_example_and_the_day_of_week_query(readme_dir):
         main, ["insights", insights, "--store", str(readme_dir / "store"), "--format", "json"]
     )
     assert len(json.loads(res.stdout)) == 3
+
+
+TGW_COMMANDS = [
+    "vpcflow generate ./tgw-flows --records 100000 --tgw-records 20000",
+    "vpcflow ingest ./tgw-flows --store ./tgw-store",
+]
+TGW_EXAMPLES = [
+    "vpcflow query tgw-dropped-by-attachment --store ./tgw-store",
+    "vpcflow query tgw-top-talkers --store ./tgw-store",
+    'vpcflow sql "SELECT tgw_attachment_id, sum(packets_lost_blackhole) AS lost FROM '
+    'tgw_flow_logs GROUP BY 1" --store ./tgw-store',
+    "vpcflow insights 'stats sum(packetsLostNoRoute) by tgwAttachmentId' --table tgw_flow_logs "
+    "--store ./tgw-store",
+]
+
+
+def test_readme_transit_gateway_examples_show_rows(tmp_path):
+    for cmd in TGW_COMMANDS:
+        assert cmd in _joined(README), f"not in the README any more: {cmd}"
+        res = _run(tmp_path, cmd)
+        assert res.exit_code == 0, res.output
+    for cmd in TGW_EXAMPLES:
+        assert cmd in _joined(README), f"not in the README any more: {cmd}"
+        res = _run(tmp_path, cmd, ("--format", "json"))
+        assert res.exit_code == 0, res.output
+        rows = json.loads(res.stdout)
+        assert rows and all(any(v not in (None, "", 0) for v in r.values()) for r in rows), cmd

@@ -27,8 +27,11 @@ def test_later_versions_and_layout_sizes():
         "ecs_cluster_name",
     ]
     assert [f.column for f in schema.FIELDS if f.version == 8] == ["reject_reason"]
+    assert [f.column for f in schema.FIELDS if f.version == 10] == ["encryption_status"]
     # "All fields of version N" header-less layouts, by field count.
-    assert sorted(schema.ALL_FIELDS_LAYOUTS) == [14, 21, 25, 29, 39, 40]
+    assert sorted(schema.ALL_FIELDS_LAYOUTS) == [14, 21, 25, 29, 39, 40, 41]
+    # Transit Gateway flow logs: 36 fields by default, a count no VPC layout has.
+    assert sorted(schema.TGW.layouts) == [36]
     assert schema.ALL_FIELDS_LAYOUTS[14] == schema.DEFAULT_FORMAT
 
 
@@ -37,8 +40,13 @@ def test_log_format_strings():
     assert [f.column for f in fields] == ["version", "vpc_id", "tcp_flags"]
     assert schema.format_string(fields) == "${version} ${vpc-id} ${tcp-flags}"
     assert [f.name for f in schema.parse_log_format("srcaddr dstaddr")] == ["srcaddr", "dstaddr"]
+    # A well-formed name the catalogue does not know is kept (extra_fields), unless strict.
+    kept = schema.parse_log_format("${version} ${nope}")
+    assert [(f.name, f.known) for f in kept] == [("version", True), ("nope", False)]
     with pytest.raises(FormatError, match="unknown flow-log field 'nope'"):
-        schema.parse_log_format("${version} ${nope}")
+        schema.parse_log_format("${version} ${nope}", strict=True)
+    with pytest.raises(FormatError, match="not a flow-log field name"):
+        schema.parse_log_format("${version} ${No Such}")
     with pytest.raises(FormatError, match="twice"):
         schema.parse_log_format("${srcaddr} ${srcaddr}")
     with pytest.raises(FormatError, match="outside"):
@@ -47,5 +55,5 @@ def test_log_format_strings():
 
 def test_arrow_schema_is_generated_from_the_catalogue():
     s = schema.arrow_schema(with_partition=True)
-    assert s.names == [*schema.COLUMNS, "date"]
+    assert s.names == [*schema.COLUMNS, "extra_fields", "aws_account_id", "aws_region", "date"]
     assert str(s.field("bytes").type) == "int64" and str(s.field("srcport").type) == "int32"

@@ -33,10 +33,19 @@ def test_ingest_twice_stores_every_record_once(tmp_path):
     r2 = s.ingest([str(tmp_path / "logs")])
     assert (r2.files, r2.records, r2.skipped_files) == (0, 0, 6)
     assert exact_count(s) == (total, total)
-    # Account and region come from the key layout; date from start.
-    got = s.sql("SELECT DISTINCT region, account_id FROM vpc_flow_logs").to_pylist()
-    # v2 records have no region field: it comes from the key, like the account.
-    assert got == [{"region": "eu-west-1", "account_id": "123456789012"}]
+    # v2 records have no region field: it stays NULL (as on Athena); the key's account and
+    # region have their own columns. The date comes from start.
+    got = s.sql(
+        "SELECT DISTINCT region, account_id, aws_region, aws_account_id FROM vpc_flow_logs"
+    ).to_pylist()
+    assert got == [
+        {
+            "region": None,
+            "account_id": "123456789012",
+            "aws_region": "eu-west-1",
+            "aws_account_id": "123456789012",
+        }
+    ]
     dates = (
         s.sql("SELECT DISTINCT CAST(date AS varchar) d FROM vpc_flow_logs ORDER BY 1")
         .column("d")

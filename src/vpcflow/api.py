@@ -138,11 +138,14 @@ class Store(storage.Store):
 
     # -- the analyses -----------------------------------------------------------------------
 
-    def insights(self, query: str, *, since=None, until=None) -> pa.Table:
-        """Run a CloudWatch Logs Insights query (see ``vpcflow.insights``)."""
+    def insights(
+        self, query: str, *, since=None, until=None, table: str = "vpc_flow_logs"
+    ) -> pa.Table:
+        """Run a CloudWatch Logs Insights query (see ``vpcflow.insights``) over ``table``
+        (``tgw_flow_logs`` for Transit Gateway flow logs)."""
         from . import insights
 
-        return insights.run(self, query, since=since, until=until)
+        return insights.run(self, query, since=since, until=until, table=table)
 
     def named_query(self, name: str, params: dict[str, str] | None = None) -> pa.Table:
         """Run a query of the named-query library (``vpcflow queries`` lists them)."""

@@ -1,11 +1,26 @@
-"""The flow-log schema catalogue: the one place that lists VPC Flow Logs fields.
+"""The flow-log schema catalogue: the one place that lists flow-log fields.
 
 Everything that needs to know the fields — the parser, the Parquet schema of the store, the
-``vpc_flow_logs`` view, Athena DDL, the docs, ``vpcflow schema`` — is generated from ``FIELDS``.
-Adding a flow-log version is adding rows here.
+``vpc_flow_logs`` and ``tgw_flow_logs`` views, Athena DDL, the Insights field names, the docs,
+``vpcflow schema`` — is generated from ``FIELDS`` (VPC flow logs) and ``TGW_FIELDS`` (Transit
+Gateway flow logs). Adding a flow-log version is adding rows here.
 
-Sources: the "Available fields" table of the AWS VPC user guide (field, version, Parquet type)
-and the Athena column types of the AWS Athena documentation for VPC flow logs.
+Sources:
+- VPC: the "Available fields" table of the AWS VPC user guide
+  (https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html#flow-logs-fields:
+  field, version, Parquet type) and the Athena column types of the AWS Athena documentation for
+  VPC flow logs (https://docs.aws.amazon.com/athena/latest/ug/vpc-flow-logs.html).
+  ``encryption-status`` (VPC Encryption Controls, 2025): values 0-3 as described with the
+  launch (AWS News Blog, "Introducing VPC encryption controls"), Parquet INT_32.
+- Transit Gateway: "Transit Gateway Flow Log records"
+  (https://docs.aws.amazon.com/vpc/latest/tgw/tgw-flow-logs.html#flow-log-records): the
+  default format is every field in this order; Athena types as for the VPC fields of the same
+  name, ``packets-lost-*`` bigint.
+
+Columns beyond the fields: ``extra_fields`` (``map<string,string>``) keeps every field a record
+names that this catalogue does not know, so nothing is dropped; ``aws_account_id`` and
+``aws_region`` hold the account and region of the S3 key (AWS's Hive-compatible layout names
+them ``aws-account-id``/``aws-region``), never mixed into the record's own fields.
 """
 
 from __future__ import annotations
@@ -25,6 +40,14 @@ __all__ = [
     "DEFAULT_FORMAT",
     "ALL_FIELDS_LAYOUTS",
     "LATEST_VERSION",
+    "EXTRA_COLUMN",
+    "KEY_COLUMNS",
+    "Table",
+    "VPC",
+    "TGW",
+    "TABLES",
+    "TGW_FIELDS",
+    "unknown_field",
     "arrow_schema",
     "fields_of_version",
     "parse_log_format",
@@ -59,6 +82,8 @@ class Field:
     prefix: str = ""
     min_value: int | None = None
     max_value: int | None = None
+    # False for a name the catalogue does not know: kept as a string in ``extra_fields``.
+    known: bool = True
 
     @property
     def column(self) -> str:
@@ -71,6 +96,25 @@ class Field:
     @property
     def placeholder(self) -> str:
         return "${" + self.name + "}"
+
+    @property
+    def insights_name(self) -> str:
+        """The name Logs Insights gives the field (camelCase: ``srcAddr``, ``logStatus``,
+        ``startTime``, ``pktSrcAddr``, ``tgwAttachmentId``)."""
+        if self.name in _INSIGHTS_SPECIAL:
+            return _INSIGHTS_SPECIAL[self.name]
+        parts = [_INSIGHTS_WORDS.get(p, p) for p in self.name.split("-")]
+        return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
+
+
+# Logs Insights' names for the default fields: srcaddr -> srcAddr, start -> startTime.
+_INSIGHTS_WORDS = {
+    "srcaddr": "srcAddr",
+    "dstaddr": "dstAddr",
+    "srcport": "srcPort",
+    "dstport": "dstPort",
+}
+_INSIGHTS_SPECIAL = {"start": "startTime", "end": "endTime"}
 
 
 def _f(name, athena_type, version, description, kind=TEXT, **kw) -> Field:
@@ -128,38 +172,63 @@ FIELDS: tuple[Field, ...] = (
     _f("ecs-task-id", "string", 7, "ID of the ECS task.", ID),
     # --- version 8 ---
     _f("reject-reason", "string", 8, "Why traffic was rejected, e.g. BPA (VPC Block Public Access); '-' otherwise.", ID),
+    # --- version 10: VPC Encryption Controls ---
+    _f("encryption-status", "int", 10, "Whether the flow was encrypted in transit: 0 not encrypted, 1 by the Nitro hardware, 2 at the application layer (TLS), 3 both; '-' when unknown.", INT, min_value=0, max_value=3),
+)
+
+# Transit Gateway flow logs: their own field set (resource types TransitGateway and
+# TransitGatewayAttachment); the default format is all of them, in this order.
+TGW_FIELDS: tuple[Field, ...] = (
+    _f("version", "int", 6, "Flow log version (6 for Transit Gateway flow logs; early records say 3).", INT, min_value=2, max_value=99),
+    _f("resource-type", "string", 6, "TransitGateway or TransitGatewayAttachment: the resource the flow log is for.", ENUM, values=("TransitGateway", "TransitGatewayAttachment")),
+    _f("account-id", "string", 6, "AWS account that owns the transit gateway.", ID),
+    _f("tgw-id", "string", 6, "ID of the transit gateway.", ID, prefix="tgw-"),
+    _f("tgw-attachment-id", "string", 6, "ID of the transit gateway attachment the traffic went through.", ID, prefix="tgw-attach-"),
+    _f("tgw-src-vpc-account-id", "string", 6, "AWS account of the source VPC.", ID),
+    _f("tgw-dst-vpc-account-id", "string", 6, "AWS account of the destination VPC.", ID),
+    _f("tgw-src-vpc-id", "string", 6, "ID of the source VPC.", ID, prefix="vpc-"),
+    _f("tgw-dst-vpc-id", "string", 6, "ID of the destination VPC.", ID, prefix="vpc-"),
+    _f("tgw-src-subnet-id", "string", 6, "ID of the source subnet.", ID, prefix="subnet-"),
+    _f("tgw-dst-subnet-id", "string", 6, "ID of the destination subnet.", ID, prefix="subnet-"),
+    _f("tgw-src-eni", "string", 6, "ID of the transit gateway's network interface on the source side.", ID, prefix="eni-"),
+    _f("tgw-dst-eni", "string", 6, "ID of the transit gateway's network interface on the destination side.", ID, prefix="eni-"),
+    _f("tgw-src-az-id", "string", 6, "Availability Zone of the source side.", ID),
+    _f("tgw-dst-az-id", "string", 6, "Availability Zone of the destination side.", ID),
+    _f("tgw-pair-attachment-id", "string", 6, "The other attachment of the flow (egress attachment for ingress records and vice versa).", ID, prefix="tgw-attach-"),
+    _f("srcaddr", "string", 6, "Source address of the traffic.", ADDR),
+    _f("dstaddr", "string", 6, "Destination address of the traffic.", ADDR),
+    _f("srcport", "int", 6, "Source port of the traffic.", INT, **_PORT),
+    _f("dstport", "int", 6, "Destination port of the traffic.", INT, **_PORT),
+    _f("protocol", "bigint", 6, "IANA protocol number.", INT, min_value=0, max_value=255),
+    _f("packets", "bigint", 6, "Packets transferred during the flow.", INT, min_value=0),
+    _f("bytes", "bigint", 6, "Bytes transferred during the flow.", INT, min_value=0),
+    _f("start", "bigint", 6, "Unix seconds of the first packet of the flow in the aggregation interval.", INT, min_value=0),
+    _f("end", "bigint", 6, "Unix seconds of the last packet of the flow in the aggregation interval.", INT, min_value=0),
+    _f("log-status", "string", 6, "OK, NODATA or SKIPDATA.", ENUM, values=("OK", "NODATA", "SKIPDATA")),
+    _f("type", "string", 6, "Type of traffic: IPv4, IPv6 or EFA.", ENUM, values=("IPv4", "IPv6", "EFA")),
+    _f("packets-lost-no-route", "bigint", 6, "Packets dropped because the transit gateway route table had no route.", INT, min_value=0),
+    _f("packets-lost-blackhole", "bigint", 6, "Packets dropped by a blackhole route.", INT, min_value=0),
+    _f("packets-lost-mtu-exceeded", "bigint", 6, "Packets dropped for exceeding the MTU (8500 bytes; 1500 on VPN).", INT, min_value=0),
+    _f("packets-lost-ttl-expired", "bigint", 6, "Packets dropped because their TTL expired.", INT, min_value=0),
+    _f("tcp-flags", "int", 6, "Bitmask of TCP flags seen in the interval (OR-ed).", INT, min_value=0, max_value=255),
+    _f("region", "string", 6, "Region of the transit gateway.", ID),
+    _f("flow-direction", "string", 6, "Direction of the flow relative to the attachment: ingress or egress.", ENUM, values=("ingress", "egress")),
+    _f("pkt-src-aws-service", "string", 6, "AWS service of the source address's IP range.", ID),
+    _f("pkt-dst-aws-service", "string", 6, "AWS service of the destination address's IP range.", ID),
 )
 # fmt: on
 
-FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
-FIELD_BY_COLUMN: dict[str, Field] = {f.column: f for f in FIELDS}
-COLUMNS: tuple[str, ...] = tuple(f.column for f in FIELDS)
 PARTITION_COLUMN = "date"
-LATEST_VERSION = max(f.version for f in FIELDS)
-
-
-def fields_of_version(version: int) -> tuple[Field, ...]:
-    """All fields introduced up to ``version``, in AWS's documented order."""
-    return tuple(f for f in FIELDS if f.version <= version)
-
-
-DEFAULT_FORMAT: tuple[Field, ...] = fields_of_version(2)
-
-# Header-less files are recognised by field count: the default layout and "all fields of
-# version N" in AWS's documented order. Versions 6 has no VPC fields of its own, so 5 and 6 share
-# a layout; the mapping keeps the lowest version for a count.
-ALL_FIELDS_LAYOUTS: dict[int, tuple[Field, ...]] = {}
-for _v in sorted({f.version for f in FIELDS}):
-    ALL_FIELDS_LAYOUTS.setdefault(len(fields_of_version(_v)), fields_of_version(_v))
-
-
-def arrow_schema(with_partition: bool = False) -> pa.Schema:
-    """The Parquet schema of the store: every field, Athena types, all nullable."""
-    cols = [pa.field(f.column, f.arrow_type, nullable=True) for f in FIELDS]
-    if with_partition:
-        cols.append(pa.field(PARTITION_COLUMN, pa.date32(), nullable=True))
-    return pa.schema(cols)
-
+# Every store file has a column for each field up to this version; a field of a later version
+# may sit in the extra_fields of files written before the catalogue knew it.
+STORED_COLUMNS_SINCE = 8
+EXTRA_COLUMN = "extra_fields"
+EXTRA_TYPE = pa.map_(pa.string(), pa.string())
+# (column, description): where the object came from, after the record's own fields.
+KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("aws_account_id", "Account of the object's S3 key or CloudWatch log group (aws-account-id)."),
+    ("aws_region", "Region of the object's S3 key or CloudWatch log group (aws-region)."),
+)
 
 _ALIASES = {
     # flowlogs-reader and Panther/CloudWatch style spellings seen in the wild.
@@ -169,29 +238,127 @@ _ALIASES = {
 }
 
 
-def resolve_field_name(token: str) -> Field | None:
+class Table:
+    """One flow-log table: its fields, store directory and the schemas generated from them."""
+
+    def __init__(self, name: str, fields: tuple[Field, ...], directory: str, default_version: int):
+        self.name = name
+        self.fields = fields
+        self.directory = directory  # top-level directory of the store holding its partitions
+        self.by_name: dict[str, Field] = {f.name: f for f in fields}
+        self.by_column: dict[str, Field] = {f.column: f for f in fields}
+        self.columns: tuple[str, ...] = tuple(f.column for f in fields)
+        self.latest_version = max(f.version for f in fields)
+        self.default_format = tuple(f for f in fields if f.version <= default_version)
+        # Header-less lines are recognised by field count: the default layout and "all fields
+        # of version N" in AWS's documented order (the lowest version keeps a count).
+        self.layouts: dict[int, tuple[Field, ...]] = {}
+        for v in sorted({f.version for f in fields}):
+            layout = self.fields_of_version(v)
+            self.layouts.setdefault(len(layout), layout)
+        self._schema = {
+            w: pa.schema(
+                [pa.field(f.column, f.arrow_type) for f in fields]
+                + [pa.field(EXTRA_COLUMN, EXTRA_TYPE)]
+                + [pa.field(c, pa.string()) for c, _ in KEY_COLUMNS]
+                + ([pa.field(PARTITION_COLUMN, pa.date32())] if w else [])
+            )
+            for w in (False, True)
+        }
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r})"
+
+    def fields_of_version(self, version: int) -> tuple[Field, ...]:
+        """All fields introduced up to ``version``, in AWS's documented order."""
+        return tuple(f for f in self.fields if f.version <= version)
+
+    def arrow_schema(self, with_partition: bool = False) -> pa.Schema:
+        """The Parquet schema of the store: the fields (Athena types), ``extra_fields``, the
+        key's account and region; all nullable."""
+        return self._schema[with_partition]
+
+    def resolve(self, token: str) -> Field | None:
+        """The field named by an AWS name (``log-status``), a column name (``log_status``) or a
+        ``${...}`` placeholder; None when unknown."""
+        t = token.strip()
+        if t.startswith("${") and t.endswith("}"):
+            t = t[2:-1]
+        f = self.by_name.get(t) or self.by_name.get(t.replace("_", "-"))
+        if f is None and t in _ALIASES:
+            f = self.by_name.get(_ALIASES[t])
+        return f
+
+
+VPC = Table("vpc_flow_logs", FIELDS, "data", default_version=2)
+TGW = Table("tgw_flow_logs", TGW_FIELDS, "tgw", default_version=99)
+TABLES: tuple[Table, ...] = (VPC, TGW)
+TABLE_BY_NAME = {t.name: t for t in TABLES}
+# Names only Transit Gateway records carry: a header or format naming one is a TGW flow log.
+_TGW_ONLY = frozenset(TGW.by_name) - frozenset(VPC.by_name)
+
+FIELD_BY_NAME: dict[str, Field] = VPC.by_name
+FIELD_BY_COLUMN: dict[str, Field] = VPC.by_column
+COLUMNS: tuple[str, ...] = VPC.columns
+LATEST_VERSION = VPC.latest_version
+DEFAULT_FORMAT: tuple[Field, ...] = VPC.default_format
+ALL_FIELDS_LAYOUTS: dict[int, tuple[Field, ...]] = VPC.layouts
+
+
+def fields_of_version(version: int) -> tuple[Field, ...]:
+    """All VPC fields introduced up to ``version``, in AWS's documented order."""
+    return VPC.fields_of_version(version)
+
+
+def arrow_schema(with_partition: bool = False) -> pa.Schema:
+    """The Parquet schema of the VPC table of the store."""
+    return VPC.arrow_schema(with_partition)
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+
+
+def unknown_field(name: str) -> Field:
+    """A placeholder for a field name the catalogue does not know (kept in ``extra_fields``)."""
+    return Field(name, "string", 0, "not in the catalogue: kept in extra_fields", known=False)
+
+
+def table_for(names) -> Table:
+    """The table of records whose fields are ``names`` (AWS names or placeholders)."""
+    for n in names:
+        t = n.strip()
+        if t.startswith("${") and t.endswith("}"):
+            t = t[2:-1]
+        if t in _TGW_ONLY or t.replace("_", "-") in _TGW_ONLY:
+            return TGW
+    return VPC
+
+
+def resolve_field_name(token: str, table: Table | None = None) -> Field | None:
     """Map an AWS name (``log-status``), a column name (``log_status``) or a ``${...}``
-    placeholder to its field; None when unknown."""
-    t = token.strip()
-    if t.startswith("${") and t.endswith("}"):
-        t = t[2:-1]
-    f = FIELD_BY_NAME.get(t)
-    if f is None:
-        f = FIELD_BY_NAME.get(t.replace("_", "-"))
-    if f is None:
-        alias = _ALIASES.get(t)
-        f = FIELD_BY_NAME.get(alias) if alias else None
-    return f
+    placeholder to its field of ``table`` (default: VPC, then Transit Gateway); None when
+    unknown."""
+    if table is not None:
+        return table.resolve(token)
+    return VPC.resolve(token) or TGW.resolve(token)
+
+
+def looks_like_field_name(token: str) -> bool:
+    """A token that could be a field AWS adds later: lower-case words joined by hyphens."""
+    return bool(_NAME.match(token))
 
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-def parse_log_format(fmt: str) -> tuple[Field, ...]:
+def parse_log_format(fmt: str, *, strict: bool = False) -> tuple[Field, ...]:
     """Parse an AWS ``LogFormat`` string (``${version} ${account-id} ...``) or a plain
-    space-separated list of field names into fields.
+    space-separated list of field names into fields (of the VPC or the Transit Gateway table:
+    a field only Transit Gateway records have decides). A well-formed name the catalogue does
+    not know becomes a placeholder (``Field.known`` False) whose values go to ``extra_fields``.
 
-    Raises ``FormatError`` naming the first unknown or duplicated field.
+    ``strict`` refuses unknown names too (for formats vpcflow asks AWS to write).
+    Raises ``FormatError`` naming the first malformed, duplicated (or, strict, unknown) field.
     """
     from .errors import FormatError
 
@@ -205,15 +372,23 @@ def parse_log_format(fmt: str) -> tuple[Field, ...]:
         names = _PLACEHOLDER.findall(text)
     else:
         names = text.split()
+    table = table_for(names)
     fields: list[Field] = []
     seen: set[str] = set()
     for name in names:
-        f = resolve_field_name(name)
+        f = table.resolve(name)
         if f is None:
-            raise FormatError(
-                f"unknown flow-log field {name!r} in log format; "
-                "run 'vpcflow schema' for the list of fields"
-            )
+            if not looks_like_field_name(name.strip()):
+                raise FormatError(
+                    f"{name!r} in log format is not a flow-log field name; "
+                    "run 'vpcflow schema' for the list of fields"
+                )
+            if strict:
+                raise FormatError(
+                    f"unknown flow-log field {name!r} in log format; "
+                    "run 'vpcflow schema' for the list of fields"
+                )
+            f = unknown_field(name.strip())
         if f.name in seen:
             raise FormatError(f"field {f.name!r} appears twice in log format")
         seen.add(f.name)

@@ -38,7 +38,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS vpc_flow_logs (
   ecs_task_definition_arn string,
   ecs_task_arn string,
   ecs_task_id string,
-  reject_reason string
+  reject_reason string,
+  encryption_status int,
+  extra_fields map<string,string>,
+  aws_account_id string,
+  aws_region string
 )
 PARTITIONED BY (`date` date)
 STORED AS PARQUET

@@ -1,4 +1,4 @@
-CREATE EXTERNAL TABLE IF NOT EXISTS vpc_flow_logs (
+CREATE EXTERNAL TABLE IF NOT EXISTS vpc_flow_logs_records (
   `version` int,
   account_id string,
   interface_id string,
@@ -38,7 +38,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS vpc_flow_logs (
   ecs_task_definition_arn string,
   ecs_task_arn string,
   ecs_task_id string,
-  reject_reason string
+  reject_reason string,
+  encryption_status int
 )
 PARTITIONED BY (aws_account_id string, aws_region string, year string, month string, day string, hour string)
 ROW FORMAT DELIMITED
@@ -47,7 +48,8 @@ LOCATION 's3://amzn-s3-demo-bucket/prefix/AWSLogs/'
 TBLPROPERTIES (
   'skip.header.line.count' = '1',
   'projection.enabled' = 'true',
-  'projection.aws_account_id.type' = 'injected',
+  'projection.aws_account_id.type' = 'enum',
+  'projection.aws_account_id.values' = '123456789012',
   'projection.aws_region.type' = 'enum',
   'projection.aws_region.values' = 'us-east-1,eu-west-1',
   'projection.year.type' = 'integer',
@@ -63,3 +65,52 @@ TBLPROPERTIES (
   'projection.hour.digits' = '2',
   'storage.location.template' = 's3://amzn-s3-demo-bucket/prefix/AWSLogs/aws-account-id=${aws_account_id}/aws-service=vpcflowlogs/aws-region=${aws_region}/year=${year}/month=${month}/day=${day}/hour=${hour}'
 );
+
+CREATE OR REPLACE VIEW "vpc_flow_logs" AS
+SELECT
+  "version",
+  "account_id",
+  "interface_id",
+  "srcaddr",
+  "dstaddr",
+  "srcport",
+  "dstport",
+  "protocol",
+  "packets",
+  "bytes",
+  "start",
+  "end",
+  "action",
+  "log_status",
+  "vpc_id",
+  "subnet_id",
+  "instance_id",
+  "tcp_flags",
+  "type",
+  "pkt_srcaddr",
+  "pkt_dstaddr",
+  "region",
+  "az_id",
+  "sublocation_type",
+  "sublocation_id",
+  "pkt_src_aws_service",
+  "pkt_dst_aws_service",
+  "flow_direction",
+  "traffic_path",
+  "ecs_cluster_arn",
+  "ecs_cluster_name",
+  "ecs_container_instance_arn",
+  "ecs_container_instance_id",
+  "ecs_container_id",
+  "ecs_second_container_id",
+  "ecs_service_name",
+  "ecs_task_definition_arn",
+  "ecs_task_arn",
+  "ecs_task_id",
+  "reject_reason",
+  "encryption_status",
+  CAST(NULL AS map(varchar, varchar)) AS "extra_fields",
+  "aws_account_id",
+  "aws_region",
+  coalesce(CAST(from_unixtime("start") AS date), CAST(date_parse(year || '/' || month || '/' || day, '%Y/%m/%d') AS date)) AS "date"
+FROM "vpc_flow_logs_records";

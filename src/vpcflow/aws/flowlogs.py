@@ -93,7 +93,7 @@ def resolve_fields(fields: str | None) -> str | None:
         return None
     if fields.strip().lower() == "all":
         return schema.format_string(schema.FIELDS)
-    return schema.format_string(schema.parse_log_format(fields.replace(",", " ")))
+    return schema.format_string(schema.parse_log_format(fields.replace(",", " "), strict=True))
 
 
 def resource_type(resource_id: str) -> str:

@@ -35,28 +35,49 @@ def plural(n: int, word: str) -> str:
 @click.option(
     "--version", "max_version", type=int, default=None, help="Only fields up to this version."
 )
-def schema_cmd(fmt: str, output, max_version: int | None) -> None:
-    """Print every flow-log field: AWS name, column, Athena type, version, description."""
-    fields = schema.FIELDS if max_version is None else schema.fields_of_version(max_version)
+@click.option(
+    "--table",
+    type=click.Choice([t.name for t in schema.TABLES]),
+    default=schema.VPC.name,
+    show_default=True,
+    help="VPC flow logs, or Transit Gateway flow logs.",
+)
+def schema_cmd(fmt: str, output, max_version: int | None, table: str) -> None:
+    """Print every column of a table: the flow-log fields (AWS name, column, Athena type,
+    version, Logs Insights name, description), then the columns vpcflow adds."""
+    tbl = schema.TABLE_BY_NAME[table]
+    fields = tbl.fields if max_version is None else tbl.fields_of_version(max_version)
     rows = [
         {
             "field": f.name,
             "column": f.column,
             "type": f.athena_type,
             "version": f.version,
+            "insights": f.insights_name,
             "description": f.description,
         }
         for f in fields
     ]
-    rows.append(
-        {
-            "field": "(partition)",
-            "column": "date",
-            "type": "date",
-            "version": None,
-            "description": "UTC day of start; the store's partition column.",
-        }
-    )
+    added = [
+        (
+            schema.EXTRA_COLUMN,
+            "map<string,string>",
+            "Fields the catalogue does not know, by AWS name: extra_fields['name'].",
+        ),
+        *((c, "string", d) for c, d in schema.KEY_COLUMNS),
+        (schema.PARTITION_COLUMN, "date", "UTC day of start; the store's partition column."),
+    ]
+    for column, typ, description in added:
+        rows.append(
+            {
+                "field": "(added)",
+                "column": column,
+                "type": typ,
+                "version": None,
+                "insights": column,
+                "description": description,
+            }
+        )
     emit(rows, fmt, output=output)
 
 
@@ -214,6 +235,10 @@ def ingest_cmd(
             f"{plural(d['bad_lines'], 'bad line')}, {plural(d['failed_files'], 'unreadable file')}"
             f"{skipped}."
         )
+        if d["tgw_records"]:
+            click.echo(
+                f"  of the records, {d['tgw_records']:,} are Transit Gateway flow logs (tgw_flow_logs)."
+            )
         for note in d.get("notes", []):
             click.echo(f"  {note}", err=True)
         if d["ignored_files"]:

@@ -72,6 +72,14 @@ from ..generate import ATTACK_TYPES, generate
     show_default=True,
     help="Time span the records cover (one file per 5 minutes).",
 )
+@click.option(
+    "--tgw-records",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also write about this many Transit Gateway flow-log records (a transit gateway "
+    "between two VPCs, with packets lost to no route, blackhole, MTU and TTL).",
+)
 @click.option("--force", is_flag=True, help="Replace the contents of OUT_DIR if it is not empty.")
 @click.option(
     "--report",
@@ -95,6 +103,7 @@ def generate_cmd(
     benign_only,
     start,
     hours,
+    tgw_records,
     force,
     report_fmt,
     as_json,
@@ -135,6 +144,14 @@ def generate_cmd(
             benign_only=benign_only,
         )
     d = report.to_dict()
+    if tgw_records:
+        from ..generate.tgw import generate_tgw
+        from ..timeparse import to_epoch
+
+        tgw = generate_tgw(
+            out_dir, records=tgw_records, seed=seed, start=to_epoch(start), hours=hours
+        )
+        d["tgw"] = tgw.to_dict()
     if as_json or report_fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
@@ -145,6 +162,12 @@ def generate_cmd(
     )
     if report.labels:
         click.echo(f"{len(report.incidents)} labelled incidents: {report.labels}")
+    if tgw_records:
+        lost = ", ".join(f"{k} {v:,}" for k, v in d["tgw"]["packets_lost"].items())
+        click.echo(
+            f"Wrote {d['tgw']['records']:,} Transit Gateway records in {d['tgw']['files']:,} "
+            f"files; packets lost: {lost}."
+        )
 
 
 @click.command("demo")

@@ -33,11 +33,18 @@ _explain_option = click.option(
 @engine_options
 @since_option
 @until_option
+@click.option(
+    "--table",
+    type=click.Choice(["vpc_flow_logs", "tgw_flow_logs"]),
+    default="vpc_flow_logs",
+    show_default=True,
+    help="The log group's kind: VPC flow logs, or Transit Gateway flow logs.",
+)
 @output_options
 @limit_option
 @timeout_option
 @_explain_option
-def insights_cmd(query, store_path, since, until, fmt, output, limit, timeout, explain):
+def insights_cmd(query, store_path, since, until, table, fmt, output, limit, timeout, explain):
     """Run a CloudWatch Logs Insights QUERY over the store ('-' reads it from stdin).
 
     \b
@@ -45,7 +52,7 @@ def insights_cmd(query, store_path, since, until, fmt, output, limit, timeout, e
     """
     if query == "-":
         query = sys.stdin.read()
-    t = insights.translate(query, since=since, until=until)
+    t = insights.translate(query, since=since, until=until, table=table)
     for w in t.warnings:
         click.echo(f"warning: {w}", err=True)
     if explain:
@@ -149,14 +156,19 @@ def query_cmd(name, params, store_path, since, until, fmt, output, limit, timeou
     "accounts",
     multiple=True,
     metavar="ID",
-    help="Account ID of the S3 keys, to project (repeatable; none: injected).",
+    help="Account ID of the S3 keys, to project (repeatable; required with projection).",
 )
 @click.option(
     "--key-region",
     "regions",
     multiple=True,
     metavar="REGION",
-    help="Region of the S3 keys, to project (repeatable; none: injected).",
+    help="Region of the S3 keys, to project (repeatable; default: every AWS commercial region).",
+)
+@click.option(
+    "--tgw",
+    is_flag=True,
+    help="Transit Gateway flow logs (their fields; table tgw_flow_logs).",
 )
 @click.option(
     "--start",
@@ -176,6 +188,7 @@ def athena_ddl_cmd(
     table,
     accounts,
     regions,
+    tgw,
     start_day,
 ):
     """Print the Athena CREATE EXTERNAL TABLE for flow logs on S3 (with partition projection)."""
@@ -186,7 +199,9 @@ def athena_ddl_cmd(
     day = start_day.replace("/", "-")
     if store_location:
         click.echo(
-            athena.store_ddl(store_location, table=table, projection=projection, start_date=day),
+            athena.store_ddl(
+                store_location, table=table, projection=projection, start_date=day, tgw=tgw
+            ),
             nl=False,
         )
         return
@@ -201,6 +216,7 @@ def athena_ddl_cmd(
         accounts=accounts,
         regions=regions,
         start_day=day.replace("-", "/"),
+        tgw=tgw,
     )
     click.echo(ddl, nl=False)
 

@@ -328,17 +328,21 @@ def _plain(t) -> bool:
 def columns_of(table) -> list[list]:
     """An Arrow table or batch as one list of JSON-ready values per column (converted column by
     column: only timestamps, dates, decimals and nested values need Python-side work)."""
+    import pyarrow as pa
+
     out = []
     for col in table.columns:
         values = col.to_pylist()
-        if not _plain(col.type):
+        if pa.types.is_map(col.type):  # e.g. extra_fields: Arrow gives (key, value) pairs
+            values = [None if v is None else {k: _jsonable(x) for k, x in v} for v in values]
+        elif not _plain(col.type):
             values = [None if v is None else _jsonable(v) for v in values]
         out.append(values)
     return out
 
 
 def rows(table) -> list[dict]:
-    """An Arrow table as a list of JSON-ready dicts."""
+    """An Arrow table as a list of JSON-ready dicts (a MAP such as ``extra_fields`` as an object)."""
     names = list(table.schema.names)
     return [dict(zip(names, vals, strict=True)) for vals in zip(*columns_of(table), strict=True)]
 

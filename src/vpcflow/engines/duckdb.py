@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused, QueryTimeout, StoreDamaged
-from . import TABLE, Engine, QueryResult, functions, inventory
+from . import Engine, QueryResult, functions, inventory
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -43,20 +43,58 @@ def _sql_literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def view_sql(files: list[str]) -> str:
-    """The ``vpc_flow_logs`` view over ``files`` (an empty store gets an empty view)."""
-    cols = ", ".join(f'"{c}"' for c in schema.COLUMNS)
+_DUCKDB_TYPE = {"int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
+
+
+def _column_types(tbl: schema.Table) -> list[tuple[str, str, schema.Field | None]]:
+    """(column, DuckDB type, field or None) of every column of ``tbl``'s view, in order."""
+    out = [(f.column, _DUCKDB_TYPE[f.athena_type], f) for f in tbl.fields]
+    out.append((schema.EXTRA_COLUMN, "MAP(VARCHAR, VARCHAR)", None))
+    out += [(c, "VARCHAR", None) for c, _ in schema.KEY_COLUMNS]
+    out.append((schema.PARTITION_COLUMN, "DATE", None))
+    return out
+
+
+def view_sql(
+    files: list[str], present: set[str] | None = None, tbl: schema.Table = schema.VPC
+) -> str:
+    """The view of ``tbl`` (``vpc_flow_logs``, ``tgw_flow_logs``) over ``files``.
+
+    ``present`` is the set of columns the files have between them (all columns when None).
+    A column no file has yet (written before the catalogue had it) reads NULL; a field added to
+    the catalogue after a file was written is read from that file's ``extra_fields``, where the
+    older vpcflow kept it, so adding a field to the catalogue needs no re-ingest.
+    """
+    cols = _column_types(tbl)
     if not files:
-        typed = ", ".join(
-            f'CAST(NULL AS {"VARCHAR" if f.athena_type == "string" else f.athena_type.upper()}) AS "{f.column}"'
-            for f in schema.FIELDS
-        )
-        return f'CREATE OR REPLACE VIEW {TABLE} AS SELECT {typed}, CAST(NULL AS DATE) AS "date" WHERE false'
+        typed = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t, _ in cols)
+        return f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {typed} WHERE false"
+    if present is None:
+        present = {c for c, _, _ in cols}
+    exprs = []
+    for c, t, f in cols:
+        e = f'"{c}"' if c in present else f"CAST(NULL AS {t})"
+        if (
+            f is not None
+            and f.version > schema.STORED_COLUMNS_SINCE
+            and schema.EXTRA_COLUMN in present
+        ):
+            e = f'coalesce({e}, TRY_CAST("{schema.EXTRA_COLUMN}"[{_sql_literal(f.name)}] AS {t}))'
+        exprs.append(f'{e} AS "{c}"')
     listing = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
     return (
-        f'CREATE OR REPLACE VIEW {TABLE} AS SELECT {cols}, "date" FROM read_parquet({listing}, '
+        f"CREATE OR REPLACE VIEW {tbl.name} AS SELECT {', '.join(exprs)} FROM read_parquet({listing}, "
         "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)"
     )
+
+
+def _present_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
+    listing = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
+    rows = con.execute(
+        f"DESCRIBE SELECT * FROM read_parquet({listing}, hive_partitioning = true, "
+        "union_by_name = true)"
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 class DuckDBEngine(Engine):
@@ -100,14 +138,18 @@ class DuckDBEngine(Engine):
         )
         con.execute("SET TimeZone = 'UTC'")
         try:
-            con.execute(view_sql(files))
+            for tbl in schema.TABLES:
+                root = str(self.store.path / tbl.directory) + "/"
+                mine = [f for f in files if f.startswith(root)]
+                present = _present_columns(con, mine) if mine else None
+                con.execute(view_sql(mine, present, tbl))
         except duckdb.Error as exc:
             con.close()
             raise (self._damaged(exc, files) or sql_error(exc)) from None
         _register_functions(con)
         inventory.register(con, self.store)
-        data_dir = str(self.store.path / "data")
-        con.execute(f"SET allowed_directories = [{_sql_literal(data_dir)}]")
+        dirs = ", ".join(_sql_literal(str(self.store.path / t.directory)) for t in schema.TABLES)
+        con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         self._con, self._files = con, state
@@ -248,7 +290,8 @@ class ResultStream:
             return KeyboardInterrupt()
         if isinstance(exc, duckdb.PermissionException):
             return QueryRefused(
-                f"query refused: it may only read the store's table {TABLE} "
+                f"query refused: it may only read the store's tables "
+                f"{', '.join(t.name for t in schema.TABLES)} "
                 f"({str(exc).splitlines()[0]})"
             )
         damaged = self.damaged(exc) if self.damaged is not None else None
@@ -322,7 +365,9 @@ def sql_error(exc: Exception) -> QueryError:
     msg = _DUCKDB_KIND.sub("", first).rstrip("!")
     m = _NO_TABLE.search(msg)
     if m:
-        return QueryError(f"SQL error: table {m.group(1)} does not exist; the table is {TABLE}")
+        return QueryError(
+            f"SQL error: table {m.group(1)} does not exist; the tables are {', '.join(t.name for t in schema.TABLES)}"
+        )
     m = _NO_FUNCTION.search(msg)
     if m:
         return QueryError(f"SQL error: function {m.group(1)} is not known")

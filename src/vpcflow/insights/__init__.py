@@ -51,12 +51,18 @@ def _time_where(since: dt.datetime | None, until: dt.datetime | None) -> list[st
     return where
 
 
-def translate(query: str, *, since=None, until=None) -> Translation:
-    """Translate a Logs Insights query into DuckDB SQL over ``vpc_flow_logs``."""
+def translate(query: str, *, since=None, until=None, table: str = "vpc_flow_logs") -> Translation:
+    """Translate a Logs Insights query into DuckDB SQL over ``table`` (``vpc_flow_logs``, or
+    ``tgw_flow_logs`` for Transit Gateway flow logs)."""
+    from .. import schema
+
+    if table not in schema.TABLE_BY_NAME:
+        raise QueryError(f"no table {table!r}: use one of {', '.join(schema.TABLE_BY_NAME)}")
     where = _time_where(to_datetime(since, name="since"), to_datetime(until, name="until"))
     try:
         commands = parse(query)
         t = Translator(query, commands)
+        t.table = schema.TABLE_BY_NAME[table]
         sql, columns = t.run(where)
     except RecursionError:
         raise QueryError(
@@ -65,7 +71,7 @@ def translate(query: str, *, since=None, until=None) -> Translation:
     return Translation(query, sql, columns, t.warnings)
 
 
-def run(store, query: str, *, since=None, until=None):
+def run(store, query: str, *, since=None, until=None, table: str = "vpc_flow_logs"):
     """Run a Logs Insights query on a store; returns a ``pyarrow.Table``."""
-    t = translate(query, since=since, until=until)
+    t = translate(query, since=since, until=until, table=table)
     return store.sql(t.sql, dialect="duckdb")

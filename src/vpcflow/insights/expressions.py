@@ -13,24 +13,16 @@ from .. import schema
 from .lexer import InsightsSyntaxError
 from .parser import Binary, Call, Command, Duration, Field, In, Like, Literal, Node, Regex, Unary
 
-# Names Logs Insights discovers in default-format flow logs -> columns of vpc_flow_logs.
-DISCOVERED = {
-    "version": "version",
-    "accountId": "account_id",
-    "interfaceId": "interface_id",
-    "srcAddr": "srcaddr",
-    "dstAddr": "dstaddr",
-    "srcPort": "srcport",
-    "dstPort": "dstport",
-    "protocol": "protocol",
-    "packets": "packets",
-    "bytes": "bytes",
-    "startTime": "start",
-    "endTime": "end",
-    "action": "action",
-    "logStatus": "log_status",
-    "@logStream": "interface_id",
+# Names Logs Insights discovers in flow logs (camelCase, from the catalogue) -> columns, per
+# table. CloudWatch writes one stream per network interface (VPC) or attachment (TGW).
+DISCOVERED_BY_TABLE = {
+    t.name: {
+        **{f.insights_name: f.column for f in t.fields},
+        "@logStream": "interface_id" if t is schema.VPC else "tgw_attachment_id",
+    }
+    for t in schema.TABLES
 }
+DISCOVERED = DISCOVERED_BY_TABLE[schema.VPC.name]
 SYNTHETIC = ("@timestamp", "@message", "@ingestionTime")
 
 
@@ -78,7 +70,7 @@ def lit(value: str) -> str:
 
 
 def _kind_of_column(col: str) -> str:
-    f = schema.FIELD_BY_COLUMN.get(col)
+    f = schema.FIELD_BY_COLUMN.get(col) or schema.TGW.by_column.get(col)
     if f is None:
         return "date" if col == schema.PARTITION_COLUMN else "str"
     return "num" if f.athena_type in ("int", "bigint") else "str"

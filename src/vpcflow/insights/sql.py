@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from .. import schema
-from .expressions import DISCOVERED, Expressions, Rel, _kind_of_column, lit, q
+from .expressions import DISCOVERED_BY_TABLE, Expressions, Rel, _kind_of_column, lit, q
 from .parser import Command, Field, Regex
 
 
@@ -28,14 +28,17 @@ class Translator(Expressions):
             return True
         return not any(c.name in ("fields", "display", "stats") for c in self.commands)
 
+    table: schema.Table = schema.VPC  # the table the query reads
+
     def base(self, where: list[str]) -> Rel:
         cols: dict[str, tuple[str, str]] = {}
-        for c in (*schema.COLUMNS, schema.PARTITION_COLUMN):
+        extra_cols = (schema.EXTRA_COLUMN, *(c for c, _ in schema.KEY_COLUMNS))
+        for c in (*self.table.columns, *extra_cols, schema.PARTITION_COLUMN):
             cols[c] = (q(c), _kind_of_column(c))
-        for name, col in DISCOVERED.items():
+        for name, col in DISCOVERED_BY_TABLE[self.table.name].items():
             cols[name] = (q(col), _kind_of_column(col))
         message = " || ' ' || ".join(
-            f"coalesce(CAST({q(f.column)} AS VARCHAR), '-')" for f in schema.DEFAULT_FORMAT
+            f"coalesce(CAST({q(f.column)} AS VARCHAR), '-')" for f in self.table.default_format
         )
         extra = [f"epoch_ms(CAST({q('start')} AS BIGINT) * 1000) AS {q('@timestamp')}"]
         cols["@timestamp"] = (q("@timestamp"), "ts")
@@ -45,7 +48,7 @@ class Translator(Expressions):
         if "@ingestionTime" in self.query:
             extra.append(f"epoch_ms(CAST({q('end')} AS BIGINT) * 1000) AS {q('@ingestionTime')}")
             cols["@ingestionTime"] = (q("@ingestionTime"), "ts")
-        body = f"SELECT *, {', '.join(extra)} FROM vpc_flow_logs"
+        body = f"SELECT *, {', '.join(extra)} FROM {self.table.name}"
         if where:
             body += " WHERE " + " AND ".join(where)
         return Rel(self.add_cte(body), cols)

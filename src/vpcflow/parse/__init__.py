@@ -3,8 +3,11 @@
 Text records are split on runs of whitespace and ``-`` becomes NULL. The field order comes from,
 in this order of precedence: a header line in the data (any line made of field names; it applies
 to the lines after it), an explicit ``log_format``, or — header-less — the field count: 14 fields
-is the default version-2 layout, and 21/25/29/39/40 are "all fields of version N" in AWS's
-documented order (``schema.ALL_FIELDS_LAYOUTS``). Every value is checked against its field
+is the default version-2 layout, 21/25/29/39/40/41 are "all fields of version N" in AWS's
+documented order (``schema.VPC.layouts``) and 36 the Transit Gateway default format
+(``schema.TGW.layouts``). A header or format naming a Transit Gateway field makes the records
+Transit Gateway records (``ParseResult.tgw``); a field name the catalogue does not know is
+kept, as text, in ``extra_fields``. Every value is checked against its field
 (numbers where numbers belong, enumerations from their value sets, address shapes, ID prefixes),
 so a file in some other order is reported line by line, never stored shifted.
 
@@ -72,6 +75,7 @@ def parse_lines(
         # is the authority on what is stored and what is reported.
         fast = fast_paths(data, layouts, defaults, first_line)
         if fast is not None:
+            fast.unknown_fields |= layouts.explicit_unknown()
             return fast
     return parse_exact(
         data,

@@ -56,17 +56,52 @@ class BadLine:
 
 @dataclass
 class ParseResult:
-    """Records parsed from one chunk: ``table`` has exactly ``schema.arrow_schema()``."""
+    """Records parsed from one chunk: ``table`` (VPC flow logs) has exactly
+    ``schema.VPC.arrow_schema()``, ``tgw`` (Transit Gateway flow logs, None when there were
+    none) ``schema.TGW.arrow_schema()``. ``unknown_fields`` names the fields the catalogue does
+    not know (their values are in the ``extra_fields`` column)."""
 
     table: pa.Table
     bad_lines: list[BadLine] = field(default_factory=list)
     unknown_fields: set[str] = field(default_factory=set)
     # Lines that are neither records nor bad: reason ("header", "blank", "comment") -> count.
     skipped: dict[str, int] = field(default_factory=dict)
+    tgw: pa.Table | None = None
 
     @property
     def records(self) -> int:
-        return self.table.num_rows
+        return self.table.num_rows + (self.tgw.num_rows if self.tgw is not None else 0)
+
+    @property
+    def tables(self) -> list[pa.Table]:
+        """The non-empty tables (VPC and/or Transit Gateway records)."""
+        return [t for t in (self.table, self.tgw) if t is not None and t.num_rows]
+
+
+def layout_table(layout) -> schema.Table:
+    """The table whose fields ``layout`` lists (placeholders of unknown fields aside)."""
+    for f in layout:
+        if f is not None and f.known:
+            return schema.TGW if schema.TGW.by_name.get(f.name) is f else schema.VPC
+    return schema.VPC
+
+
+def _result(
+    tables: list[pa.Table],
+    bad: list[BadLine],
+    unknown: set[str],
+    skipped: dict[str, int] | None = None,
+) -> ParseResult:
+    """One ParseResult from tables of either kind."""
+    vpc = [t for t in tables if t.schema.equals(schema.VPC.arrow_schema())]
+    tgw = [t for t in tables if not t.schema.equals(schema.VPC.arrow_schema())]
+    return ParseResult(
+        pa.concat_tables(vpc) if vpc else _empty_table(),
+        bad,
+        unknown,
+        skipped or {},
+        tgw=pa.concat_tables(tgw) if tgw else None,
+    )
 
 
 class Layouts:
@@ -79,28 +114,65 @@ class Layouts:
         self.explicit: tuple[Field, ...] | None = log_format or None
         self.header: tuple[Field | None, ...] | None = None
 
+    def explicit_unknown(self) -> set[str]:
+        """Unknown fields of the explicit log format, while no header overrides it."""
+        if self.explicit is None or self.header is not None:
+            return set()
+        return {f.name for f in self.explicit if not f.known}
+
     def set_header(self, tokens: list[str]) -> set[str]:
-        fields = tuple(schema.resolve_field_name(t) for t in tokens)
+        """Take the field order from a header line; return the names the catalogue does not
+        know (kept in ``extra_fields``)."""
+        table = schema.table_for(tokens)
+        fields = tuple(table.resolve(t) or schema.unknown_field(t) for t in tokens)
         self.header = fields
-        return {t for t, f in zip(tokens, fields, strict=True) if f is None}
+        return {f.name for f in fields if not f.known}
 
 
-def assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
-    """A table with the store's schema from parsed ``columns``: a column the records lack is
-    filled from ``defaults`` (account and region from the S3 key), else NULL."""
+def extra_map(extras: dict[str, pa.Array], n: int) -> pa.Array:
+    """The ``extra_fields`` column: per record, every unknown field's name and value."""
+    if not extras:
+        return pa.nulls(n, schema.EXTRA_TYPE)
+    names = list(extras)
+    k = len(names)
+    values = pa.concat_arrays(
+        [pc.cast(extras[name], pa.string()) for name in names]
+    )  # field-major: value j of record i at j*n + i
+    order = (
+        np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]
+    ).ravel()
+    items = values.take(pa.array(order))
+    keys = pa.array(np.tile(np.array(names, dtype=object), n), pa.string())
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, keys, items, type=schema.EXTRA_TYPE)
+
+
+def assemble(
+    columns: dict[str, pa.Array],
+    n: int,
+    defaults: dict[str, str],
+    table: schema.Table = schema.VPC,
+    extras: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """A table of ``table``'s store schema from parsed ``columns``: a field the records lack is
+    NULL; ``extras`` (unknown fields by AWS name) go to ``extra_fields``; the key columns
+    (``aws_account_id``, ``aws_region``) come from ``defaults`` (the object's S3 key)."""
     arrays = []
-    for fld in schema.arrow_schema():
+    out_schema = table.arrow_schema()
+    for fld in out_schema:
         if fld.name in columns:
             arrays.append(columns[fld.name])
+        elif fld.name == schema.EXTRA_COLUMN:
+            arrays.append(extra_map(extras or {}, n))
         elif fld.name in defaults:
             arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
         else:
             arrays.append(pa.nulls(n, fld.type))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+    return pa.Table.from_arrays(arrays, schema=out_schema)
 
 
-def _empty_table(n: int = 0) -> pa.Table:
-    return assemble({}, n, {})
+def _empty_table(n: int = 0, table: schema.Table = schema.VPC) -> pa.Table:
+    return assemble({}, n, {}, table)
 
 
 def to_seconds(arr: pa.Array) -> pa.Array:
@@ -216,9 +288,13 @@ def _layout_for_count(n: int, layouts: Layouts) -> tuple[Field | None, ...] | No
         return layouts.header
     if layouts.explicit is not None:
         return layouts.explicit
-    return schema.ALL_FIELDS_LAYOUTS.get(n)
+    return schema.VPC.layouts.get(n) or schema.TGW.layouts.get(n)
 
 
 def _is_header(tokens: list[str], at_object_start: bool) -> bool:
-    known = sum(schema.resolve_field_name(t) is not None for t in tokens)
-    return bool(tokens) and (known == len(tokens) or (at_object_start and known * 2 > len(tokens)))
+    """A line of field names: most of them known (the others are kept as unknown fields)."""
+    table = schema.table_for(tokens)
+    known = sum(table.resolve(t) is not None for t in tokens)
+    if not tokens or known == 0:
+        return False
+    return known == len(tokens) or known * 2 > len(tokens)

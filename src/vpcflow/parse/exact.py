@@ -23,8 +23,10 @@ from .core import (
     _is_header,
     _layout_for_count,
     _lines_array,
+    _result,
     _valid_utf8,
     assemble,
+    layout_table,
 )
 
 
@@ -45,12 +47,14 @@ def _build(
     good = np.ones(n, dtype=bool)
     first_bad: dict[int, tuple[str, str]] = {}
     columns: dict[str, pa.Array] = {}
+    extras: dict[str, pa.Array] = {}
     dash = pa.scalar("-", flat.type)
     for j, f in enumerate(layout):
-        if f is None:  # unknown header column: ignored
-            continue
         col = flat.take(pa.array(base + j))
         col = pc.if_else(pc.equal(col, dash), pa.scalar(None, flat.type), col)
+        if not f.known:  # a field the catalogue does not know: kept as a string
+            extras[f.name] = pc.cast(col, pa.string())
+            continue
         ok = np.asarray(_check(col, f))
         if ok.all():
             values, range_ok = _convert(col, f) if f.kind == INT else (col, None)
@@ -79,7 +83,8 @@ def _build(
     if not good.all():
         keep = pa.array(good)
         columns = {name: arr.filter(keep) for name, arr in columns.items()}
-    return assemble(columns, int(good.sum()), defaults), bad
+        extras = {name: arr.filter(keep) for name, arr in extras.items()}
+    return assemble(columns, int(good.sum()), defaults, layout_table(layout), extras), bad
 
 
 def parse_exact(
@@ -180,7 +185,10 @@ def parse_exact(
             rows = seg[counts[seg] == cnt]
             layout = _layout_for_count(int(cnt), layouts)
             if layout is None:
-                known = ", ".join(str(c) for c in schema.ALL_FIELDS_LAYOUTS)
+                known = ", ".join(str(c) for c in schema.VPC.layouts)
+                known += (
+                    f" (VPC) or {', '.join(str(c) for c in schema.TGW.layouts)} (Transit Gateway)"
+                )
                 for i in rows:
                     bad.append(
                         BadLine(
@@ -210,6 +218,5 @@ def parse_exact(
             bad.extend(seg_bad)
             if table.num_rows:
                 tables.append(table)
-    table = pa.concat_tables(tables) if tables else _empty_table()
     bad.sort(key=lambda b: b.line)
-    return ParseResult(table, bad, unknown, skipped)
+    return _result(tables, bad, unknown | layouts.explicit_unknown(), skipped)

@@ -27,8 +27,10 @@ from .core import (
     _empty_table,
     _is_header,
     _layout_for_count,
+    _result,
     assemble,
     epochs_in_range,
+    layout_table,
     to_seconds,
 )
 
@@ -41,6 +43,8 @@ except ImportError:  # pragma: no cover - not compiled on this machine
 def _spec(f: Field | None) -> tuple:
     if f is None:
         return ("x", None, None)
+    if not f.known:  # kept as text in extra_fields
+        return ("s", None, None)
     if f.kind == INT:
         return ("i", f.min_value, f.max_value)
     if f.kind == ENUM:
@@ -85,10 +89,11 @@ def _native_path(
         return None
     n, cols = out
     columns: dict[str, pa.Array] = {}
+    extras: dict[str, pa.Array] = {}
     for f, col in zip(layout, cols, strict=True):
         if f is None:
             continue
-        if f.kind == INT:
+        if f.known and f.kind == INT:
             values, validity, nulls = col
             arr = pa.Array.from_buffers(
                 pa.int64(),
@@ -113,10 +118,14 @@ def _native_path(
                 ],
                 null_count=nulls,
             )
+            if not f.known:
+                extras[f.name] = arr
+                continue
             if saw_ipv6 and not pc.all(_check(arr, f)).as_py():
                 return None
             columns[f.column] = arr
-    return ParseResult(assemble(columns, n, defaults), [], unknown, skipped)
+    table = assemble(columns, n, defaults, layout_table(layout), extras)
+    return _result([table], [], unknown, skipped)
 
 
 def _longest_line(data: bytes) -> int:
@@ -155,7 +164,7 @@ def _fast_path(
         return None
     names = [f"c{j}" for j in range(count)]
     types = {
-        names[j]: (pa.int64() if f is not None and f.kind == INT else pa.string())
+        names[j]: (pa.int64() if f is not None and f.known and f.kind == INT else pa.string())
         for j, f in enumerate(layout)
     }
     try:
@@ -175,10 +184,14 @@ def _fast_path(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     columns: dict[str, pa.Array] = {}
+    extras: dict[str, pa.Array] = {}
     for j, f in enumerate(layout):
         if f is None:
             continue
         col = t.column(j).combine_chunks()
+        if not f.known:
+            extras[f.name] = col
+            continue
         if f.kind == INT:
             if f.min_value is not None and pc.any(pc.less(col, f.min_value)).as_py():
                 return None
@@ -192,7 +205,8 @@ def _fast_path(
         elif not pc.all(_check(col, f)).as_py():
             return None
         columns[f.column] = col
-    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown, skipped)
+    table = assemble(columns, t.num_rows, defaults, layout_table(layout), extras)
+    return _result([table], [], unknown, skipped)
 
 
 def fast_paths(

@@ -15,7 +15,7 @@ from ..schema import INT, Field
 from .core import (
     BadLine,
     ParseResult,
-    _empty_table,
+    _result,
     assemble,
     epoch_in_range,
     epochs_in_range,
@@ -36,9 +36,7 @@ def parse_parquet(
 
 
 def _concat(results: list[ParseResult]) -> ParseResult:
-    if not results:
-        return ParseResult(_empty_table())
-    out = ParseResult(pa.concat_tables([r.table for r in results]))
+    out = _result([t for r in results for t in r.tables], [], set())
     for r in results:
         out.bad_lines.extend(r.bad_lines)
         out.unknown_fields |= r.unknown_fields
@@ -62,8 +60,9 @@ def iter_parquet(
         raise FormatError(f"{path}: not a readable Parquet file: {exc}") from exc
     mapping: dict[str, Field] = {}
     unknown: set[str] = set()
+    table = schema.table_for(pf.schema_arrow.names)
     for name in pf.schema_arrow.names:
-        f = schema.resolve_field_name(name)
+        f = table.resolve(name)
         if f is None:
             unknown.add(name)
         else:
@@ -73,7 +72,18 @@ def iter_parquet(
             f"{path}: Parquet file has no flow-log columns ({', '.join(pf.schema_arrow.names)})"
         )
     row0 = 0  # a Parquet record's "line" is its row number, from 1
-    for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping)):
+    for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping) + sorted(unknown)):
+        extras = {}
+        for name in sorted(unknown):  # kept, as strings, in extra_fields
+            arr = batch.column(name)
+            try:
+                arr = pc.cast(arr, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise FormatError(
+                    f"{path}: column {name!r} (not a known field) cannot be kept as text: {exc}"
+                ) from exc
+            missing = pc.is_in(arr, value_set=pa.array(["-"], pa.string()))
+            extras[name.replace("_", "-")] = pc.if_else(missing, pa.scalar(None, pa.string()), arr)
         cols = {}
         for name, f in mapping.items():
             arr = batch.column(name)
@@ -111,6 +121,8 @@ def iter_parquet(
         if not good.all():
             keep = pa.array(good)
             cols = {k: v.filter(keep) for k, v in cols.items()}
+            extras = {k: v.filter(keep) for k, v in extras.items()}
             n = int(good.sum())
         row0 += batch.num_rows
-        yield ParseResult(assemble(cols, n, defaults), sorted(bad, key=lambda b: b.line), unknown)
+        t = assemble(cols, n, defaults, table, extras)
+        yield _result([t], sorted(bad, key=lambda b: b.line), unknown)

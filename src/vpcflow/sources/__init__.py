@@ -26,7 +26,8 @@ class RawObject:
     binary stream of the object as stored (gzip or not: the store detects gzip and Parquet
     by their magic bytes). ``kind`` is ``text`` (header line or not,
     JSON lines detected by content) or ``parquet``. ``account``/``region``/``day`` come from the
-    key and fill records that lack them. ``log_format`` is the field order for header-less
+    key: account and region go to the ``aws_account_id``/``aws_region`` columns, the day is
+    the partition of records without a ``start``. ``log_format`` is the field order for header-less
     lines when known (CloudWatch DescribeFlowLogs). ``state`` is saved in the manifest with the
     object (CloudWatch resume positions). ``path`` is set for local files.
     """
@@ -45,12 +46,13 @@ class RawObject:
 
     @property
     def defaults(self) -> dict[str, str]:
-        """Column values for records that lack them, taken from the key."""
+        """The key's account and region, for their own columns (``aws_account_id``,
+        ``aws_region``); the records' ``account_id``/``region`` stay what the records say."""
         out = {}
         if self.account:
-            out["account_id"] = self.account
+            out["aws_account_id"] = self.account
         if self.region:
-            out["region"] = self.region
+            out["aws_region"] = self.region
         return out
 
 

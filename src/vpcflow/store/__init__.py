@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import schema, settings
@@ -37,7 +38,7 @@ from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
 from ..sources import RawObject, resolve
 from .ingest import Ingest, IngestReport
 from .manifest import Manifest, Txn
-from .parts import PartWriter
+from .parts import PartWriter, staged_path
 
 log = logging.getLogger("vpcflow")
 
@@ -167,7 +168,7 @@ class Store:
         stage = self._staging / txn.txn
         for f in txn.files:
             final = self.path / f["path"]
-            staged = stage / Path(f["path"]).relative_to("data")
+            staged = staged_path(stage, f["path"])
             if staged.exists():
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, final)
@@ -279,6 +280,13 @@ class Store:
                 Ingest(self, report, log_format, progress, batch_rows, done).run(objects)
         finally:
             report.seconds = time.perf_counter() - started
+        if report.unknown_fields:
+            names = ", ".join(sorted(report.unknown_fields))
+            log.warning(
+                "fields not in the catalogue were kept in extra_fields: %s "
+                "(query them as extra_fields['name'])",
+                names,
+            )
         return report
 
     def _objects(self, sources, done, report, log_format, options) -> Iterator[RawObject]:
@@ -309,12 +317,14 @@ class Store:
             self.assert_intact()
             by_date: dict[str, list[dict]] = {}
             for f in self.manifest.live_files():
-                by_date.setdefault(Path(f["path"]).parent.name, []).append(f)
+                by_date.setdefault(str(Path(f["path"]).parent), []).append(f)
+            tables = {t.directory: t for t in schema.TABLES}
             for part, files in sorted(by_date.items()):
                 if len(files) < 2:
                     continue
                 txn_id = uuid.uuid4().hex[:16]
-                key = part.split("=", 1)[1]
+                tbl = tables[Path(part).parts[0]]
+                key = Path(part).name.split("=", 1)[1]
                 new_files: list[dict] = []
                 writer, rows = None, 0
                 for f in files:
@@ -333,8 +343,8 @@ class Store:
                                 self._staging / txn_id, f"{txn_id}-{len(new_files)}"
                             )
                             rows = 0
-                        t = pf.read_row_group(i).cast(schema.arrow_schema())
-                        writer.add_part(key, t)
+                        t = _conform(pf.read_row_group(i), tbl)
+                        writer.add_part(key, t, tbl)
                         rows += t.num_rows
                 if writer is not None:
                     new_files += writer.close()
@@ -364,6 +374,9 @@ class Store:
         return {
             "store": str(self.path),
             "records": sum(f["rows"] for f in files),
+            "tgw_records": sum(
+                f["rows"] for f in files if Path(f["path"]).parts[0] == schema.TGW.directory
+            ),
             "files": len(files),
             "bytes": sum(
                 (self.path / f["path"]).stat().st_size
@@ -391,6 +404,28 @@ class Store:
                 for line in fh:
                     if line.strip():
                         yield json.loads(line)
+
+
+def _conform(t: pa.Table, tbl: schema.Table) -> pa.Table:
+    """Records of an older file in today's store schema: a field the catalogue gained since the
+    file was written is taken from its ``extra_fields`` (where it was kept), other columns the
+    file lacks are NULL. ``extra_fields`` itself is kept as it is."""
+    target = tbl.arrow_schema()
+    extra = t.column(schema.EXTRA_COLUMN) if schema.EXTRA_COLUMN in t.column_names else None
+    cols = []
+    for f in target:
+        have = t.column(f.name).cast(f.type) if f.name in t.column_names else None
+        fld = tbl.by_column.get(f.name)
+        newer = fld is not None and (have is None or fld.version > schema.STORED_COLUMNS_SINCE)
+        if extra is not None and newer:
+            values = pc.map_lookup(extra, pa.scalar(fld.name), "first")
+            try:
+                values = pc.cast(values, f.type)
+                have = values if have is None else pc.coalesce(have, values)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                log.warning("compact: %s values kept in extra_fields only", fld.name)
+        cols.append(have if have is not None else pa.nulls(t.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=target)
 
 
 def open_store(path: str | os.PathLike | None = None, create: bool = True) -> Store:

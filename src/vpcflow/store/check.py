@@ -123,12 +123,13 @@ def _check_files(store, txns: list[Txn], result: dict) -> None:
         else:
             result["damaged_files"].append({"path": f["path"], "rows": f["rows"], "reason": why})
     named = {f["path"] for f in live_files(txns, include_pending=True)}
-    data = store.path / "data"
-    if data.exists():
-        for p in sorted(data.rglob("*.parquet")):
-            rel = p.relative_to(store.path).as_posix()
-            if rel not in named:
-                result["unreferenced_files"].append(rel)
+    for top in ("data", "tgw"):  # VPC and Transit Gateway records
+        data = store.path / top
+        if data.exists():
+            for p in sorted(data.rglob("*.parquet")):
+                rel = p.relative_to(store.path).as_posix()
+                if rel not in named:
+                    result["unreferenced_files"].append(rel)
 
 
 def _rewrite_manifest(store, drop: set[int], stamp: str) -> None:
@@ -214,6 +215,7 @@ def _move(root: Path, rel: str, aside: Path) -> None:
     src = root / rel
     if not src.exists():
         return
-    dst = aside / Path(rel).relative_to("data")
+    rp = Path(rel)
+    dst = aside / (rp.relative_to("data") if rp.parts[0] == "data" else rp)
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.replace(src, dst)

@@ -69,6 +69,9 @@ class IngestReport:
     workers: int = 1
     problems: list[dict] = field(default_factory=list)
     quarantine: list[str] = field(default_factory=list)
+    # Field names the catalogue does not know: their values are kept in ``extra_fields``.
+    unknown_fields: set[str] = field(default_factory=set)
+    tgw_records: int = 0
     # Lines that are neither records nor bad lines, by reason: header, blank, comment.
     skipped_lines: dict[str, int] = field(default_factory=dict)
     # Files of a directory left out as not being flow-log objects (first 200), and how many.
@@ -122,6 +125,8 @@ class IngestReport:
             "ignored": self.ignored_files,
             "problems": self.problems,
             "quarantine": self.quarantine,
+            "unknown_fields": sorted(self.unknown_fields),
+            "tgw_records": self.tgw_records,
         }
 
 
@@ -190,13 +195,11 @@ class Ingest:
         self.batch.bad.extend(res.bad)
         r.bad_lines += len(res.bad)
         r.records += res.records
+        r.tgw_records += res.tgw_records
         r.skip_lines(res.skipped)
         self.batch.rows += res.records
-        if res.unknown_fields:
-            r.problem(
-                obj.uri,
-                "ignored unknown fields in header: " + ", ".join(sorted(res.unknown_fields)),
-            )
+        # Unknown fields are kept (extra_fields); the ingest names them once, at the end.
+        r.unknown_fields |= res.unknown_fields
         if res.error is None or res.records or res.bad:
             # Readable objects (even empty or all-bad ones) are recorded; an object that failed
             # before yielding anything is not, so that a re-run tries it again.
@@ -339,7 +342,10 @@ class Ingest:
                 shutil.copyfileobj(stream, spool, 1 << 20)
                 spool.seek(0)
                 for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
-                    self.batch.local.add(res.table, obj.day)
+                    for t in res.tables:
+                        self.batch.local.add(t, obj.day)
+                    r.unknown_fields |= res.unknown_fields
+                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
                     self.batch.bad.extend(res.bad_lines)
                     for b in res.bad_lines:
                         r.problem(b.path, b.reason, b.line, b.field)
@@ -370,7 +376,10 @@ class Ingest:
                         first_line=first_line,
                         defaults=obj.defaults,
                     )
-                    self.batch.local.add(res.table, obj.day)
+                    for t in res.tables:
+                        self.batch.local.add(t, obj.day)
+                    r.unknown_fields |= res.unknown_fields
+                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
                     self.batch.bad.extend(res.bad_lines)
                     for b in res.bad_lines:
                         r.problem(b.path, b.reason, b.line, b.field)
@@ -383,11 +392,7 @@ class Ingest:
                     self.batch.rows += res.records
                     self.tick()
                     if self.batch.rows >= self.batch_rows:
-                        header = (
-                            [f.name if f else "-" for f in layouts.header]
-                            if layouts.header
-                            else None
-                        )
+                        header = [f.name for f in layouts.header] if layouts.header else None
                         self.batch.objects.append(
                             entry(
                                 obj,

@@ -29,7 +29,7 @@ from ..errors import StoreDamaged
 
 # What a path in the journal may look like: relative, inside the store's data/ (or the
 # quarantine), no "..", no glob characters (DuckDB would expand them), no control characters.
-_DATA_PATH = re.compile(r"data(/[A-Za-z0-9_.=:+-]+)+\.parquet")
+_DATA_PATH = re.compile(r"(data|tgw)(/[A-Za-z0-9_.=:+-]+)+\.parquet")
 _QUARANTINE_PATH = re.compile(r"_vpcflow/quarantine/[A-Za-z0-9_.-]+\.jsonl")
 
 

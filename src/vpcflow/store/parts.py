@@ -49,11 +49,13 @@ class ObjectResult:
     error: str | None = None
     unknown_fields: set[str] = field(default_factory=set)
     skipped: dict[str, int] = field(default_factory=dict)
+    tgw_records: int = 0
 
     def add(self, part: ParseResult) -> None:
         self.records += part.records
         self.bad.extend(part.bad_lines)
         self.unknown_fields |= part.unknown_fields
+        self.tgw_records += part.tgw.num_rows if part.tgw is not None else 0
         for k, v in part.skipped.items():
             self.skipped[k] = self.skipped.get(k, 0) + v
 
@@ -67,8 +69,23 @@ def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
     return dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
 
 
+def table_of(table: pa.Table) -> schema.Table:
+    """The flow-log table (VPC or Transit Gateway) whose store schema ``table`` has."""
+    return schema.TGW if table.schema.equals(schema.TGW.arrow_schema()) else schema.VPC
+
+
+def staged_path(stage: Path, rel: str) -> Path:
+    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``)
+    waits in a transaction's staging directory."""
+    p = Path(rel)
+    return stage / (p.relative_to("data") if p.parts[0] == "data" else p)
+
+
 class PartWriter:
-    """One Parquet file per date partition, in a transaction's staging directory."""
+    """One Parquet file per table and date partition, in a transaction's staging directory.
+
+    Keys are partition directories relative to the store: ``data/date=YYYY-MM-DD`` for VPC
+    flow logs, ``tgw/date=YYYY-MM-DD`` for Transit Gateway flow logs."""
 
     def __init__(self, stage: Path, name: str):
         self.stage = stage
@@ -82,6 +99,7 @@ class PartWriter:
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
         if not table.num_rows:
             return
+        tbl = table_of(table)
         dates = _date_column(table, fallback_day)
         uniq = pc.unique(dates)
         for d in uniq.to_pylist():
@@ -91,10 +109,12 @@ class PartWriter:
                 part = table.filter(pc.is_null(dates))
             else:
                 part = table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
-            self.add_part(d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__", part)
+            day = d.isoformat() if d is not None else "__HIVE_DEFAULT_PARTITION__"
+            self.add_part(day, part, tbl)
 
-    def add_part(self, key: str, table: pa.Table) -> None:
-        """Add records that belong to partition ``date=key``."""
+    def add_part(self, day: str, table: pa.Table, tbl: schema.Table = schema.VPC) -> None:
+        """Add records of ``tbl`` that belong to partition ``date=day``."""
+        key = f"{tbl.directory}/date={day}"
         self.buffers.setdefault(key, []).append(table)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
         self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
@@ -107,13 +127,13 @@ class PartWriter:
         self.buffered_bytes.pop(key, None)
         if not tables:
             return
-        path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+        path = staged_path(self.stage, f"{key}/part-{self.name}.parquet")
         try:
             w = self.writers.get(key)
             if w is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 w = pq.ParquetWriter(
-                    path, schema.arrow_schema(), compression="zstd", compression_level=1
+                    path, tables[0].schema, compression="zstd", compression_level=1
                 )
                 self.writers[key] = w
             t = pa.concat_tables(tables)
@@ -132,9 +152,9 @@ class PartWriter:
             for w in self.writers.values():
                 w.close()
             for key, n in sorted(self.rows.items()):
-                rel = f"date={key}/part-{self.name}.parquet"
-                size, crc = fsync_file(self.stage / rel, checksum=True)
-                files.append({"path": f"data/{rel}", "rows": n, "size": size, "crc32": crc})
+                rel = f"{key}/part-{self.name}.parquet"
+                size, crc = fsync_file(staged_path(self.stage, rel), checksum=True)
+                files.append({"path": rel, "rows": n, "size": size, "crc32": crc})
         except OSError as exc:
             raise write_failure(exc, self.stage) from exc
         self.writers.clear()
@@ -203,7 +223,8 @@ def read_object(
             res.raw_bytes = len(data)
             for part in iter_parquet(io.BytesIO(data), path=obj.uri, defaults=obj.defaults):
                 res.add(part)
-                sink(part.table)
+                for t in part.tables:
+                    sink(t)
         else:
             layouts = Layouts(fmt)
             parser = None
@@ -219,7 +240,8 @@ def read_object(
                     defaults=obj.defaults,
                 )
                 res.add(part)
-                sink(part.table)
+                for t in part.tables:
+                    sink(t)
     except EOFError as exc:
         res.error = f"{exc}; the records before the damage were stored"
     except zlib.error as exc:

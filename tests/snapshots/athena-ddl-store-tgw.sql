@@ -1,0 +1,53 @@
+CREATE EXTERNAL TABLE IF NOT EXISTS tgw_flow_logs (
+  `version` int,
+  resource_type string,
+  account_id string,
+  tgw_id string,
+  tgw_attachment_id string,
+  tgw_src_vpc_account_id string,
+  tgw_dst_vpc_account_id string,
+  tgw_src_vpc_id string,
+  tgw_dst_vpc_id string,
+  tgw_src_subnet_id string,
+  tgw_dst_subnet_id string,
+  tgw_src_eni string,
+  tgw_dst_eni string,
+  tgw_src_az_id string,
+  tgw_dst_az_id string,
+  tgw_pair_attachment_id string,
+  srcaddr string,
+  dstaddr string,
+  srcport int,
+  dstport int,
+  `protocol` bigint,
+  packets bigint,
+  `bytes` bigint,
+  `start` bigint,
+  `end` bigint,
+  log_status string,
+  `type` string,
+  packets_lost_no_route bigint,
+  packets_lost_blackhole bigint,
+  packets_lost_mtu_exceeded bigint,
+  packets_lost_ttl_expired bigint,
+  tcp_flags int,
+  `region` string,
+  flow_direction string,
+  pkt_src_aws_service string,
+  pkt_dst_aws_service string,
+  extra_fields map<string,string>,
+  aws_account_id string,
+  aws_region string
+)
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://amzn-s3-demo-bucket/vpcflow-store/tgw/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.date.type' = 'date',
+  'projection.date.format' = 'yyyy-MM-dd',
+  'projection.date.range' = '2020-01-01,NOW',
+  'projection.date.interval' = '1',
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://amzn-s3-demo-bucket/vpcflow-store/tgw/date=${date}'
+);
