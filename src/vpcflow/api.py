@@ -35,6 +35,22 @@ class Store(storage.Store):
             self._engine = default_engine(self)
         return self._engine
 
+    def use_engine(
+        self,
+        name: str | None = None,
+        *,
+        spark_master: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+    ):
+        """Run this store's queries on engine ``name`` (``duckdb`` or ``spark``); returns it."""
+        from .engines import create
+
+        engine = create(name, self, spark_master=spark_master, spark_conf=spark_conf)
+        if self._engine is not None:
+            self._engine.close()
+        self._engine = engine
+        return engine
+
     def _invalidate(self) -> None:
         if self._engine is not None:
             self._engine.refresh()
@@ -103,6 +119,22 @@ class Store(storage.Store):
             batch_rows=batch_rows,
             window=_window(since, until),
         )
+
+    # -- the interface inventory ------------------------------------------------------------
+
+    def sync_interfaces(self, **options):
+        """Add a snapshot of the network interfaces (``file=`` describe-network-interfaces
+        JSON, or ``from_aws=True``); see ``vpcflow.store.inventory.sync``."""
+        from .store.inventory import sync
+
+        return sync(self, **options)
+
+    def names_for(self, values, at=None) -> dict[str, str]:
+        """What is behind each eni- id or address the inventory knows, e.g.
+        ``{"10.0.1.14": "web-4, i-0abc…"}``; ``at``: when they were seen (default the latest)."""
+        from .store.inventory import names_for
+
+        return names_for(self, values, at=at)
 
     # -- the analyses -----------------------------------------------------------------------
 

@@ -20,7 +20,17 @@ import click
 from .. import __version__
 from ..errors import VpcflowError
 
-_COMMAND_MODULES = ("core", "generate", "aws", "insights", "troubleshoot", "detect", "web")
+_COMMAND_MODULES = (
+    "core",
+    "generate",
+    "aws",
+    "insights",
+    "troubleshoot",
+    "detect",
+    "interfaces",
+    "web",
+    "spark",
+)
 
 
 # What an interrupted command keeps, by command; every other command changes nothing.

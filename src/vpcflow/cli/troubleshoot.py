@@ -10,7 +10,7 @@ import click
 from .. import troubleshoot as ts
 from ..errors import ConfigError, SourceError
 from ..timeparse import to_epoch
-from .options import open_existing, store_option
+from .options import engine_options, open_existing, store_option
 from .output import FORMATS, destination, emit, output_option, visible
 
 _CONFIG_OPTIONS = (
@@ -103,7 +103,8 @@ def _print_table(verdicts: list[ts.Verdict], title: str, out) -> None:
         rows.append(
             {
                 "#": i,
-                "interface_id": v.interface_id,
+                "interface_id": v.interface_id
+                + (f" ({v.interface_name})" if v.interface_name else ""),
                 "direction": v.direction,
                 "protocol": ts.verdicts.proto_name(v.protocol),
                 "request": f"{src} -> {dst}",
@@ -200,6 +201,7 @@ def explain_cmd(
 
 @click.command("troubleshoot")
 @store_option
+@engine_options
 @click.option("--interface-id", default=None, help="Only this network interface (eni-...).")
 @click.option("--since", default=None, help="Only records from this time (ISO-8601, 2h, 7d).")
 @click.option("--until", default=None, help="Only records before this time.")

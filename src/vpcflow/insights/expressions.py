@@ -355,6 +355,18 @@ class Expressions:
             if isinstance(lit_cidr, str):
                 return (v6 if ":" in lit_cidr else v4), "bool"
             return f"(CASE WHEN contains({cidr}, ':') THEN {v6} ELSE {v4} END)", "bool"
+        # vpcflow's own: names from the store's interface inventory (vpcflow interfaces sync).
+        if name in ("interface_name", "interfacename"):
+            arity(1)
+            return f"interface_name({text(0)})", "str"
+        if name in ("address_owner", "addressowner", "address_interface", "addressinterface"):
+            arity(1, 2)
+            fn = "address_owner" if "owner" in name else "address_interface"
+            if nargs == 1:
+                return f"{fn}({text(0)})", "str"
+            t, k = arg(1)
+            at = f"epoch({t})" if k == "ts" else f"CAST({t} AS DOUBLE)"
+            return f"{fn}({text(0)}, {at})", "str"
         known = sorted(
             AGGREGATES
             | {
@@ -390,6 +402,9 @@ class Expressions:
                 "isIpInSubnet",
                 "isIpv4InSubnet",
                 "isIpv6InSubnet",
+                "interface_name",
+                "address_owner",
+                "address_interface",
             }
         )
         raise self.err(
