@@ -152,6 +152,17 @@ def bench_browser(store, repeat: int) -> dict:
 
 
 def _table(panels: dict, browser: dict) -> str:
+    lines = [_panel_table(panels), ""]
+    c, w = browser["cold_cache"], browser["warm_cache"]
+    lines.append(
+        f"overview fully drawn in headless Chromium: cold cache median {c['median_ms']:.0f} ms "
+        f"(p95 {c['p95_ms']:.0f}); warm cache median {w['median_ms']:.0f} ms "
+        f"(p95 {w['p95_ms']:.0f}; {browser['warm_x_cold']:.2f}x cold)"
+    )
+    return "\n".join(lines)
+
+
+def _panel_table(panels: dict) -> str:
     names = list(next(iter(panels.values())))
     lines = ["panel query (cache off): median / p95 ms (median x baseline count(*))"]
     lines.append(f"{'panel':<20}" + "".join(f"{v:>26}" for v in panels))
@@ -163,13 +174,6 @@ def _table(panels: dict, browser: dict) -> str:
                 f"{s['median_ms']:>7.0f} /{s['p95_ms']:>6.0f} ({s['median_x_baseline']:>5.1f}x)"
             )
         lines.append(f"{p:<20}" + "".join(f"{c:>26}" for c in cells))
-    lines.append("")
-    c, w = browser["cold_cache"], browser["warm_cache"]
-    lines.append(
-        f"overview fully drawn in headless Chromium: cold cache median {c['median_ms']:.0f} ms "
-        f"(p95 {c['p95_ms']:.0f}); warm cache median {w['median_ms']:.0f} ms "
-        f"(p95 {w['p95_ms']:.0f}; {browser['warm_x_cold']:.2f}x cold)"
-    )
     return "\n".join(lines)
 
 
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = _store(a.records, work, a.seed)
         panels = bench_panels(store, a.repeat)
+        print(_panel_table(panels), flush=True)  # before the (long) browser runs
         browser = bench_browser(store, a.browser_repeat)
         store.close()
     finally:

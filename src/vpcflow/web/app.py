@@ -205,28 +205,43 @@ def create_app(
         )
 
     def queries_json(request):
+        """Every named query; with ``name`` (and ``p=K=V`` values), that one rendered."""
         from .. import queries as named_queries
 
-        return JSONResponse(
-            [
-                {
-                    "name": q.name,
-                    "description": q.description,
-                    "source": q.source,
-                    "params": [
-                        {
-                            "name": p.name,
-                            "type": p.type,
-                            "default": p.default,
-                            "required": p.required,
-                        }
-                        for p in q.params
-                    ],
-                    "sql": q.preview(),
-                }
-                for q in named_queries.all_queries()
-            ]
-        )
+        def described(q, values=None):
+            try:
+                sql = q.render(values)
+            except QueryError:  # a required parameter without a value
+                if values is not None:
+                    raise
+                sql = None
+            return {
+                "name": q.name,
+                "description": q.description,
+                "source": q.source,
+                "params": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "default": p.default,
+                        "required": p.required,
+                        "description": p.description,
+                    }
+                    for p in q.params
+                ],
+                "sql": sql,
+            }
+
+        name = request.query_params.get("name")
+        if name is None:
+            return JSONResponse([described(q) for q in named_queries.all_queries()])
+        values = {}
+        for kv in request.query_params.getlist("p"):
+            k, sep, v = kv.partition("=")
+            if not sep:
+                raise BadRequest(f"p: expected NAME=VALUE, got {kv!r}")
+            values[k] = v
+        return JSONResponse(described(named_queries.get(name), values))
 
     def _console_args(request, body: dict | None):
         src = body if body is not None else request.query_params

@@ -208,10 +208,18 @@ def openapi_document() -> dict:
         ),
         "/info.json": _get("The store: time covered, files, limits", [], _ok("store facts")),
         "/queries.json": _get(
-            "The named queries",
-            [],
-            _ok("named queries", {"type": "array", "items": {"type": "object"}}),
-            errors=(),
+            "The named queries; with name (and p=K=V values) that one, rendered",
+            [
+                {"name": "name", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "p",
+                    "in": "query",
+                    "schema": {"type": "array", "items": {"type": "string"}},
+                    "style": "form",
+                    "explode": True,
+                },
+            ],
+            _ok("named queries", {"type": ["array", "object"]}),
         ),
         "/query.json": {
             **_get(

@@ -436,7 +436,22 @@ async function consolePage(main) {
   q.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); run(); } });
   const named = el("div", { class: "named" }, el("span", { class: "muted" }, "Named queries: "),
     queries.map((n) => el("button", { type: "button", title: n.description, "data-query": n.name,
-      onclick: () => { q.value = n.sql; lang.value = "sql"; dialect.value = "athena"; run(); } }, n.name)));
+      onclick: async () => {
+        let sql = n.sql;
+        if (sql === null) {  // required parameters: ask for them, let the server quote them
+          const p = new URLSearchParams({ name: n.name });
+          for (const par of n.params.filter((x) => x.required)) {
+            const v = window.prompt(`${n.name}: ${par.name} (${par.description})`);
+            if (v === null) return;
+            p.append("p", `${par.name}=${v}`);
+          }
+          const r = await fetch("/queries.json?" + p);
+          const b = await r.json();
+          if (!r.ok) { showError(b.error); return; }
+          sql = b.sql;
+        }
+        q.value = sql; lang.value = "sql"; dialect.value = "athena"; run();
+      } }, n.name)));
   main.replaceChildren(card("Query console", "wide", named, q,
     el("div", { class: "console-bar" }, lang, dialect, el("button", { type: "button", id: "run", onclick: run }, "Run"), el("span", { class: "muted" }, "Ctrl+Enter runs · the same sandbox, row limit and time limit as the CLI · the time picker and filters do not apply here"),
       el("span", { id: "downloads" })), out));
