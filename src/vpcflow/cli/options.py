@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from .. import settings
-from ..store import open_store
 from .output import emit
 
 store_option = click.option(
@@ -30,6 +29,8 @@ timeout_option = click.option(
 
 
 def open_existing(store_path: str | None, create: bool = False):
+    from ..store import open_store  # here, so that a command's --help does not load the store
+
     return open_store(store_path, create=create)
 
 
