@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import schema, settings
+from . import physical, settings
 from .errors import FormatError, VpcflowError
 from .ingest_workers import Workers
 from .manifest import Txn
@@ -50,7 +50,7 @@ from .sources.local import open_decompressed
 
 log = logging.getLogger("vpcflow")
 
-ROW_GROUP_ROWS = 262_144
+ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # Objects up to this size (as stored) are parsed whole; larger ones stream chunk by chunk.
 SMALL_OBJECT = 16 << 20
 CHUNK_BYTES = 8 << 20
@@ -124,7 +124,11 @@ def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
 
 
 class PartWriter:
-    """One Parquet file per date partition, in a transaction's staging directory."""
+    """One Parquet file per date partition, in a transaction's staging directory.
+
+    Records are buffered per partition up to a row group, which is arranged and encoded as
+    ``physical`` says (sorted by address, dictionaries, delta-coded times) when it is written.
+    """
 
     def __init__(self, stage: Path, name: str):
         self.stage = stage
@@ -164,12 +168,10 @@ class PartWriter:
         if w is None:
             path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(
-                path, schema.arrow_schema(), compression="zstd", compression_level=1
-            )
+            w = physical.writer(path)
             self.writers[key] = w
-        t = pa.concat_tables(tables)
-        w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+        t = physical.arrange(pa.concat_tables(tables))
+        w.write_table(t, row_group_size=max(t.num_rows, 1))
         self.rows[key] = self.rows.get(key, 0) + t.num_rows
 
     def close(self) -> list[dict]:

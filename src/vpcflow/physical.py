@@ -1,0 +1,122 @@
+"""The store's physical design: how records are arranged and encoded in its Parquet files.
+
+The logical schema is ``schema.arrow_schema()`` and stays so in every file (plain INT32, INT64
+and UTF8 columns that Spark, Trino/Athena and DuckDB read as they are); only the order of
+records within a row group and the Parquet encodings are chosen here:
+
+- each row group is sorted by ``SORT_COLUMNS``: the addresses queries group on, then the
+  start time. Records of one conversation end up next to each other, so the address columns
+  become long runs of one dictionary index, and the times of a pair are close to each other.
+  Row groups still follow the order in which objects arrive, so their ``start`` statistics
+  stay narrow for time-range filters.
+- string columns are dictionary-encoded before the sort (moving indices, not strings) and
+  written as the dictionaries they are;
+- columns in ``DELTA_COLUMNS`` (times, sorted within a pair) use DELTA_BINARY_PACKED, those
+  in ``PLAIN_COLUMNS`` (near-unique counters, where a dictionary costs more than it saves)
+  PLAIN; every other column a dictionary, as Parquet writers do by default.
+
+A column the catalogue adds later simply gets the default (dictionary) encoding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import schema
+
+ROW_GROUP_ROWS = 1 << 20
+SORT_COLUMNS = ("srcaddr", "dstaddr", "start")
+DELTA_COLUMNS = ("start", "end")
+PLAIN_COLUMNS = ("bytes",)
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 1
+
+
+def physical_schema() -> pa.Schema:
+    """``schema.arrow_schema()`` with its string columns as dictionaries (as written)."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type), nullable=True)
+            if pa.types.is_string(f.type)
+            else f
+            for f in schema.arrow_schema()
+        ]
+    )
+
+
+def arrange(table: pa.Table) -> pa.Table:
+    """``table`` (of ``schema.arrow_schema()``) dictionary-encoded and sorted for writing."""
+    n = table.num_rows
+    target = physical_schema()
+    # Columns with no value at all (fields absent from the records' format) are not moved.
+    filled: dict[str, pa.Array] = {}
+    keys: dict[str, np.ndarray] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if col.null_count == n:
+            continue
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if pa.types.is_string(arr.type):
+            arr = pc.dictionary_encode(arr)
+            if name in SORT_COLUMNS:
+                # first-appearance codes: the sort groups equal values, the order is arbitrary
+                keys[name] = arr.indices.fill_null(-1).to_numpy()
+        elif name in SORT_COLUMNS:
+            keys[name] = arr.fill_null(0).to_numpy()
+        filled[name] = arr
+    order = _order([keys[c] for c in SORT_COLUMNS if c in keys], n)
+    if order is not None:
+        filled = {name: _take(arr, order) for name, arr in filled.items()}
+    return pa.Table.from_arrays(
+        [filled[f.name] if f.name in filled else pa.nulls(n, f.type) for f in target],
+        schema=target,
+    )
+
+
+def _order(keys: list[np.ndarray], n: int) -> np.ndarray | None:
+    """The permutation that sorts by ``keys`` (first key first), or None if nothing to sort."""
+    if not keys or n < 2:
+        return None
+    # One 64-bit key when the parts fit (dictionary codes < n, offsets from the minimum), so
+    # that one argsort replaces a multi-key lexsort.
+    parts = [k.astype(np.int64) - k.min() for k in keys]
+    widths = [max(1, int(p.max()).bit_length()) for p in parts]
+    if sum(widths) > 63:
+        return np.lexsort(keys[::-1])  # lexsort sorts by its last key first
+    combined = np.zeros(n, dtype=np.uint64)
+    for p, w in zip(parts, widths, strict=True):
+        combined = (combined << np.uint64(w)) | p.astype(np.uint64)
+    return np.argsort(combined)
+
+
+def _take(arr: pa.Array, order: np.ndarray) -> pa.Array:
+    """``arr`` permuted by ``order`` (numpy's gather; Arrow's take is slower here)."""
+    if isinstance(arr, pa.DictionaryArray):
+        return pa.DictionaryArray.from_arrays(_take(arr.indices, order), arr.dictionary)
+    if not arr.null_count:
+        return pa.array(arr.to_numpy()[order], type=arr.type)
+    values = arr.fill_null(0).to_numpy()[order]
+    mask = arr.is_null().to_numpy(zero_copy_only=False)[order]
+    return pa.array(values, type=arr.type, mask=mask)
+
+
+def writer(path: Path) -> pq.ParquetWriter:
+    """A Parquet writer of the store's physical design at ``path``."""
+    names = set(schema.COLUMNS)
+    encodings = {c: "DELTA_BINARY_PACKED" for c in DELTA_COLUMNS if c in names}
+    encodings.update({c: "PLAIN" for c in PLAIN_COLUMNS if c in names})
+    return pq.ParquetWriter(
+        path,
+        physical_schema(),
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=[c for c in schema.COLUMNS if c not in encodings],
+        column_encoding=encodings,
+        # Readers take the column types from Parquet's own logical types (string, not the
+        # dictionary type used for writing).
+        store_schema=False,
+    )
