@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml setup.py src/vpcflow/_tokenize.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/vpcflow/parse/_tokenize.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

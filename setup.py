@@ -8,8 +8,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "vpcflow._tokenize",
-            ["src/vpcflow/_tokenize.c"],
+            "vpcflow.parse._tokenize",
+            ["src/vpcflow/parse/_tokenize.c"],
             optional=True,
             extra_compile_args=["-O2"],
         )

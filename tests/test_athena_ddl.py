@@ -11,8 +11,9 @@ import sqlglot
 from click.testing import CliRunner
 from sqlglot import exp
 
-from vpcflow import athena, schema
+from vpcflow import schema
 from vpcflow.cli import main
+from vpcflow.queries import athena
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

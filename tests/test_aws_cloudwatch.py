@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from aws_testdata import records
 from vpcflow import aws
+from vpcflow.api import open_store
 from vpcflow.cli import main
-from vpcflow.store import open_store
 
 GROUP = "/vpc/flows"
 ACCOUNT = "123456789012"  # moto's account

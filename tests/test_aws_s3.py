@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from aws_testdata import key, parquet_bytes, records, text_gz
+from vpcflow.api import open_store
 from vpcflow.cli import main
 from vpcflow.sources import resolve
-from vpcflow.store import open_store
 
 BUCKET = "flow-bucket"
 A1, A2 = "111111111111", "222222222222"

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from vpcflow import setup_flowlogs as sf
+from vpcflow.aws import flowlogs as sf
 from vpcflow.cli import main
 from vpcflow.errors import ConfigError, FormatError
 

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from vpcflow import enrich
+from vpcflow.engines.functions import register_enrichment
 from vpcflow.enrich import aws_ranges, protocols, tcp_flags
 from vpcflow.errors import SourceError
 
@@ -46,7 +47,7 @@ def served(tmp_path):
 @pytest.fixture
 def con():
     c = duckdb.connect()
-    enrich.register(c)
+    register_enrichment(c)
     yield c
     c.close()
 

@@ -53,11 +53,11 @@ def table() -> pa.Table:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    from vpcflow.insights import register_functions
+    from vpcflow.engines.functions import register_insights_helpers
 
     con = duckdb.connect()
     con.register("_flows_arrow", table())
     con.execute("CREATE TABLE vpc_flow_logs AS SELECT * FROM _flows_arrow")
     con.unregister("_flows_arrow")
-    register_functions(con)
+    register_insights_helpers(con)
     return con

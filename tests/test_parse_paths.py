@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from vpcflow import fastparse as parse
 from vpcflow.parse import Layouts, parse_lines
+from vpcflow.parse import fast as parse
 
 V5 = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path"
 

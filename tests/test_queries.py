@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from test_insights_data import LINES
-from vpcflow import named_queries
+from vpcflow import queries as named_queries
+from vpcflow.api import open_store
 from vpcflow.cli import main
 from vpcflow.errors import QueryError
-from vpcflow.store import open_store
 
 HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
 

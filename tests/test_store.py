@@ -13,8 +13,8 @@ import pytest
 
 import vpcflow
 from flowdata import HEADER, v2_lines, write_s3_layout
-from vpcflow import ingest as store_mod
 from vpcflow.errors import QueryError, QueryRefused, SourceError, StoreError
+from vpcflow.store import ingest as store_mod
 
 
 def exact_count(store) -> tuple[int, int]:
@@ -294,7 +294,7 @@ def test_side_files_beside_aws_named_objects_are_not_records(tmp_path):
 
 
 def test_a_killed_worker_is_one_clear_error_and_loses_nothing_committed(tmp_path, monkeypatch):
-    from vpcflow import ingest
+    from vpcflow.store import ingest
 
     write_s3_layout(tmp_path / "logs", files=30, per_file=2_000)
     monkeypatch.setattr(ingest, "PARALLEL_AFTER_BYTES", 1)

@@ -57,13 +57,13 @@ __all__ = [
 # Names resolved on first use, so that `import vpcflow` stays cheap. None may share a name with a
 # submodule: importing the submodule would replace it.
 _LAZY = {
-    "open_store": ("store", "open_store"),
-    "Store": ("store", "Store"),
-    "IngestReport": ("ingest", "IngestReport"),
+    "open_store": ("api", "open_store"),
+    "Store": ("api", "Store"),
+    "IngestReport": ("store.ingest", "IngestReport"),
     "parse_records": ("parse", "parse_bytes"),
     "explain": ("troubleshoot", "explain"),
     "load_configs": ("troubleshoot", "load_configs"),
-    "athena_ddl": ("athena", "flow_log_ddl"),
+    "athena_ddl": ("queries.athena", "flow_log_ddl"),
     "generate_logs": ("generate", "generate"),
 }
 

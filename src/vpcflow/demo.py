@@ -290,7 +290,7 @@ def run_demo(
 def _run(
     base: Path, records: int, seed: int, progress: Progress | None, temporary: bool
 ) -> DemoResult:
-    from .store import open_store
+    from .api import open_store
 
     secs: dict[str, float] = {}
     logs, store_dir = base / "logs", base / "store"

@@ -77,7 +77,7 @@ def create_flow_log(
 ) -> None:
     """Create a flow log, plus the log group and IAM role (CloudWatch) or bucket policy (S3)
     it needs when they are missing."""
-    from .. import setup_flowlogs as sf
+    from ..aws import flowlogs as sf
 
     spec = sf.FlowLogSpec(
         resource_id=resource_id,
@@ -115,7 +115,7 @@ def create_flow_log(
 @_with_aws_options
 def list_flow_logs(fmt, profile, region) -> None:
     """Show existing flow logs with their destination and record format."""
-    from .. import setup_flowlogs as sf
+    from ..aws import flowlogs as sf
 
     rows = sf.list_flow_logs(profile=profile, region=region)
     if fmt == "json":

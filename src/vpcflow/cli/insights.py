@@ -6,7 +6,9 @@ import sys
 
 import click
 
-from .. import athena, insights, named_queries
+from .. import insights
+from .. import queries as named_queries
+from ..queries import athena
 from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
 from .output import emit, format_option
 

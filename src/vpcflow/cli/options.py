@@ -29,7 +29,7 @@ timeout_option = click.option(
 
 
 def open_existing(store_path: str | None, create: bool = False):
-    from ..store import open_store  # here, so that a command's --help does not load the store
+    from ..api import open_store  # here, so that a command's --help does not load the store
 
     return open_store(store_path, create=create)
 

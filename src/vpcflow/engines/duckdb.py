@@ -7,7 +7,6 @@ read other files, write, or attach databases.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -17,34 +16,17 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused
-from . import TABLE, Engine, QueryResult
+from . import TABLE, Engine, QueryResult, functions
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
-
-# Modules whose ``register(con)`` adds SQL functions to every connection (enrichment, the Logs
-# Insights helpers). A module whose optional dependency is missing is skipped.
-FUNCTION_MODULES = ("vpcflow.insights.functions", "vpcflow.enrich")
 
 # Further callables run on every new connection before it is locked (for users' own functions).
 CONNECT_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
 
 
-def add_arrow_function(con: duckdb.DuckDBPyConnection, name: str, fn, params, returns) -> None:
-    """Register a vectorised Python SQL function (Arrow arrays in, Arrow array out)."""
-    con.create_function(
-        name, fn, params, returns, type="arrow", null_handling="special", side_effects=False
-    )
-
-
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    for name in FUNCTION_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            log.debug("SQL functions of %s not available: %s", name, exc)
-            continue
-        module.register(con)
+    functions.register(con)
     for hook in CONNECT_HOOKS:
         hook(con)
 

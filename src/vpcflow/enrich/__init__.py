@@ -2,8 +2,8 @@
 
 Available three ways:
 
-* SQL functions on every DuckDB connection (registered through
-  ``vpcflow.engines.duckdb.FUNCTION_MODULES``: every engine connection has them)::
+* SQL functions on every engine connection (``vpcflow.engines.functions`` registers
+  ``ADDRESS_FUNCTIONS`` and ``MACROS``)::
 
       ip_country(addr)       'US', 'private', 'documentation', ... (geoip2fast, offline)
       ip_country_name(addr)  'United States'
@@ -27,10 +27,9 @@ import logging
 
 import pyarrow as pa
 
-from ..engines.duckdb import add_arrow_function
 from . import aws_ranges, geo, ipaddr, protocols, tcp_flags
 
-__all__ = ["lookup", "register", "ADDRESS_FUNCTIONS", "aws_ranges", "geo", "protocols", "tcp_flags"]
+__all__ = ["lookup", "ADDRESS_FUNCTIONS", "MACROS", "aws_ranges", "geo", "protocols", "tcp_flags"]
 
 log = logging.getLogger("vpcflow.enrich")
 
@@ -47,14 +46,6 @@ MACROS = {
     "protocol_name": ("p", protocols.sql_macro),
     "tcp_flag_names": ("f", tcp_flags.sql_macro),
 }
-
-
-def register(con) -> None:
-    """Add the enrichment functions to a DuckDB connection (a ``CONNECT_HOOKS`` callable)."""
-    for fname, fn in ADDRESS_FUNCTIONS.items():
-        add_arrow_function(con, fname, fn, ["VARCHAR"], "VARCHAR")
-    for mname, (arg, body) in MACROS.items():
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {mname}({arg}) AS {body()}")
 
 
 def lookup(addresses) -> pa.Table:

@@ -232,7 +232,7 @@ def _scan(b, rng, pop, t0, n):
     """Background radiation: each scanner probes classic ports of a few of our addresses (the
     ones on its hit list: three neighbours, fixed per scanner), so that no background scanner
     sweeps them all; the internet-wide sweeps that do are injected and labelled (see
-    ``attacks._background_sweep``)."""
+    ``scans.background_sweep``)."""
     targets = np.array(topo.PUBLIC_ENIS, dtype=np.int16)
     src = pop.pick_scanners(rng, n)
     home = (src.astype(np.uint64) * np.uint64(2654435761) >> np.uint64(16)) % np.uint64(

@@ -16,7 +16,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ..timeparse import to_datetime
-from . import functions
 from .lexer import InsightsSyntaxError
 from .parser import parse
 from .sql import Translator
@@ -26,10 +25,7 @@ __all__ = [
     "InsightsSyntaxError",
     "translate",
     "run",
-    "register_functions",
 ]
-
-register_functions = functions.register
 
 
 @dataclass

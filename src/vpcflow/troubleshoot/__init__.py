@@ -163,16 +163,13 @@ def troubleshoot(
     configs: Configs | None = None,
     include_allowed: bool = False,
 ) -> list[Verdict]:
-    """Verdicts over a store, most frequent blocked conversation first.
+    """Verdicts over ``store`` (from ``vpcflow.open_store``), most frequent blocked
+    conversation first.
 
     Conversations that differ only in the client's ephemeral port or in time are folded into
     one row whose ``occurrences`` counts them (``srcport`` is then None when the ports varied).
     ``since``/``until``: unix seconds, datetimes, dates, ISO strings or ``15m``/``2h``/``7d``.
     """
-    if isinstance(store, str) or hasattr(store, "__fspath__"):
-        from ..store import open_store
-
-        store = open_store(store, create=False)
     query = flows_query(
         interface_id,
         to_epoch(since, name="since"),

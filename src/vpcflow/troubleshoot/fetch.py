@@ -24,23 +24,6 @@ log = logging.getLogger("vpcflow.troubleshoot.fetch")
 
 __all__ = ["fetch_configs", "store_interface_ids"]
 
-# EC2 accepts at most 200 values in one filter.
-_CHUNK = 200
-
-
-def _describe(ec2, method: str, key: str, filter_name: str, values: Iterable[str]) -> list[dict]:
-    """Every item of a paginated ``Describe*`` call filtered on ``filter_name`` in ``values``."""
-    values = sorted(set(values))
-    op = "".join(w.capitalize() for w in method.split("_"))
-    out: list[dict] = []
-    with aws.aws_errors(f"ec2:{op} in {ec2.meta.region_name}"):
-        paginator = ec2.get_paginator(method)
-        for i in range(0, len(values), _CHUNK):
-            chunk = values[i : i + _CHUNK]
-            for page in paginator.paginate(Filters=[{"Name": filter_name, "Values": chunk}]):
-                out.extend(page.get(key) or [])
-    return out
-
 
 def _referenced_groups(groups: list[dict]) -> set[str]:
     refs = set()
@@ -73,7 +56,7 @@ def fetch_configs(
     ec2 = client or aws.client("ec2", profile=profile, region=region)
     where = ec2.meta.region_name
 
-    enis = _describe(
+    enis = aws.describe(
         ec2, "describe_network_interfaces", "NetworkInterfaces", "network-interface-id", ids
     )
     found = {e.get("NetworkInterfaceId") for e in enis}
@@ -97,20 +80,20 @@ def fetch_configs(
     subnets = {e["SubnetId"] for e in enis if e.get("SubnetId")}
 
     group_ids = {g["GroupId"] for e in enis for g in e.get("Groups") or [] if g.get("GroupId")}
-    groups = _describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", group_ids)
+    groups = aws.describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", group_ids)
     referenced = _referenced_groups(groups)
     extra = referenced - {g.get("GroupId") for g in groups}
     if extra:  # groups in other accounts (peering) are not visible and stay unresolved
-        groups += _describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", extra)
+        groups += aws.describe(ec2, "describe_security_groups", "SecurityGroups", "group-id", extra)
     if referenced:
         # A rule "from sg-x" matches the addresses of sg-x's members: describe them too.
-        members = _describe(
+        members = aws.describe(
             ec2, "describe_network_interfaces", "NetworkInterfaces", "group-id", referenced
         )
         enis += [m for m in members if m.get("NetworkInterfaceId") not in found]
 
     acls = (
-        _describe(ec2, "describe_network_acls", "NetworkAcls", "association.subnet-id", subnets)
+        aws.describe(ec2, "describe_network_acls", "NetworkAcls", "association.subnet-id", subnets)
         if subnets
         else []
     )

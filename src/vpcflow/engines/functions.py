@@ -1,4 +1,5 @@
-"""SQL functions the Logs Insights translation relies on, registered on every DuckDB connection.
+"""SQL functions on every DuckDB connection: the enrichment functions (``vpcflow.enrich``) and
+the helpers the Logs Insights translation relies on.
 
 IPv4 tests are SQL macros over string and integer arithmetic (fast, vectorised by DuckDB);
 IPv6 tests are vectorised Python functions over Arrow arrays using :mod:`ipaddress`. Nothing here
@@ -71,11 +72,16 @@ def _ipv6_in_subnet(values, cidrs):
     return pa.array(out, pa.bool_())
 
 
-def register(con) -> None:
-    """Create vpcflow's Logs Insights helper functions on a new DuckDB connection."""
-    from duckdb import sqltypes  # type: ignore[attr-defined]
+def add_arrow_function(con, name: str, fn, params, returns) -> None:
+    """Register a vectorised Python SQL function (Arrow arrays in, Arrow array out)."""
+    con.create_function(
+        name, fn, params, returns, type="arrow", null_handling="special", side_effects=False
+    )
 
-    from ..engines.duckdb import add_arrow_function  # the engine imports this module
+
+def register_insights_helpers(con) -> None:
+    """Create the Logs Insights helper functions (``vpcflow_*``) on a new DuckDB connection."""
+    from duckdb import sqltypes  # type: ignore[attr-defined]
 
     for macro in MACROS:
         con.execute(macro)
@@ -85,3 +91,22 @@ def register(con) -> None:
         ("vpcflow_ipv6_in_subnet", _ipv6_in_subnet, [sqltypes.VARCHAR, sqltypes.VARCHAR]),
     ):
         add_arrow_function(con, name, fn, params, sqltypes.BOOLEAN)
+
+
+def register_enrichment(con) -> None:
+    """Create the enrichment functions (``ip_country``, ``aws_service``, ...) of ``vpcflow.enrich``."""
+    try:
+        from .. import enrich
+    except ImportError as exc:  # an optional dependency is missing
+        log.debug("enrichment SQL functions not available: %s", exc)
+        return
+    for fname, fn in enrich.ADDRESS_FUNCTIONS.items():
+        add_arrow_function(con, fname, fn, ["VARCHAR"], "VARCHAR")
+    for mname, (arg, body) in enrich.MACROS.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {mname}({arg}) AS {body()}")
+
+
+def register(con) -> None:
+    """Every vpcflow SQL function, on a new DuckDB connection (before it is locked)."""
+    register_insights_helpers(con)
+    register_enrichment(con)

@@ -1,7 +1,7 @@
 """Fast paths of the parser, for clean chunks of text records.
 
 Each returns a ``ParseResult`` or None; None hands the chunk to the exact per-line parser in
-``parse``, which alone reports bad lines. Whatever a fast path stores, the exact parser stores too
+``exact``, which alone reports bad lines. Whatever a fast path stores, the exact parser stores too
 (``tests/test_parse_paths.py`` holds them to that):
 
 - the native tokenizer (``_tokenize.c``, optional): splits on runs of spaces and tabs and checks
@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .parse import (
+from ..schema import ADDR, ENUM, INT, Field
+from .core import (
     Layouts,
     ParseResult,
     _check,
@@ -27,7 +28,6 @@ from .parse import (
     assemble,
     to_seconds,
 )
-from .schema import ADDR, ENUM, INT, Field
 
 try:  # the optional native tokenizer (see _tokenize.c); Arrow's CSV reader otherwise
     from ._tokenize import tokenize as _tokenize

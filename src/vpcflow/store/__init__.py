@@ -1,5 +1,8 @@
 """The store: a directory of Hive-partitioned Parquet plus a manifest of ingested objects.
 
+This is the storage layer: files, the manifest, ingest and compaction. It knows nothing of the
+engines that query it or the analyses above them (``vpcflow.api.Store`` adds those).
+
     STORE/
       vpcflow-store.json                 marker: this directory is a vpcflow store
       data/date=YYYY-MM-DD/part-*.parquet  the records, readable as-is by DuckDB, Spark, Athena
@@ -26,14 +29,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema, settings
-from .errors import StoreError
-from .ingest import Ingest, IngestReport, PartWriter
+from .. import schema, settings
+from ..errors import StoreError
+from ..sources import RawObject, resolve
+from .ingest import Ingest, IngestReport
 from .manifest import Manifest, Txn
-from .sources import RawObject, resolve
+from .parts import PartWriter
 
 log = logging.getLogger("vpcflow")
 
@@ -51,7 +54,6 @@ class Store:
         self._meta = self.path / "_vpcflow"
         self._staging = self._meta / "staging"
         self.manifest = Manifest(self._meta / "manifest.jsonl")
-        self._engine = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -102,9 +104,7 @@ class Store:
         return store
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+        """Release what the store holds open (nothing here; layers above add theirs)."""
 
     def __enter__(self) -> Store:
         return self
@@ -184,8 +184,7 @@ class Store:
                 shutil.rmtree(d, ignore_errors=True)
 
     def _invalidate(self) -> None:
-        if self._engine is not None:
-            self._engine.refresh()
+        """The store's files changed (a commit): a hook for layers that cache what they read."""
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -196,61 +195,6 @@ class Store:
     def count(self) -> int:
         """Records in the store, from the manifest (no data is read)."""
         return sum(f["rows"] for f in self.manifest.live_files())
-
-    @property
-    def engine(self):
-        if self._engine is None:
-            from .engines import default_engine
-
-            self._engine = default_engine(self)
-        return self._engine
-
-    def sql(
-        self,
-        query: str,
-        dialect: str = "athena",
-        *,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ) -> pa.Table:
-        """Run a read-only SQL query over ``vpc_flow_logs``; Athena (Trino) dialect by default."""
-        return self.query(query, dialect, limit=limit, timeout=timeout).table
-
-    def query(
-        self,
-        query: str,
-        dialect: str = "athena",
-        *,
-        limit: int | None = None,
-        timeout: float | None = None,
-    ):
-        """Like ``sql`` but returns a ``QueryResult`` (table, truncated, sql)."""
-        return self.engine.query(query, dialect=dialect, limit=limit, timeout=timeout)
-
-    def insights(self, query: str, *, since=None, until=None) -> pa.Table:
-        """Run a CloudWatch Logs Insights query (see ``vpcflow.insights``)."""
-        from . import insights
-
-        return insights.run(self, query, since=since, until=until)
-
-    def named_query(self, name: str, params: dict[str, str] | None = None) -> pa.Table:
-        """Run a query of the named-query library (``vpcflow queries`` lists them)."""
-        from . import named_queries
-
-        return named_queries.run(self, name, params)
-
-    def detect(self, **options) -> list:
-        """Findings of the detectors (see ``vpcflow.detect.detect`` for the options)."""
-        from .detect import detect
-
-        return detect(self, **options)
-
-    def troubleshoot(self, **options) -> list:
-        """Security-group / network-ACL verdicts for blocked conversations (see
-        ``vpcflow.troubleshoot.troubleshoot`` for the options)."""
-        from .troubleshoot import troubleshoot
-
-        return troubleshoot(self, **options)
 
     # -- writing ----------------------------------------------------------------------------
 

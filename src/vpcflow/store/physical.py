@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import schema
+from .. import schema
 
 ROW_GROUP_ROWS = 1 << 20
 SORT_COLUMNS = ("srcaddr", "dstaddr", "start")

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import schema
-from .errors import FormatError
+from .. import schema
+from ..errors import FormatError
 
 __all__ = ["flow_log_ddl", "store_ddl", "select_fields"]
 

@@ -1,7 +1,7 @@
 """Worker processes of an ingest: each reads, parses and writes Parquet for the objects it is
 sent, into the open transaction's staging directory, and reports counts and bad lines.
 
-They are plain subprocesses (``python -m vpcflow._ingest_worker``) talking pickle over a socket
+They are plain subprocesses (``python -m vpcflow.store._worker``) talking pickle over a socket
 pair, not multiprocessing's spawn, which would re-import the caller's ``__main__``. They die with
 the parent (``PR_SET_PDEATHSIG``); the parent turns a dead or failing worker into one
 ``VpcflowError``, and nothing of the open transaction is committed.
@@ -20,15 +20,12 @@ import traceback
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from .errors import VpcflowError
-from .sources import RawObject
-
-if TYPE_CHECKING:
-    from .ingest import ObjectResult
+from ..errors import VpcflowError
+from ..sources import RawObject
+from .parts import ObjectResult, PartWriter, read_object
 
 log = logging.getLogger("vpcflow")
 
@@ -79,14 +76,12 @@ def _undescribe(d: dict) -> RawObject:
 
 
 def worker_main(argv: list[str]) -> None:
-    """Entry point of an ingest worker process (``python -m vpcflow._ingest_worker``)."""
+    """Entry point of an ingest worker process (``python -m vpcflow.store._worker``)."""
     fd, stage_root, log_format, wid, parent = argv
     _worker(Connection(int(fd)), stage_root, log_format or None, int(wid), int(parent))
 
 
 def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int) -> None:
-    from .ingest import PartWriter, read_object  # the ingest module imports this one
-
     _die_with_parent(parent)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
@@ -133,7 +128,7 @@ class Workers:
             cmd = [
                 sys.executable,
                 "-m",
-                "vpcflow._ingest_worker",
+                "vpcflow.store._worker",
                 str(fd),
                 str(stage_root),
                 log_format or "",

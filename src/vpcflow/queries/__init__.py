@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-from .errors import QueryError
+from ..errors import QueryError
 
 __all__ = ["NamedQuery", "Param", "all_queries", "get", "render"]
 

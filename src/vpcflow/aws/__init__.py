@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import ConfigError, MissingDependency, SourceError, VpcflowError
+from ..errors import ConfigError, MissingDependency, SourceError, VpcflowError
 
 log = logging.getLogger("vpcflow.aws")
 
@@ -241,3 +241,21 @@ def with_backoff(
             log.info("throttled (%s), retrying in %.2fs", _error_code(exc), delay)
             sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Filter values per Describe* request (EC2 takes up to 200 values per filter).
+DESCRIBE_CHUNK = 200
+
+
+def describe(ec2, method: str, key: str, filter_name: str, values: Iterable[str]) -> list[dict]:
+    """Every item of a paginated ``Describe*`` call filtered on ``filter_name`` in ``values``."""
+    values = sorted(set(values))
+    op = "".join(w.capitalize() for w in method.split("_"))
+    out: list[dict] = []
+    with aws_errors(f"ec2:{op} in {ec2.meta.region_name}"):
+        paginator = ec2.get_paginator(method)
+        for i in range(0, len(values), DESCRIBE_CHUNK):
+            chunk = values[i : i + DESCRIBE_CHUNK]
+            for page in paginator.paginate(Filters=[{"Name": filter_name, "Values": chunk}]):
+                out.extend(page.get(key) or [])
+    return out

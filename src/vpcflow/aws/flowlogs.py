@@ -20,8 +20,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import aws, schema
-from .errors import ConfigError, SourceError, VpcflowError
+from .. import aws, schema
+from ..errors import ConfigError, SourceError, VpcflowError
 
 log = logging.getLogger("vpcflow.aws")
 
