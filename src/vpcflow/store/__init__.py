@@ -28,15 +28,17 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from .. import schema, settings
 from ..errors import StoreError
 from ..sources import RawObject, resolve
-from .ingest import Ingest, IngestReport
 from .manifest import Manifest, Txn
-from .parts import PartWriter
+
+# Ingest (the parser, Arrow compute, the Parquet writer) loads when a store is written to, so
+# that opening a store to query it stays cheap.
+if TYPE_CHECKING:
+    from .ingest import IngestReport
 
 log = logging.getLogger("vpcflow")
 
@@ -217,6 +219,8 @@ class Store:
         if log_format:
             schema.parse_log_format(log_format)  # fail early on a bad format
         batch_rows = batch_rows or int(settings.get("batch_rows"))
+        from .ingest import Ingest, IngestReport
+
         report = IngestReport()
         started = time.perf_counter()
         with self._writer():
@@ -248,6 +252,10 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
+        import pyarrow.parquet as pq
+
+        from .parts import PartWriter
+
         merged = 0
         written = 0
         with self._writer():
@@ -321,3 +329,11 @@ def open_store(path: str | os.PathLike | None = None, create: bool = True) -> St
     that is not a store is refused.
     """
     return Store.create_or_open(path or settings.get("store"), create=create)
+
+
+def __getattr__(name):
+    if name == "IngestReport":  # re-exported, loaded on first use
+        from .ingest import IngestReport
+
+        return IngestReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
