@@ -100,7 +100,7 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run(argv: list[str], env: dict | None = None, poll: float = 0.02) -> dict:
+def run(argv: list[str], env: dict | None = None, poll: float = 0.05) -> dict:
     """Run ``argv`` as its own process tree; time it and poll its memory.
 
     Returns ``wall_s`` (whole process), ``cpu_s`` (user+system of the tree, waited-for
@@ -137,6 +137,10 @@ def run(argv: list[str], env: dict | None = None, poll: float = 0.02) -> dict:
 
 
 def _last_json(text: str) -> dict:
+    try:  # the whole output is one (possibly indented) document
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
     lines = [ln for ln in text.strip().splitlines() if ln.startswith("{")]
     if not lines:
         raise RuntimeError(f"benchmark child printed no result: {text[-2000:]}")

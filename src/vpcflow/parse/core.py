@@ -79,18 +79,31 @@ class Layouts:
         return {t for t, f in zip(tokens, fields, strict=True) if f is None}
 
 
+_SCHEMA_CACHE: tuple[int, int, pa.Schema] | None = None
+
+
+def _store_schema() -> pa.Schema:
+    """``schema.arrow_schema()``, built once per catalogue (it is asked for every object)."""
+    global _SCHEMA_CACHE
+    key = (id(schema.FIELDS), len(schema.FIELDS))
+    if _SCHEMA_CACHE is None or _SCHEMA_CACHE[:2] != key:
+        _SCHEMA_CACHE = (*key, schema.arrow_schema())
+    return _SCHEMA_CACHE[2]
+
+
 def assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> pa.Table:
     """A table with the store's schema from parsed ``columns``: a column the records lack is
     filled from ``defaults`` (account and region from the S3 key), else NULL."""
+    store_schema = _store_schema()
     arrays = []
-    for fld in schema.arrow_schema():
+    for fld in store_schema:
         if fld.name in columns:
             arrays.append(columns[fld.name])
         elif fld.name in defaults:
             arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
         else:
             arrays.append(pa.nulls(n, fld.type))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+    return pa.Table.from_arrays(arrays, schema=store_schema)
 
 
 def _empty_table(n: int = 0) -> pa.Table:
@@ -99,6 +112,9 @@ def _empty_table(n: int = 0) -> pa.Table:
 
 def to_seconds(arr: pa.Array) -> pa.Array:
     """``start``/``end`` values given in milliseconds, as seconds."""
+    top = pc.max(arr).as_py()
+    if top is None or top < _MS_THRESHOLD:  # all in seconds (the usual case): nothing to do
+        return arr
     return pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
 
 

@@ -77,7 +77,7 @@ class PartWriter:
 
     def add_part(self, key: str, table: pa.Table) -> None:
         """Add records that belong to partition ``date=key``."""
-        self.buffers.setdefault(key, []).append(table)
+        self.buffers.setdefault(key, []).append(physical.slim(table))
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
         if self.buffered[key] >= ROW_GROUP_ROWS:
             self._flush(key)
@@ -93,7 +93,7 @@ class PartWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             w = physical.writer(path)
             self.writers[key] = w
-        t = physical.arrange(pa.concat_tables(tables))
+        t = physical.arrange(tables)
         w.write_table(t, row_group_size=max(t.num_rows, 1))
         self.rows[key] = self.rows.get(key, 0) + t.num_rows
 

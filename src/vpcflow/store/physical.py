@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from .. import schema
 
-ROW_GROUP_ROWS = 1 << 20
+ROW_GROUP_ROWS = 1 << 19  # 524,288: larger groups compress better, but each is buffered
 SORT_COLUMNS = ("srcaddr", "dstaddr", "start")
 DELTA_COLUMNS = ("start", "end")
 PLAIN_COLUMNS = ("bytes",)
@@ -49,17 +49,34 @@ def physical_schema() -> pa.Schema:
     )
 
 
-def arrange(table: pa.Table) -> pa.Table:
-    """``table`` (of ``schema.arrow_schema()``) dictionary-encoded and sorted for writing."""
+def slim(table: pa.Table) -> pa.Table:
+    """``table`` without its columns that hold no value (cheaper to buffer; ``arrange`` puts
+    them back). Fields absent from the records' format are most of the catalogue."""
     n = table.num_rows
+    return table.select([i for i, c in enumerate(table.columns) if c.null_count < n])
+
+
+def arrange(tables: pa.Table | list[pa.Table]) -> pa.Table:
+    """Records of ``schema.arrow_schema()`` (one table, or ``slim`` parts of one) as one row
+    group to write: dictionary-encoded and sorted."""
+    parts = [tables] if isinstance(tables, pa.Table) else tables
+    n = sum(t.num_rows for t in parts)
     target = physical_schema()
     # Columns with no value at all (fields absent from the records' format) are not moved.
     filled: dict[str, pa.Array] = {}
     keys: dict[str, np.ndarray] = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if col.null_count == n:
+    for fld in schema.arrow_schema():
+        name = fld.name
+        chunks = []
+        for t in parts:
+            i = t.schema.get_field_index(name)
+            chunks.extend(t.column(i).chunks if i >= 0 else [pa.nulls(t.num_rows, fld.type)])
+        if not chunks:
             continue
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        arr = pa.chunked_array(chunks, fld.type)
+        if arr.null_count == n:
+            continue
+        arr = arr.combine_chunks()
         if pa.types.is_string(arr.type):
             arr = pc.dictionary_encode(arr)
             if name in SORT_COLUMNS:
