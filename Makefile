@@ -33,11 +33,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-# chdb is a contender when it installs (a large wheel, not on every platform).
+# chdb is a contender when it installs (a large wheel, not on every platform), in a virtualenv of
+# its own: it brings pandas, which pyarrow would then import in every vpcflow process.
 bench: $(STAMP)
-	$(BIN)/python -c 'import chdb' 2>/dev/null || $(BIN)/pip install --quiet 'chdb>=3' \
+	test -x .venv-chdb/bin/python || $(PY) -m venv .venv-chdb || python3 -m venv .venv-chdb
+	.venv-chdb/bin/python -c 'import chdb' 2>/dev/null || .venv-chdb/bin/pip install --quiet 'chdb>=3' \
 		|| echo "chdb does not install here: the bench runs without it"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-chdb build *.egg-info src/*.egg-info .pytest_cache

@@ -47,6 +47,9 @@ RESULTS = Path(__file__).parent / "results"
 HERE = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DEFAULT_SIZES = "250000,2000000x8,2000000,20000000"
+# chdb lives in a virtualenv of its own (`make bench` makes it): it pulls in pandas, which
+# pyarrow then imports in every vpcflow process, and that would bias the measurement.
+CHDB_PY = str(HERE / ".venv-chdb" / "bin" / "python")
 
 QUERIES = {
     "top talkers by bytes": (
@@ -295,6 +298,8 @@ def _stats(values: list[float]) -> dict:
 
 
 def _available(module: str, python: str = PY) -> bool:
+    if not os.path.exists(python):
+        return False
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
@@ -369,9 +374,12 @@ def bench_size(spec: str, work: Path, a) -> dict:
         contenders["duckdb COPY"] = (lambda: _py(_DUCKDB_COPY, str(file_list), out_pq), "json")
         if _available("polars"):
             contenders["polars script"] = (lambda: _py(_POLARS, str(file_list), out_pq), "json")
-        if _available("chdb"):
+        if _available("chdb", CHDB_PY):
             nested = "tree" if (logs / "AWSLogs").exists() else "flat"
-            contenders["chdb"] = (lambda: _py(_CHDB, str(logs), out_pq, nested), "json")
+            contenders["chdb"] = (
+                lambda: _py(_CHDB, str(logs), out_pq, nested, python=CHDB_PY),
+                "json",
+            )
         contenders["decompress only"] = (lambda: _py(_DECOMPRESS, str(file_list)), "json")
     rounds = a.rounds if records <= 2_000_000 else max(1, a.rounds_large)
     raw: dict[str, list[dict]] = {name: [] for name in contenders}

@@ -96,13 +96,16 @@ def assemble(columns: dict[str, pa.Array], n: int, defaults: dict[str, str]) -> 
     filled from ``defaults`` (account and region from the S3 key), else NULL."""
     store_schema = _store_schema()
     arrays = []
+    nulls: dict[pa.DataType, pa.Array] = {}  # one all-NULL array per type, shared (immutable)
     for fld in store_schema:
         if fld.name in columns:
             arrays.append(columns[fld.name])
         elif fld.name in defaults:
-            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
+            arrays.append(pa.repeat(pa.scalar(defaults[fld.name], fld.type), n))
         else:
-            arrays.append(pa.nulls(n, fld.type))
+            if fld.type not in nulls:
+                nulls[fld.type] = pa.nulls(n, fld.type)
+            arrays.append(nulls[fld.type])
     return pa.Table.from_arrays(arrays, schema=store_schema)
 
 
