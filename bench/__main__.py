@@ -12,7 +12,7 @@ times, the contenders alternating within each round so that the load of a shared
 on all of them alike. Reported per contender: the whole process's wall time (interpreter
 start-up and imports included), the time it reports for the work itself where it can
 (in-process), CPU seconds, and the peak resident memory of its own process tree (polled from
-``/proc``; a child's ``ru_maxrss`` would inherit the bench's own). Medians, with the spread
+``/proc``; a child's ``ru_maxrss`` would start at the bench's own). Medians, with the spread
 (min–max) next to them.
 
 Ingest contenders: ``vpcflow ingest``; DuckDB's ``COPY (SELECT * FROM read_csv(...)) TO
@@ -78,10 +78,9 @@ QUERIES = {
 # -- running one contender ---------------------------------------------------------------------
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants now (0 once it is gone)."""
+def _tree_hwm(root: int) -> dict[int, int]:
+    """Peak resident bytes so far (VmHWM) of ``root`` and each of its descendants now alive."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -90,17 +89,21 @@ def _tree_rss(root: int) -> int:
                 stat = fh.read()
         except OSError:
             continue
-        # pid (comm) state ppid ... ; comm may hold spaces: split after the last ')'
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        pid, ppid = int(d), int(fields[1])
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
+        # pid (comm) state ppid ...; comm may hold spaces: split after the last ')'
+        children.setdefault(int(stat[stat.rfind(b")") + 2 :].split()[1]), []).append(int(d))
+    out, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmHWM:"):
+                        out[pid] = int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
         todo.extend(children.get(pid, ()))
-    return total
+    return out
 
 
 def run(argv: list[str], env: dict | None = None, poll: float = 0.05) -> dict:
@@ -108,19 +111,25 @@ def run(argv: list[str], env: dict | None = None, poll: float = 0.05) -> dict:
 
     Returns ``wall_s`` (whole process), ``cpu_s`` (user+system of the tree, waited-for
     children included), ``peak_rss_mb`` (largest sum of the tree's resident memory seen) and
-    ``out`` (its stdout).
+    ``out`` (its stdout). The peak sums each live process's own high-water mark (VmHWM), so
+    a spike between two polls still counts.
     """
     out = tempfile.TemporaryFile()
     t = time.perf_counter()
     proc = subprocess.Popen(
         argv, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
     )
-    peak = 0
+    # Peak memory from /proc, not the child's ru_maxrss: that one starts at the RSS of the
+    # process that forked it (here the bench), so every small contender would report ours.
+    peak, hwm = 0, {}
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        peak = max(peak, _tree_rss(proc.pid))
+        now = _tree_hwm(proc.pid)
+        for p, v in now.items():
+            hwm[p] = max(hwm.get(p, 0), v)
+        peak = max(peak, sum(hwm[p] for p in now))
         time.sleep(poll)
     wall = time.perf_counter() - t
     err = proc.stderr.read().decode(errors="replace")
@@ -134,7 +143,7 @@ def run(argv: list[str], env: dict | None = None, poll: float = 0.05) -> dict:
     return {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": round(max(peak, usage.ru_maxrss * 1024) / 2**20, 1),
+        "peak_rss_mb": round(peak / 2**20, 1),
         "out": text,
     }
 
