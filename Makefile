@@ -3,8 +3,11 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests and screenshots drive Debian's Chromium (Playwright's own download is not used).
+CHROMIUM := /usr/bin/chromium
+DEMO_DIR := vpcflow-demo
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo serve-demo test lint format bench screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,12 +17,21 @@ $(STAMP): pyproject.toml setup.py src/vpcflow/parse/_tokenize.c | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi
 
+install: $(STAMP) $(CHROMIUM)
+
+# The demo keeps its logs and store in $(DEMO_DIR)/ so that `vpcflow serve` can show them.
 demo: $(STAMP)
-	$(BIN)/vpcflow demo
+	rm -rf $(DEMO_DIR)
+	$(BIN)/vpcflow demo --keep $(DEMO_DIR)
 
-test: $(STAMP)
+serve-demo: $(STAMP)
+	$(BIN)/vpcflow serve --store $(DEMO_DIR)/store
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -35,11 +47,15 @@ format: $(STAMP)
 
 # chdb is a contender when it installs (a large wheel, not on every platform), in a virtualenv of
 # its own: it brings pandas, which pyarrow would then import in every vpcflow process.
-bench: $(STAMP)
+bench: $(STAMP) $(CHROMIUM)
 	test -x .venv-chdb/bin/python || $(PY) -m venv .venv-chdb || python3 -m venv .venv-chdb
 	.venv-chdb/bin/python -c 'import chdb' 2>/dev/null || .venv-chdb/bin/pip install --quiet 'chdb>=3' \
 		|| echo "chdb does not install here: the bench runs without it"
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.web
+
+screenshots: $(STAMP) $(CHROMIUM)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .venv-chdb build *.egg-info src/*.egg-info .pytest_cache

@@ -26,9 +26,9 @@ CASES = {
         "all",
         "--hive",
         "--hourly",
-        "--region",
+        "--key-region",
         "us-east-1",
-        "--region",
+        "--key-region",
         "eu-west-1",
     ],
     "parquet-v5-accounts": [

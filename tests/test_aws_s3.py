@@ -6,6 +6,8 @@ import gzip
 import json
 import logging
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -238,6 +240,34 @@ def test_cli_ingest_s3_json(bucket, tmp_path):
     out = json.loads(res.stdout)
     n = sum(1 for o in OBJECTS if o[1] == A1)
     assert (out["files"], out["records"]) == (n, n * PER_OBJECT)
+
+
+def test_filters_that_pass_no_key_say_what_was_listed(bucket, tmp_path, caplog):
+    # Every object is from May 2024: "the last week" passes none of them. The real entry point
+    # (the moto endpoint is in the environment), to see what a user sees.
+    res = subprocess.run(
+        [sys.executable, "-m", "vpcflow", "ingest", f"s3://{BUCKET}/logs/",
+         "--store", str(tmp_path / "st"), "--since", "7d"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Ingested 0 records from 0 files" in res.stdout
+    assert (
+        f"s3://{BUCKET}/logs/: {len(OBJECTS)} flow-log objects listed, none passes the filters: "
+        f"{len(OBJECTS)} by the time range (since/until); the keys cover 2024-05-01 to 2024-05-05"
+    ) in res.stderr
+    res = CliRunner().invoke(
+        main,
+        ["ingest", f"s3://{BUCKET}/logs/", "--store", str(tmp_path / "st"),
+         "--account", "999999999999", "--key-region", "us-east-1"],
+    )  # fmt: skip
+    assert f"{len(OBJECTS)} by the account (999999999999)" in caplog.text
+    res = CliRunner().invoke(
+        main,
+        ["ingest", f"s3://{BUCKET}/logs/", "--store", str(tmp_path / "st"),
+         "--key-region", "ap-south-1"],
+    )  # fmt: skip
+    assert f"{len(OBJECTS)} by the key region (ap-south-1)" in caplog.text
 
 
 def test_cli_missing_bucket_and_no_credentials(moto_endpoint, tmp_path, monkeypatch):

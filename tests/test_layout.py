@@ -30,6 +30,7 @@ LAYERS = {
     "troubleshoot": 6,
     "api": 7,
     "demo": 8,
+    "web": 9,
     "cli": 10,
     "__main__": 11,
     "__init__": 11,

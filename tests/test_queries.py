@@ -55,18 +55,36 @@ def test_every_named_query_is_documented_and_runs(store_dir):
         "eni-traffic",
         "subnet-to-subnet",
     }
+    examples = {"eni": "eni-1235b8ca123456789", "a": "10.0.1.0/24", "b": "10.0.2.0/24"}
     for q in queries:
         assert q.description and q.source
-        res = cli("query", q.name, "--store", store_dir, "--format", "json")
+        args = [a for p in q.params if p.required for a in ("-p", f"{p.name}={examples[p.name]}")]
+        res = cli("query", q.name, *args, "--store", store_dir, "--format", "json")
         assert res.exit_code == 0, (q.name, res.output)
 
 
-def test_queries_lists_one_line_each():
+def test_a_missing_required_parameter_is_an_error(store_dir):
+    res = cli("query", "eni-traffic", "--store", store_dir)
+    assert res.exit_code == 1
+    assert "needs parameter eni" in res.stderr and res.stdout == ""
+    res = cli("query", "subnet-to-subnet", "-p", "a=10.0.1.0/24", "--store", store_dir)
+    assert res.exit_code == 1 and "parameter b" in res.stderr and "parameter a" not in res.stderr
+    with pytest.raises(QueryError, match="needs parameter eni"):
+        named_queries.get("eni-traffic").render({})
+
+
+def test_queries_lists_each_query_with_its_parameters():
     res = cli("queries")
     assert res.exit_code == 0
     lines = res.stdout.strip().splitlines()
-    assert len(lines) == len(named_queries.all_queries())
+    names = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
+    assert names == [q.name for q in named_queries.all_queries()]
     assert any(line.startswith("ci-top-talkers ") for line in lines)
+    assert any("-p eni (string, required): the network interface ID" in ln for ln in lines)
+    assert any("-p limit (int) = 10:" in ln for ln in lines)
+    got = json.loads(cli("queries", "--format", "json").stdout)
+    eni = next(q for q in got if q["name"] == "eni-traffic")
+    assert eni["params"] == "eni (string, required); limit (int) = 100"
 
 
 def test_ci_top_talkers(store_dir):
@@ -147,12 +165,12 @@ def test_athena_rejected_tcp_day_of_week(store_dir):
 def test_bad_parameters():
     q = named_queries.get("eni-traffic")
     with pytest.raises(QueryError, match="whole number"):
-        q.render({"limit": "1; DROP TABLE x"})
+        q.render({"eni": "eni-1", "limit": "1; DROP TABLE x"})
     with pytest.raises(QueryError, match="no parameter"):
-        q.render({"nope": "1"})
+        q.render({"eni": "eni-1", "nope": "1"})
     assert "'it''s'" in q.render({"eni": "it's"})  # strings are quoted literals
     with pytest.raises(QueryError, match="CIDR"):
-        named_queries.get("subnet-to-subnet").render({"a": "10.0.0.0/99"})
+        named_queries.get("subnet-to-subnet").render({"a": "10.0.0.0/99", "b": "10.0.2.0/24"})
     with pytest.raises(QueryError, match="no named query"):
         named_queries.get("nope")
 

@@ -57,7 +57,7 @@ def test_explain_ping_from_stdin_as_json_in_a_subprocess():
 def test_explain_file_with_configs_json():
     res = run("explain", str(DATA / "scenarios.log"), *CONFIG_ARGS, "--format", "json")
     assert res.exit_code == 0, res.output
-    objs = json.loads(res.output)
+    objs = json.loads(res.stdout)
     assert len(objs) == 15
     banned = next(o for o in objs if o["srcaddr"] == "198.51.100.66")
     assert banned["verdict"] == "network-acl"
@@ -87,7 +87,7 @@ def test_explain_header_file_and_log_format(tmp_path):
     f.write_text(header + PING)
     res = run("explain", str(f), "--format", "json")
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)[0]["verdict"] == "network-acl"
+    assert json.loads(res.stdout)[0]["verdict"] == "network-acl"
     # A custom field order given with --log-format
     fmt = "${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${start} ${end} ${action}"
     lines = "".join(
@@ -96,7 +96,7 @@ def test_explain_header_file_and_log_format(tmp_path):
     )
     res = run("explain", "--log-format", fmt, "--format", "json", stdin=lines)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)[0]["stage"] == "response outbound"
+    assert json.loads(res.stdout)[0]["stage"] == "response outbound"
 
 
 def test_bad_configuration_is_a_one_line_error(tmp_path):
@@ -138,7 +138,7 @@ def store(tmp_path_factory):
 def test_troubleshoot_ranks_blocked_conversations(store):
     res = run("troubleshoot", "--store", str(store), *CONFIG_ARGS, "--format", "json")
     assert res.exit_code == 0, res.output
-    objs = json.loads(res.output)
+    objs = json.loads(res.stdout)
     assert all(o["verdict"] != "allowed" for o in objs)
     # 10 blocked conversations in the scenarios; the repeats fold into two of them
     assert len(objs) == 10
@@ -157,7 +157,7 @@ def test_troubleshoot_filters(store):
         "troubleshoot", "--store", str(store), "--interface-id", "eni-0e1e1e1e1e1e1e103",
         "--all", "--format", "json",
     )  # fmt: skip
-    objs = json.loads(res.output)
+    objs = json.loads(res.stdout)
     assert {o["interface_id"] for o in objs} == {"eni-0e1e1e1e1e1e1e103"}
     assert sorted(o["verdict"] for o in objs) == [
         "allowed", "security-group-or-network-acl", "security-group-or-network-acl",
@@ -166,9 +166,9 @@ def test_troubleshoot_filters(store):
     res = run(
         "troubleshoot", "--store", str(store), "--since", "2024-06-03T08:20:00Z", "--format", "json"
     )
-    objs = json.loads(res.output)
+    objs = json.loads(res.stdout)
     assert {(o["srcaddr"], o["dstport"]) for o in objs} == {
         ("198.51.100.66", 22), ("203.0.113.99", 8443),
     }  # fmt: skip
     res = run("troubleshoot", "--store", str(store), "--since", "yesterday-ish")
-    assert res.exit_code == 1 and "cannot read --since" in res.output
+    assert res.exit_code == 1 and "cannot read since=" in res.output

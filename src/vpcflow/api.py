@@ -51,9 +51,17 @@ class Store(storage.Store):
         *,
         limit: int | None = None,
         timeout: float | None = None,
+        since=None,
+        until=None,
     ) -> pa.Table:
-        """Run a read-only SQL query over ``vpc_flow_logs``; Athena (Trino) dialect by default."""
-        return self.query(query, dialect, limit=limit, timeout=timeout).table
+        """Run a read-only SQL query over ``vpc_flow_logs``; Athena (Trino) dialect by default.
+
+        ``since``/``until`` (datetimes, ISO-8601, Unix seconds or durations like ``"24h"``)
+        limit the table to the flows starting in that window. Sums are int64 (Athena's bigint).
+        """
+        return self.query(
+            query, dialect, limit=limit, timeout=timeout, since=since, until=until
+        ).table
 
     def query(
         self,
@@ -62,9 +70,55 @@ class Store(storage.Store):
         *,
         limit: int | None = None,
         timeout: float | None = None,
+        since=None,
+        until=None,
     ):
         """Like ``sql`` but returns a ``QueryResult`` (table, truncated, sql)."""
-        return self.engine.query(query, dialect=dialect, limit=limit, timeout=timeout)
+        return self.engine.query(
+            query, dialect=dialect, limit=limit, timeout=timeout, window=_window(since, until)
+        )
+
+    def stream(
+        self,
+        query: str,
+        dialect: str = "athena",
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+        since=None,
+        until=None,
+        batch_rows: int = 10_000,
+    ):
+        """Run a query and iterate its result as Arrow record batches in bounded memory::
+
+            with store.stream("SELECT * FROM vpc_flow_logs") as batches:
+                for batch in batches: ...
+
+        The time limit covers the iteration too."""
+        return self.engine.stream(
+            query,
+            dialect=dialect,
+            limit=limit,
+            timeout=timeout,
+            batch_rows=batch_rows,
+            window=_window(since, until),
+        )
+
+    # -- the interface inventory ------------------------------------------------------------
+
+    def sync_interfaces(self, **options):
+        """Add a snapshot of the network interfaces (``file=`` describe-network-interfaces
+        JSON, or ``from_aws=True``); see ``vpcflow.store.inventory.sync``."""
+        from .store.inventory import sync
+
+        return sync(self, **options)
+
+    def names_for(self, values, at=None) -> dict[str, str]:
+        """What is behind each eni- id or address the inventory knows, e.g.
+        ``{"10.0.1.14": "web-4, i-0abc…"}``; ``at``: when they were seen (default the latest)."""
+        from .store.inventory import names_for
+
+        return names_for(self, values, at=at)
 
     # -- the analyses -----------------------------------------------------------------------
 
@@ -92,6 +146,14 @@ class Store(storage.Store):
         from .troubleshoot import troubleshoot
 
         return troubleshoot(self, **options)
+
+
+def _window(since, until) -> tuple[int | None, int | None] | None:
+    if since is None and until is None:
+        return None
+    from .timeparse import to_epoch
+
+    return to_epoch(since, name="since"), to_epoch(until, name="until")
 
 
 def open_store(path: str | os.PathLike | None = None, create: bool = True) -> Store:

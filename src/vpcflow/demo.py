@@ -26,8 +26,6 @@ log = logging.getLogger("vpcflow.demo")
 Progress = Callable[[str, int, int], None]
 
 _BARS = " ▁▂▃▄▅▆▇█"
-_NAMES = {e.ip: e.name for e in topology.INTERFACES}
-_ENI_NAMES = {e.id: e.name for e in topology.INTERFACES}
 
 
 @dataclass
@@ -42,11 +40,11 @@ class DemoResult:
     store: Path | None = None
 
 
-def _who(ip: str | None) -> str:
-    if ip is None:
+def _who(store, value: str | None) -> str:
+    """An address or interface with what the store's inventory says is behind it."""
+    if value is None:
         return "-"
-    name = _NAMES.get(ip)
-    return f"{ip} ({name})" if name else ip
+    return store.inventory.names().show(value)
 
 
 def _num(n: float) -> str:
@@ -139,8 +137,8 @@ def _talkers(store) -> tuple[list[str], list[dict]]:
     rows = _rows(store.sql(Q_TALKERS, dialect="duckdb"))
     for r in rows:
         r["src"], r["dst"], r["bytes_s"] = (
-            _who(r["srcaddr"]),
-            _who(r["dstaddr"]),
+            _who(store, r["srcaddr"]),
+            _who(store, r["dstaddr"]),
             _num(r["bytes"]) + "B",
         )
     return _table(
@@ -154,7 +152,7 @@ def _rejected(store) -> tuple[list[str], list[dict], list[dict]]:
     ports = _rows(store.sql(Q_REJECTED_PORTS, dialect="duckdb"))
     proto = {6: "tcp", 17: "udp", 1: "icmp"}
     for r in srcs:
-        r["src"] = _who(r["srcaddr"])
+        r["src"] = _who(store, r["srcaddr"])
     for r in ports:
         r["port"] = f"{r['dstport']}/{proto.get(r['protocol'], r['protocol'])}"
     lines = ["  sources:"]
@@ -246,7 +244,7 @@ def _verdicts(store) -> tuple[list[str], list[dict]]:
     nacl = [v for v in blocked if v.stage and "response" in v.stage]
     seen = set()
     for v in nacl:
-        eni = _ENI_NAMES.get(v.interface_id, v.interface_id)
+        eni = _who(store, v.interface_id)
         if eni in seen:
             continue
         seen.add(eni)
@@ -291,6 +289,7 @@ def _run(
     base: Path, records: int, seed: int, progress: Progress | None, temporary: bool
 ) -> DemoResult:
     from .api import open_store
+    from .store.inventory import sync as sync_interfaces
 
     secs: dict[str, float] = {}
     logs, store_dir = base / "logs", base / "store"
@@ -313,6 +312,10 @@ def _run(
     if progress:
         progress("ingest", rep.records, gen.records)
     secs["ingest"] = time.perf_counter() - t
+    # Name the interfaces as a user does: the VPC's describe-network-interfaces JSON.
+    synced = (
+        sync_interfaces(store, file=gen.interfaces, taken_at=gen.start) if gen.interfaces else None
+    )
 
     sections: dict[str, object] = {}
     out = [
@@ -322,6 +325,14 @@ def _run(
         f"({gen.bytes / 1e6:.1f} MB gzip) in {secs['generate']:.1f} s; ingested "
         f"{rep.records:,} records in {secs['ingest']:.1f} s "
         f"({rep.records / max(secs['ingest'], 1e-9):,.0f} records/s), {rep.bad_lines} bad lines.",
+    ]
+    if synced:
+        kinds = ", ".join(f"{n} {k}" for k, n in synced["kinds"].items())
+        out.append(
+            f"Named {synced['interfaces']} interfaces ({kinds}) from {gen.interfaces.name} "
+            "(vpcflow interfaces sync)."
+        )
+    out += [
         "",
     ]
     t = time.perf_counter()
@@ -358,7 +369,13 @@ def _run(
         f'  vpcflow sql "SELECT srcaddr, sum(bytes) FROM vpc_flow_logs GROUP BY 1 '
         f'ORDER BY 2 DESC LIMIT 10" {where}',
         f"  vpcflow detect {where}    vpcflow troubleshoot {where}",
+        f"  vpcflow interfaces sync --file {'./flows' if temporary else logs}/"
+        f"describe-network-interfaces.json {where}   # names for every report",
         f"  vpcflow insights 'filter action = \"REJECT\" | stats count(*) by srcAddr' {where}",
+        "The dashboard (every page above, clickable, in a browser):",
+        "  vpcflow demo --serve    # this tour again, then the dashboard on its store"
+        if temporary
+        else f"  vpcflow serve --store {store_dir}    # then open http://127.0.0.1:8000/",
     ]
     store.close()
     return DemoResult(

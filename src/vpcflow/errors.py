@@ -6,8 +6,10 @@
     ├── SourceError               a source that cannot be read (missing path, S3, CloudWatch)
     ├── StoreError                a directory that is not a usable vpcflow store
     ├── QueryError                SQL or a query language the engine rejects
-    │   └── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
+    │   ├── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
+    │   └── QueryTimeout          a query cancelled at its time limit
     ├── ConfigError               bad configuration input (security groups, threat lists, ...)
+    │   └── SettingError          a VPCFLOW_* environment value that is not of the setting's form
     └── MissingDependency         an optional extra is not installed
 
 Messages say what to do next.
@@ -56,8 +58,16 @@ class QueryRefused(QueryError):
     """A query that tries to read outside the store, write, or attach databases."""
 
 
+class QueryTimeout(QueryError):
+    """A query cancelled because it ran past its time limit."""
+
+
 class ConfigError(VpcflowError):
     """Bad configuration input."""
+
+
+class SettingError(ConfigError):
+    """A ``VPCFLOW_*`` environment variable whose value is not of the setting's form."""
 
 
 class MissingDependency(VpcflowError):

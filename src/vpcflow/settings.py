@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import SettingError
+
+# DuckDB's memory_limit: a number and a unit (KB, MiB, GB, ...), or a percentage of RAM.
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)?\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -12,22 +18,55 @@ class Setting:
     name: str
     default: object
     help: str
+    form: str = ""  # the accepted form, for errors; derived from the default's type if empty
+    pattern: re.Pattern | None = None
+    minimum: float = 0
 
     @property
     def env(self) -> str:
         return "VPCFLOW_" + self.name.upper()
 
-    def get(self):
-        raw = os.environ.get(self.env)
-        if raw is None or raw == "":
-            return self.default
+    @property
+    def accepted(self) -> str:
+        if self.form:
+            return self.form
         if isinstance(self.default, bool):
-            return raw.lower() in ("1", "true", "yes", "on")
+            return "true or false"
         if isinstance(self.default, int):
-            return int(raw)
+            return f"a whole number >= {self.minimum:g}"
         if isinstance(self.default, float):
-            return float(raw)
-        return raw
+            return f"a number of seconds >= {self.minimum:g}"
+        return "text"
+
+    def get(self):
+        """The value in force; ``SettingError`` naming the variable if it is malformed."""
+        raw = os.environ.get(self.env)
+        if raw is None or raw.strip() == "":
+            return self.default
+        raw = raw.strip()
+        try:
+            if isinstance(self.default, bool):
+                if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(raw)
+                return raw.lower() in ("1", "true", "yes", "on")
+            if isinstance(self.default, int):
+                value = int(raw)
+            elif isinstance(self.default, float):
+                value = float(raw)
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ValueError(raw)
+            else:
+                if self.pattern is not None and not self.pattern.fullmatch(raw):
+                    raise ValueError(raw)
+                return raw
+            if value < self.minimum:
+                raise ValueError(raw)
+            return value
+        except ValueError:
+            raise SettingError(
+                f"{self.env}={raw!r} is not valid: expected {self.accepted}; "
+                f"unset it for the default ({self.default})"
+            ) from None
 
 
 def data_dir() -> Path:
@@ -50,12 +89,19 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "time_limit", 60.0, "Seconds a query may run before it is cancelled (0: no limit)."
         ),
-        Setting("memory_limit", "2GB", "Memory the embedded DuckDB may use."),
+        Setting(
+            "memory_limit",
+            "2GB",
+            "Memory the embedded DuckDB may use.",
+            form="a size like 2GB, 512MB or 4GiB, or a percentage of RAM like 50%",
+            pattern=_SIZE,
+        ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
             "batch_rows",
             1_000_000,
             "Records an ingest commits at a time (a crash re-does at most this many).",
+            minimum=1,
         ),
         Setting(
             "ip_ranges_url",

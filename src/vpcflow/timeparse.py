@@ -21,16 +21,17 @@ def to_datetime(value, *, name: str = "time", now: datetime | None = None) -> da
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ConfigError(f"cannot read --{name} {value!r} as a time")
+        raise ConfigError(f"cannot read {name}={value!r} as a time")
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
     text = str(value).strip()
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text), tz=UTC)
+    if isinstance(value, int | float) or text.isdigit():
+        try:
+            return datetime.fromtimestamp(float(text), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ConfigError(f"{name}={text!r} is out of range for Unix seconds") from None
     m = _DURATION.match(text)
     if m:
         now = now or datetime.now(UTC)
@@ -39,7 +40,7 @@ def to_datetime(value, *, name: str = "time", now: datetime | None = None) -> da
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"cannot read --{name} {text!r}: use ISO-8601 (2024-05-01, 2024-05-01T12:00Z), "
+            f"cannot read {name}={text!r} as a time: use ISO-8601 (2024-05-01, 2024-05-01T12:00Z), "
             "Unix seconds, or a duration back from now (90m, 6h, 7d)"
         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -157,17 +157,21 @@ def translate(exc: BaseException, what: str = "") -> VpcflowError:
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return ConfigError(
             f"no AWS credentials found{where}: run 'aws configure', set AWS_PROFILE or "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --profile"
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or give a profile (--profile, profile=)"
         )
     if isinstance(exc, bx.ProfileNotFound):
-        return ConfigError(f"{exc}: check --profile / AWS_PROFILE against ~/.aws/config")
+        return ConfigError(
+            f"{exc}: check the profile (--profile, profile=, AWS_PROFILE) against ~/.aws/config"
+        )
     if isinstance(exc, bx.NoRegionError):
-        return ConfigError(f"no AWS region{where}: pass --region or set AWS_REGION")
+        return ConfigError(
+            f"no AWS region{where}: set AWS_REGION or give one (--aws-region, aws_region=)"
+        )
     if isinstance(exc, bx.CredentialRetrievalError | bx.UnknownCredentialError):
         return ConfigError(f"cannot load AWS credentials{where}: {exc}")
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionError):
         return SourceError(
-            f"cannot reach AWS{where}: {exc}; check the network, --region and AWS_ENDPOINT_URL"
+            f"cannot reach AWS{where}: {exc}; check the network, the AWS region and AWS_ENDPOINT_URL"
         )
     if isinstance(exc, bx.ParamValidationError):
         return ConfigError(f"invalid AWS request{where}: {exc}".replace("\n", " "))
@@ -178,12 +182,12 @@ def translate(exc: BaseException, what: str = "") -> VpcflowError:
         if code in _CREDENTIAL_CODES:
             return ConfigError(
                 f"AWS rejected the credentials{where}: {code}; refresh them "
-                "(aws sso login, new keys) or pick another --profile"
+                "(aws sso login, new keys) or pick another profile"
             )
         if code in _ACCESS_CODES:
             return SourceError(
                 f"access denied{where}: the AWS identity in use needs permission for {op}; "
-                "grant it in IAM or use --profile with a role that has it"
+                "grant it in IAM or use a profile with a role that has it"
             )
         if code in THROTTLE_CODES:
             return SourceError(
@@ -193,7 +197,7 @@ def translate(exc: BaseException, what: str = "") -> VpcflowError:
         if code in _NOT_FOUND_HINTS:
             return SourceError(_NOT_FOUND_HINTS[code].format(where=where))
         if code in ("404", "NotFound"):
-            return SourceError(f"not found{where}: check the name, --region and endpoint")
+            return SourceError(f"not found{where}: check the name, the AWS region and the endpoint")
         return SourceError(f"AWS {op} failed{where}: {code}: {message}".replace("\n", " "))
     if isinstance(exc, bx.BotoCoreError):
         return SourceError(f"AWS error{where}: {exc}".replace("\n", " "))

@@ -122,11 +122,11 @@ class FlowLogSpec:
     def validate(self) -> Destination:
         resource_type(self.resource_id)
         if self.traffic_type.upper() not in TRAFFIC_TYPES:
-            raise ConfigError(f"--traffic-type must be one of {', '.join(TRAFFIC_TYPES)}")
+            raise ConfigError(f"traffic type must be one of {', '.join(TRAFFIC_TYPES)}")
         if self.max_aggregation_interval not in (60, 600):
-            raise ConfigError("--max-aggregation-interval must be 60 or 600 (seconds)")
+            raise ConfigError("max aggregation interval must be 60 or 600 (seconds)")
         if self.file_format not in FILE_FORMATS:
-            raise ConfigError("--file-format must be text or parquet")
+            raise ConfigError("file format must be text or parquet")
         dest = parse_destination(self.destination)
         s3_only = self.file_format != "text" or self.hive_partitions or self.per_hour
         if dest.type != "s3" and s3_only:

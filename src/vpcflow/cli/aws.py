@@ -6,12 +6,19 @@ import json
 
 import click
 
+from .output import emit, output_options
+
 _aws_options = [
     click.option(
         "--profile", default=None, help="AWS profile (default: the boto3 credential chain)."
     ),
     click.option(
-        "--region", default=None, help="AWS region (default: AWS_REGION or the profile's)."
+        "--aws-region",
+        "--region",
+        "region",
+        default=None,
+        help="AWS region of the API calls (default: AWS_REGION or the profile's); --region is "
+        "the same option, as in the AWS CLI.",
     ),
 ]
 
@@ -36,6 +43,7 @@ def aws_group() -> None:
     type=click.Choice(["ACCEPT", "REJECT", "ALL"], case_sensitive=False),
     default="ALL",
     show_default=True,
+    help="Which traffic to log: accepted, rejected, or all.",
 )
 @click.option(
     "--destination", required=True, help="s3://BUCKET[/PREFIX] or cloudwatch://LOG_GROUP."
@@ -47,12 +55,20 @@ def aws_group() -> None:
     help="default, all, or a comma-separated list of fields (e.g. version,srcaddr,dstaddr).",
 )
 @click.option(
-    "--file-format", type=click.Choice(["text", "parquet"]), default="text", show_default=True
+    "--file-format",
+    type=click.Choice(["text", "parquet"]),
+    default="text",
+    show_default=True,
+    help="Format of the log files AWS writes to S3 (S3 only).",
 )
 @click.option("--hive-partitions", is_flag=True, help="Hive-compatible S3 prefixes (S3 only).")
 @click.option("--per-hour", is_flag=True, help="Partition S3 objects per hour (S3 only).")
 @click.option(
-    "--max-aggregation-interval", type=click.Choice(["60", "600"]), default="600", show_default=True
+    "--max-aggregation-interval",
+    type=click.Choice(["60", "600"]),
+    default="600",
+    show_default=True,
+    help="Seconds over which a flow is aggregated into one record.",
 )
 @click.option(
     "--role-name",
@@ -105,43 +121,16 @@ def create_flow_log(
 
 
 @aws_group.command("list-flow-logs")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "jsonl", "csv"]),
-    default="table",
-    show_default=True,
-)
+@output_options
 @_with_aws_options
-def list_flow_logs(fmt, profile, region) -> None:
+def list_flow_logs(fmt, output, profile, region) -> None:
     """Show existing flow logs with their destination and record format."""
     from ..aws import flowlogs as sf
 
     rows = sf.list_flow_logs(profile=profile, region=region)
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    elif fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(row))
-    elif fmt == "csv":
-        import csv
-        import sys
-
-        w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["flow_log_id"])
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        _table(rows)
-
-
-def _table(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    if not rows:
-        click.echo("no flow logs in this account and region")
+    if not rows and fmt == "table":
+        click.echo("No flow logs in this account and region.", err=True)
         return
-    t = Table(show_lines=False)
     cols = (
         "flow_log_id",
         "resource_id",
@@ -151,11 +140,9 @@ def _table(rows: list[dict]) -> None:
         "status",
         "log_format",
     )
-    for c in cols:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r[c]) for c in cols))
-    Console(width=200).print(t)
+    if fmt == "table":
+        rows = [{c: r.get(c) for c in cols} for r in rows]
+    emit(rows, fmt, output=output)
 
 
 def register(main: click.Group) -> None:

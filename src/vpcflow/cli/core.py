@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 
 from .. import schema, settings
-from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
-from .output import emit, format_option
+from .options import (
+    limit_option,
+    open_existing,
+    run_and_emit,
+    since_option,
+    store_option,
+    time_window,
+    timeout_option,
+    until_option,
+)
+from .output import emit, output_options
+
+
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``, ``1,000 records``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 @click.command("schema")
-@format_option
+@output_options
 @click.option(
     "--version", "max_version", type=int, default=None, help="Only fields up to this version."
 )
-def schema_cmd(fmt: str, max_version: int | None) -> None:
+def schema_cmd(fmt: str, output, max_version: int | None) -> None:
     """Print every flow-log field: AWS name, column, Athena type, version, description."""
     fields = schema.FIELDS if max_version is None else schema.fields_of_version(max_version)
     rows = [
@@ -39,7 +54,7 @@ def schema_cmd(fmt: str, max_version: int | None) -> None:
             "description": "UTC day of start; the store's partition column.",
         }
     )
-    emit(rows, fmt)
+    emit(rows, fmt, output=output)
 
 
 class _Progress:
@@ -92,13 +107,28 @@ class _Progress:
     help="Field order of header-less records: '${version} ${account-id} ...'.",
 )
 @click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object with the counts instead of a progress bar.",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a progress line, then a summary; json: one JSON object with the counts.",
 )
-@click.option("--account", multiple=True, help="S3: only these account ids (from the key).")
-@click.option("--region", multiple=True, help="S3: only these regions (from the key).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--account",
+    multiple=True,
+    metavar="ID",
+    help="S3: only keys of this account id (repeatable; from the key, before download).",
+)
+@click.option(
+    "--key-region",
+    "region",
+    multiple=True,
+    metavar="REGION",
+    help="S3: only keys of this region (repeatable; from the key, before download). "
+    "The region of the API calls is --aws-region.",
+)
 @click.option(
     "--since",
     default=None,
@@ -108,12 +138,23 @@ class _Progress:
 @click.option("--profile", default=None, help="AWS profile for s3:// and cloudwatch:// sources.")
 @click.option("--aws-region", default=None, help="AWS region for the API calls.")
 def ingest_cmd(
-    sources, store_path, log_format, as_json, account, region, since, until, profile, aws_region
+    sources,
+    store_path,
+    log_format,
+    fmt,
+    as_json,
+    account,
+    region,
+    since,
+    until,
+    profile,
+    aws_region,
 ):
     """Ingest flow logs from files, directories, globs, - (stdin), s3://… or cloudwatch://….
 
     Already-ingested objects are skipped; bad lines are counted, reported and quarantined.
     """
+    as_json = as_json or fmt == "json"
     store = open_existing(store_path, create=True)
     options = {
         k: v
@@ -140,10 +181,12 @@ def ingest_cmd(
     else:
         rate = f" ({d['records_per_second']:,} records/s)" if d["records_per_second"] else ""
         click.echo(
-            f"Ingested {d['records']:,} records from {d['files']:,} files in {d['seconds']:.1f} s{rate}; "
-            f"{d['skipped_files']:,} already ingested, {d['bad_lines']:,} bad lines, "
-            f"{d['failed_files']:,} unreadable files."
+            f"Ingested {plural(d['records'], 'record')} from {plural(d['files'], 'file')} "
+            f"in {d['seconds']:.1f} s{rate}; {d['skipped_files']:,} already ingested, "
+            f"{plural(d['bad_lines'], 'bad line')}, {plural(d['failed_files'], 'unreadable file')}."
         )
+        for note in d.get("notes", []):
+            click.echo(f"  {note}", err=True)
         for p in d["problems"][:20]:
             where = p["path"] + (f":{p['line']}" if p.get("line") else "")
             fld = f" field {p['field']!r}:" if p.get("field") else ""
@@ -169,48 +212,68 @@ def ingest_cmd(
     show_default=True,
     help="SQL dialect of QUERY: Athena (Trino) as in the AWS docs, or DuckDB passed through.",
 )
-@format_option
+@since_option
+@until_option
+@output_options
 @limit_option
 @timeout_option
 @click.option(
     "--explain", is_flag=True, help="Print the SQL the engine runs instead of running it."
 )
-def sql_cmd(query, store_path, dialect, fmt, limit, timeout, explain):
-    """Run SQL over the table vpc_flow_logs (Athena dialect by default)."""
+def sql_cmd(query, store_path, dialect, since, until, fmt, output, limit, timeout, explain):
+    """Run SQL over the table vpc_flow_logs (Athena dialect by default; '-' reads stdin).
+
+    \b
+    vpcflow sql "SELECT action, count(*) AS n FROM vpc_flow_logs GROUP BY 1" --since 24h
+    vpcflow sql "SHOW PARTITIONS vpc_flow_logs"
+    """
     if query == "-":
         query = sys.stdin.read()
+    window = time_window(since, until)
     store = open_existing(store_path)
     if explain:
         from ..engines.dialects import to_engine_sql
 
-        click.echo(to_engine_sql(query, dialect, store.engine.dialect))
+        click.echo(to_engine_sql(query, dialect, store.engine.dialect, window))
         return
-    run_and_emit(store, query, dialect, fmt, limit, timeout)
+    run_and_emit(store, query, dialect, fmt, limit, timeout, output, window)
 
 
 @click.command("compact")
 @store_option
 def compact_cmd(store_path):
     """Merge small Parquet files of each date partition."""
+    from .progress import Activity
+
     store = open_existing(store_path)
-    r = store.compact()
-    click.echo(f"Merged {r['files_merged']} files into {r['files_written']}.")
+    with Activity("compacting") as act:
+        r = store.compact()
+        act.done(f"{plural(r['files_merged'], 'file')} merged")
+    click.echo(
+        f"Merged {plural(r['files_merged'], 'file')} into {plural(r['files_written'], 'file')}."
+    )
 
 
 @click.command("info")
 @store_option
-@format_option
-def info_cmd(store_path, fmt):
+@output_options
+def info_cmd(store_path, fmt, output):
     """Summarise the store: records, files, dates."""
     store = open_existing(store_path)
-    emit([store.info()], fmt)
+    emit([store.info()], fmt, output=output)
 
 
 @click.command("quarantine")
 @store_option
-@format_option
-@click.option("--limit", type=int, default=100, show_default=True)
-def quarantine_cmd(store_path, fmt, limit):
+@output_options
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Most lines to print (0: all).",
+)
+def quarantine_cmd(store_path, fmt, output, limit):
     """List the lines ingest could not store: file, line, field and reason."""
     store = open_existing(store_path)
     out = []
@@ -218,18 +281,30 @@ def quarantine_cmd(store_path, fmt, limit):
         if limit and i >= limit:
             break
         out.append(q)
-    emit(out, fmt)
+    emit(out, fmt, output=output)
 
 
 @click.command("settings")
-@format_option
-def settings_cmd(fmt):
+@output_options
+def settings_cmd(fmt, output):
     """List the settings: environment variable, value in force, default, meaning."""
-    rows = [
-        {"setting": s.name, "env": s.env, "value": s.get(), "default": s.default, "help": s.help}
-        for s in settings.SETTINGS.values()
-    ]
-    emit(rows, fmt)
+    from ..errors import SettingError
+
+    rows, bad = [], []
+    for s in settings.SETTINGS.values():
+        try:
+            value = s.get()
+        except SettingError as exc:
+            value = f"{os.environ.get(s.env)} (invalid)"
+            bad.append(str(exc))
+        rows.append(
+            {"setting": s.name, "env": s.env, "value": value, "default": s.default, "help": s.help}
+        )
+    emit(rows, fmt, output=output)
+    for msg in bad:
+        click.echo(f"Error: {msg}", err=True)
+    if bad:
+        sys.exit(1)
 
 
 def register(main: click.Group) -> None:

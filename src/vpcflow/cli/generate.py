@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
 import click
 
-from ..generate import ATTACK_TYPES, DEFAULT_START, generate
+from ..generate import ATTACK_TYPES, generate
 
 
 @click.command("generate")
@@ -47,7 +48,12 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     help=f"Inject labelled incidents: 'all' or a comma list of {', '.join(ATTACK_TYPES)}; "
     "ground truth goes to OUT_DIR/labels.json.",
 )
-@click.option("--start", default=DEFAULT_START, show_default=True, help="First record (UTC).")
+@click.option(
+    "--start",
+    default=None,
+    help="First record (UTC): ISO-8601 or Unix seconds [default: yesterday 00:00 UTC, so that "
+    "queries over recent days find the data; give it for the same bytes on any day].",
+)
 @click.option(
     "--hours",
     type=click.FloatRange(min=0, min_open=True),
@@ -55,25 +61,66 @@ from ..generate import ATTACK_TYPES, DEFAULT_START, generate
     show_default=True,
     help="Time span the records cover (one file per 5 minutes).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--force", is_flag=True, help="Replace the contents of OUT_DIR if it is not empty.")
+@click.option(
+    "--report",
+    "report_fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print what was written (--format is the log file format).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --report json.")
 def generate_cmd(
-    out_dir, records, seed, version, fmt, layout, hourly, attacks, start, hours, as_json
+    out_dir,
+    records,
+    seed,
+    version,
+    fmt,
+    layout,
+    hourly,
+    attacks,
+    start,
+    hours,
+    force,
+    report_fmt,
+    as_json,
 ):
-    """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3."""
-    report = generate(
-        out_dir,
-        records=records,
-        seed=seed,
-        version=int(version),
-        fmt=fmt,
-        layout=layout,
-        hourly=hourly,
-        attacks=attacks,
-        start=start,
-        hours=hours,
-    )
+    """Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3.
+
+    OUT_DIR must be new or empty (or --force); the logs appear there only when complete.
+    """
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from .progress import Counter
+
+    out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(
+            f"{out}: not empty; generate into a new or empty directory, or add --force to "
+            "replace its contents"
+        )
+    if start is None:
+        today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = (today - dt.timedelta(days=1)).isoformat()
+    with Counter("generating") as progress:
+        report = generate(
+            out_dir,
+            records=records,
+            seed=seed,
+            version=int(version),
+            fmt=fmt,
+            layout=layout,
+            hourly=hourly,
+            attacks=attacks,
+            start=start,
+            hours=hours,
+            progress=progress,
+            force=force,
+        )
     d = report.to_dict()
-    if as_json:
+    if as_json or report_fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
     click.echo(
@@ -94,7 +141,13 @@ def generate_cmd(
     show_default=True,
     help="How many records to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Seed of the generated VPC (same seed, same data).",
+)
 @click.option(
     "--keep",
     "keep_dir",
@@ -102,8 +155,45 @@ def generate_cmd(
     default=None,
     help="Keep the generated logs and the store in this directory.",
 )
-def demo_cmd(records, seed, keep_dir):
-    """Generate a day of a small VPC's flow logs, ingest them and print what they show."""
+@click.option(
+    "--serve",
+    "serve",
+    is_flag=True,
+    help="Then serve the dashboard on the demo's store (kept until the server stops).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port of the dashboard with --serve (0: any free one).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="With --serve: open it in a browser.")
+def demo_cmd(records, seed, keep_dir, serve, port, open_browser):
+    """Generate a day of a small VPC's flow logs, ingest them and print what they show.
+
+    With --serve, the dashboard on the demo's store follows (Ctrl+C stops it)."""
+    if serve:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from ..api import open_store
+        from .web import start
+
+        base = keep_dir or tempfile.mkdtemp(prefix="vpcflow-demo-")
+        try:
+            _demo(records, seed, base)
+            store = open_store(Path(base) / "store", create=False)
+            start(store, "127.0.0.1", port, None, open_browser)
+        finally:
+            if keep_dir is None:
+                shutil.rmtree(base, ignore_errors=True)
+        return
+    _demo(records, seed, keep_dir)
+
+
+def _demo(records, seed, keep_dir):
     from ..demo import run_demo
 
     progress = None

@@ -9,8 +9,17 @@ import click
 from .. import insights
 from .. import queries as named_queries
 from ..queries import athena
-from .options import limit_option, open_existing, run_and_emit, store_option, timeout_option
-from .output import emit, format_option
+from .options import (
+    limit_option,
+    open_existing,
+    run_and_emit,
+    since_option,
+    store_option,
+    time_window,
+    timeout_option,
+    until_option,
+)
+from .output import emit, output_options
 
 _explain_option = click.option(
     "--explain", is_flag=True, help="Print the SQL instead of running it."
@@ -20,17 +29,13 @@ _explain_option = click.option(
 @click.command("insights")
 @click.argument("query")
 @store_option
-@click.option(
-    "--since",
-    default=None,
-    help="Flows starting at or after: 2024-05-01[T12:00Z] or 15m/24h/7d ago.",
-)
-@click.option("--until", default=None, help="Flows starting before: same forms as --since.")
-@format_option
+@since_option
+@until_option
+@output_options
 @limit_option
 @timeout_option
 @_explain_option
-def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
+def insights_cmd(query, store_path, since, until, fmt, output, limit, timeout, explain):
     """Run a CloudWatch Logs Insights QUERY over the store ('-' reads it from stdin).
 
     \b
@@ -44,23 +49,31 @@ def insights_cmd(query, store_path, since, until, fmt, limit, timeout, explain):
     if explain:
         click.echo(t.sql)
         return
-    run_and_emit(open_existing(store_path), t.sql, "duckdb", fmt, limit, timeout)
+    run_and_emit(open_existing(store_path), t.sql, "duckdb", fmt, limit, timeout, output)
+
+
+def _param_text(p) -> str:
+    if p.required:
+        return f"{p.name} ({p.type}, required)"
+    return f"{p.name} ({p.type}) = {p.default}"
 
 
 @click.command("queries")
-@format_option
-def queries_cmd(fmt):
-    """List the named queries, one line each."""
+@output_options
+def queries_cmd(fmt, output):
+    """List the named queries with their parameters (-p NAME=VALUE)."""
     out = []
     for q in named_queries.all_queries():
-        params = ", ".join(f"{p.name}={p.default}" for p in q.params)
+        params = "; ".join(_param_text(p) for p in q.params)
         out.append({"name": q.name, "description": q.description, "params": params})
-    if fmt == "table":
+    if fmt == "table" and not output:
         width = max(len(r["name"]) for r in out)
-        for r in out:
+        for q, r in zip(named_queries.all_queries(), out, strict=True):
             click.echo(f"{r['name']:<{width}}  {r['description']}")
+            for p in q.params:
+                click.echo(f"{'':<{width}}    -p {_param_text(p)}: {p.description}")
         return
-    emit(out, fmt)
+    emit(out, fmt, output=output)
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -79,18 +92,21 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     "--param", "-p", "params", multiple=True, metavar="K=V", help="A parameter value (repeatable)."
 )
 @store_option
-@format_option
+@since_option
+@until_option
+@output_options
 @limit_option
 @timeout_option
 @_explain_option
-def query_cmd(name, params, store_path, fmt, limit, timeout, explain):
-    """Run the named query NAME (see 'vpcflow queries')."""
+def query_cmd(name, params, store_path, since, until, fmt, output, limit, timeout, explain):
+    """Run the named query NAME (see 'vpcflow queries' for the names and parameters)."""
     q = named_queries.get(name)
     sql = q.render(_params(params))
     if explain:
         click.echo(f"-- {q.name}: {q.description}\n-- source: {q.source}\n{sql}")
         return
-    run_and_emit(open_existing(store_path), sql, "athena", fmt, limit, timeout)
+    window = time_window(since, until)
+    run_and_emit(open_existing(store_path), sql, "athena", fmt, limit, timeout, output, window)
 
 
 @click.command("athena-ddl")
@@ -129,10 +145,15 @@ def query_cmd(name, params, store_path, fmt, limit, timeout, explain):
     "--account",
     "accounts",
     multiple=True,
-    help="Account ID to project (repeatable; none: injected).",
+    metavar="ID",
+    help="Account ID of the S3 keys, to project (repeatable; none: injected).",
 )
 @click.option(
-    "--region", "regions", multiple=True, help="Region to project (repeatable; none: injected)."
+    "--key-region",
+    "regions",
+    multiple=True,
+    metavar="REGION",
+    help="Region of the S3 keys, to project (repeatable; none: injected).",
 )
 @click.option(
     "--start",

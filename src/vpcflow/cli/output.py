@@ -1,17 +1,34 @@
-"""Printing results: table, csv, json (one array of objects), jsonl."""
+"""Printing results: table, csv, json (one array of objects), jsonl — streamed, in bounded memory.
+
+Every command that prints rows goes through here, so every one has the same ``--format`` and
+``-o FILE`` and the same safety: text from the records (free-text fields such as ``region`` or
+``reject_reason`` can hold anything) never reaches the terminal as markup or control sequences.
+
+* ``table`` prints pages of ``TABLE_PAGE`` rows as they arrive, each page sized to the terminal:
+  cells too wide are cut with an ellipsis (headers stay whole); when even that does not fit,
+  the page folds into one block per record, like ``psql``'s expanded display.
+* ``csv``, ``json`` and ``jsonl`` are written batch by batch: memory does not grow with the
+  result.
+"""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import decimal
 import json
+import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
-import pyarrow as pa
 
 FORMATS = ("table", "csv", "json", "jsonl")
+TABLE_PAGE = 500  # rows per printed table page
+_MIN_CELL = 6  # a cell is never cut narrower than this (or its header)
 
 format_option = click.option(
     "--format",
@@ -19,8 +36,26 @@ format_option = click.option(
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="Output format. json prints one array of objects keyed by column name.",
+    help="Output format. json prints one array of objects keyed by column name; csv and "
+    "jsonl stream any number of rows.",
 )
+
+output_option = click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the result to this file instead of standard output (replaced when complete).",
+)
+
+
+def output_options(fn):
+    """``--format`` and ``-o/--output``, the options of every command that prints rows."""
+    return format_option(output_option(fn))
+
+
+# -- values --------------------------------------------------------------------------------------
 
 
 def _jsonable(v):
@@ -30,7 +65,7 @@ def _jsonable(v):
         return v.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(v, dt.date | dt.time):
         return v.isoformat()
-    if isinstance(v, decimal.Decimal):  # DuckDB's sum() of BIGINT is a HUGEINT
+    if isinstance(v, decimal.Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -43,50 +78,281 @@ def _jsonable(v):
     return v
 
 
-def rows(table: pa.Table) -> list[dict]:
+# C0 and C1 control characters, DEL, and the invisible format characters that reorder or hide
+# text (bidirectional overrides, zero-width characters, the byte-order mark).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
+
+
+def _escape_char(m: re.Match) -> str:
+    c = m.group(0)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if c in named:
+        return named[c]
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def visible(s: str) -> str:
+    """``s`` with control and invisible characters shown as escapes (``\\x1b``, ``\\u202e``)."""
+    return _UNSAFE.sub(_escape_char, s)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        v = ", ".join("" if x is None else str(x) for x in v)
+    elif isinstance(v, dict):
+        v = json.dumps(v, default=str)
+    return visible(str(v))
+
+
+def _csv_field(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, list | dict):
+        v = json.dumps(v, default=str)
+    s = str(v)
+    if s and (any(c in s for c in ',"\r\n') or _UNSAFE.search(s) or s != s.strip()):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+# -- writers -------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, out, columns: list[str]):
+        self.out = out
+        self.columns = columns
+        self.count = 0
+
+    def write(self, rows: list[dict]) -> None:
+        self.count += len(rows)
+
+    def close(self) -> None:
+        pass
+
+
+class _Jsonl(_Writer):
+    def write(self, rows):
+        super().write(rows)
+        self.out.write("".join(json.dumps(r, default=str) + "\n" for r in rows))
+
+
+class _Json(_Writer):
+    def __init__(self, out, columns):
+        super().__init__(out, columns)
+        out.write("[")
+
+    def write(self, rows):
+        if not rows:
+            return
+        sep = ",\n  " if self.count else "\n  "
+        self.out.write(sep + ",\n  ".join(json.dumps(r, default=str) for r in rows))
+        super().write(rows)
+
+    def close(self):
+        self.out.write("\n]\n" if self.count else "]\n")
+
+
+class _Csv(_Writer):
+    def __init__(self, out, columns):
+        super().__init__(out, columns)
+        out.write(",".join(_csv_field(c) for c in columns) + "\n")
+
+    def write(self, rows):
+        super().write(rows)
+        cols = self.columns
+        self.out.write("".join(",".join(_csv_field(r.get(c)) for c in cols) + "\n" for r in rows))
+
+
+class _Table(_Writer):
+    def __init__(self, out, columns, title=None):
+        super().__init__(out, columns)
+        from rich.console import Console
+
+        self.title = title
+        self.pending: list[dict] = []
+        tty = hasattr(out, "isatty") and out.isatty()
+        width = None if tty else _env_width()
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich exits 1 here; the reader leaving (`| head`) is success, which the
+                # command line's handler of BrokenPipeError reports.
+                self.quiet = True
+                raise BrokenPipeError
+
+        self.console = _Console(
+            file=out, width=width, highlight=False, emoji=False, markup=False, soft_wrap=False
+        )
+
+    def write(self, rows):
+        super().write(rows)
+        self.pending.extend(rows)
+        while len(self.pending) >= TABLE_PAGE:
+            page, self.pending = self.pending[:TABLE_PAGE], self.pending[TABLE_PAGE:]
+            self._page(page, self.count - len(self.pending) - len(page))
+
+    def close(self):
+        if self.pending or self.count == 0:
+            self._page(self.pending, self.count - len(self.pending))
+        self.console.print(f"{self.count:,} row{'s' if self.count != 1 else ''}", style="dim")
+
+    def _page(self, rows: list[dict], first: int) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        headers = [visible(str(c)) for c in self.columns]
+        cells = [[_cell(r.get(c)) for c in self.columns] for r in rows]
+        widths = _fit(headers, cells, self.console.width)
+        if widths is None:
+            self._vertical(headers, cells, first)
+            return
+        t = Table(title=self.title if first == 0 else None, header_style="bold")
+        for h, w in zip(headers, widths, strict=True):
+            t.add_column(Text(h), min_width=w, max_width=w, no_wrap=True, overflow="ellipsis")
+        for row in cells:
+            t.add_row(*(Text(c) for c in row))
+        self.console.print(t)
+
+    def _vertical(self, headers: list[str], cells: list[list[str]], first: int) -> None:
+        from rich.text import Text
+
+        label = max((len(h) for h in headers), default=0)
+        width = self.console.width
+        for i, row in enumerate(cells, first + 1):
+            head = f"-[ RECORD {i} ]"
+            self.console.print(Text(head + "-" * max(0, min(width, 60) - len(head))))
+            for h, c in zip(headers, row, strict=True):
+                self.console.print(Text(f"{h:<{label}} | {c}"), overflow="fold")
+
+
+def _env_width() -> int:
+    try:
+        return max(20, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 200
+
+
+def _fit(headers: list[str], cells: list[list[str]], width: int) -> list[int] | None:
+    """Column widths that fit ``width`` (cells cut, headers whole), or None: fold the page."""
+    n = len(headers)
+    if n == 0:
+        return []
+    natural = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    minimum = [min(nat, max(len(h), _MIN_CELL)) for nat, h in zip(natural, headers, strict=True)]
+    room = width - (3 * n + 1)  # borders and padding of a rich table
+    if sum(minimum) > room:
+        return None
+    widths = list(natural)
+    excess = sum(widths) - room
+    while excess > 0:
+        # Take from the widest column that can still give, one step at a time.
+        i = max((j for j in range(n) if widths[j] > minimum[j]), key=lambda j: widths[j])
+        others = [widths[j] for j in range(n) if j != i and widths[j] > minimum[j]]
+        step = max(1, min(excess, widths[i] - max(minimum[i], max(others, default=0))))
+        widths[i] -= step
+        excess -= step
+    return widths
+
+
+_WRITERS = {"jsonl": _Jsonl, "json": _Json, "csv": _Csv}
+
+
+def _writer(fmt: str, out, columns: list[str], title: str | None = None) -> _Writer:
+    if fmt == "table":
+        return _Table(out, columns, title)
+    return _WRITERS[fmt](out, columns)
+
+
+# -- destinations --------------------------------------------------------------------------------
+
+
+@contextmanager
+def destination(path: str | None) -> Iterator:
+    """Standard output, or ``path`` written to a temporary file and renamed into place when the
+    result is complete (an interrupted or failed command leaves any old file as it was)."""
+    if not path:
+        yield sys.stdout
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- entry points --------------------------------------------------------------------------------
+
+
+def rows(table) -> list[dict]:
+    """An Arrow table as a list of JSON-ready dicts."""
     return [{k: _jsonable(v) for k, v in r.items()} for r in table.to_pylist()]
 
 
 def emit(
-    table: pa.Table | list[dict],
+    table,
     fmt: str = "table",
     *,
     title: str | None = None,
     truncated: bool = False,
     out=None,
+    output: str | None = None,
 ) -> None:
     """Print ``table`` (an Arrow table or a list of dicts) in ``fmt``."""
-    out = out or sys.stdout
-    data = rows(table) if isinstance(table, pa.Table) else [_jsonable(r) for r in table]
-    columns = table.column_names if isinstance(table, pa.Table) else (list(data[0]) if data else [])
-    if fmt == "json":
-        json.dump(data, out, indent=2, default=str)
-        out.write("\n")
-    elif fmt == "jsonl":
-        for r in data:
-            out.write(json.dumps(r, default=str) + "\n")
-    elif fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(columns)
-        for r in data:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+    import pyarrow as pa
+
+    if isinstance(table, pa.Table):
+        columns = list(table.column_names)
+        batches: Iterable[list[dict]] = (
+            rows(pa.Table.from_batches([b])) for b in table.to_batches(max_chunksize=10_000)
+        )
     else:
-        from rich.console import Console
-        from rich.table import Table
+        data = [_jsonable(r) for r in table]
+        columns = list(data[0]) if data else []
+        for r in data[1:]:
+            columns += [k for k in r if k not in columns]
+        batches = [data]
+    _write(columns, batches, fmt, title=title, truncated=truncated, out=out, output=output)
 
-        t = Table(title=title, show_lines=False, header_style="bold")
-        for c in columns:
-            t.add_column(str(c), overflow="fold")
-        for r in data:
-            t.add_row(*["" if r.get(c) is None else str(_fmt_cell(r.get(c))) for c in columns])
-        console = Console(file=out, width=None if out.isatty() else 200)
-        console.print(t)
-        console.print(f"[dim]{len(data)} row{'s' if len(data) != 1 else ''}[/dim]")
+
+def emit_stream(stream, fmt: str = "table", *, out=None, output: str | None = None) -> None:
+    """Print a query's result stream (``engine.stream``) batch by batch."""
+    import pyarrow as pa
+
+    columns = list(stream.schema.names)
+
+    def batches():
+        for b in stream:
+            yield rows(pa.Table.from_batches([b]))
+
+    _write(columns, batches(), fmt, out=out, output=output, stream=stream)
+
+
+def _write(
+    columns, batches, fmt, *, title=None, truncated=False, out=None, output=None, stream=None
+):
+    with destination(output) if out is None else _given(out) as fh:
+        w = _writer(fmt, fh, columns, title)
+        for chunk in batches:
+            w.write(chunk)
+        w.close()
+    if stream is not None:
+        truncated = stream.truncated
     if truncated:
-        click.echo(f"(output cut at {len(data)} rows: raise --limit, or 0 for no limit)", err=True)
+        click.echo(f"(output cut at {w.count:,} rows: raise --limit, or 0 for no limit)", err=True)
+    if output:
+        click.echo(f"Wrote {w.count:,} row{'s' if w.count != 1 else ''} to {output}.", err=True)
 
 
-def _fmt_cell(v):
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v)
-    return v
+@contextmanager
+def _given(out):
+    yield out

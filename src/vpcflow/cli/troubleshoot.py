@@ -11,7 +11,7 @@ from .. import troubleshoot as ts
 from ..errors import ConfigError, SourceError
 from ..timeparse import to_epoch
 from .options import open_existing, store_option
-from .output import FORMATS, emit
+from .output import FORMATS, destination, emit, output_option, visible
 
 _CONFIG_OPTIONS = (
     click.option(
@@ -50,8 +50,10 @@ _CONFIG_OPTIONS = (
         type=click.Choice(FORMATS),
         default="table",
         show_default=True,
-        help="table: a summary and one explanation per conversation; json: one array of objects.",
+        help="table: a summary and one explanation per conversation; csv/json/jsonl: one row "
+        "per conversation with every field.",
     ),
+    output_option,
 )
 
 
@@ -80,13 +82,20 @@ def _configs(security_groups, network_acls, network_interfaces) -> ts.Configs | 
 _SUMMARY = ("#", "interface_id", "direction", "protocol", "request", "verdict", "stage", "decided")
 
 
-def _print(verdicts: list[ts.Verdict], fmt: str, title: str) -> None:
+def _print(verdicts: list[ts.Verdict], fmt: str, title: str, output: str | None) -> None:
     if fmt != "table":
-        emit(ts.verdicts_table(verdicts), fmt)
+        emit(ts.verdicts_table(verdicts), fmt, output=output)
         return
     if not verdicts:
-        click.echo("No conversations to report.")
+        click.echo("No conversations to report.", err=True)
         return
+    with destination(output) as out:
+        _print_table(verdicts, title, out)
+    if output:
+        click.echo(f"Wrote {len(verdicts):,} verdicts to {output}.", err=True)
+
+
+def _print_table(verdicts: list[ts.Verdict], title: str, out) -> None:
     rows = []
     for i, v in enumerate(verdicts, 1):
         src = v.srcaddr if v.protocol not in (6, 17) else f"{v.srcaddr}:{v.srcport or '*'}"
@@ -94,7 +103,8 @@ def _print(verdicts: list[ts.Verdict], fmt: str, title: str) -> None:
         rows.append(
             {
                 "#": i,
-                "interface_id": v.interface_id,
+                "interface_id": v.interface_id
+                + (f" ({v.interface_name})" if v.interface_name else ""),
                 "direction": v.direction,
                 "protocol": ts.verdicts.proto_name(v.protocol),
                 "request": f"{src} -> {dst}",
@@ -104,12 +114,12 @@ def _print(verdicts: list[ts.Verdict], fmt: str, title: str) -> None:
             }
             | ({"seen": v.occurrences} if title == "troubleshoot" else {})
         )
-    emit(rows, "table", title=None)
+    emit(rows, "table", title=None, out=out)
     for i, v in enumerate(verdicts, 1):
-        click.echo(f"\n{i}. {v.verdict}" + (f" at {v.stage}" if v.stage else "") + ":")
-        click.echo(_indent(v.explanation))
+        click.echo(f"\n{i}. {v.verdict}" + (f" at {v.stage}" if v.stage else "") + ":", file=out)
+        click.echo(_indent(visible(v.explanation)), file=out)
         if v.fix:
-            click.echo(_indent("Fix: " + v.fix))
+            click.echo(_indent("Fix: " + visible(v.fix)), file=out)
 
 
 def _decided(v: ts.Verdict) -> str:
@@ -145,6 +155,7 @@ def explain_cmd(
     profile,
     aws_region,
     fmt,
+    output,
 ):
     """Say why flow-log records were rejected: security group or network ACL.
 
@@ -173,16 +184,19 @@ def explain_cmd(
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     result = parse_bytes(data, path=name, log_format=log_format)
+    if result.table.num_rows == 0:
+        why = f" (first bad line: {result.bad_lines[0]})" if result.bad_lines else ""
+        more = len(result.bad_lines) - 1
+        why += f" and {more} more bad line{'s' if more != 1 else ''}" if more > 0 else ""
+        raise ConfigError(f"{name}: no flow-log records to explain{why}")
     for bad in result.bad_lines[:5]:
         click.echo(f"skipped {bad}", err=True)
     if len(result.bad_lines) > 5:
         click.echo(f"skipped {len(result.bad_lines) - 5} more malformed lines", err=True)
-    if result.table.num_rows == 0:
-        raise ConfigError(f"{name}: no flow-log records to explain")
     if from_aws:
         ids = set(result.table.column("interface_id").drop_null().to_pylist())
         configs = ts.fetch_configs(ids, profile=profile, region=aws_region)
-    _print(ts.explain(result.table, configs), fmt, "explain")
+    _print(ts.explain(result.table, configs), fmt, "explain", output)
 
 
 @click.command("troubleshoot")
@@ -191,7 +205,9 @@ def explain_cmd(
 @click.option("--since", default=None, help="Only records from this time (ISO-8601, 2h, 7d).")
 @click.option("--until", default=None, help="Only records before this time.")
 @click.option("--all", "include_allowed", is_flag=True, help="Also list allowed conversations.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Most rows (0: all).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Most rows (0: all)."
+)
 @_config_options
 def troubleshoot_cmd(
     store_path,
@@ -207,6 +223,7 @@ def troubleshoot_cmd(
     profile,
     aws_region,
     fmt,
+    output,
 ):
     """Rank the blocked conversations in the store and say what blocked each.
 
@@ -228,18 +245,22 @@ def troubleshoot_cmd(
         )
         # No interface with a REJECT: nothing to explain, so nothing to fetch.
         configs = ts.fetch_configs(ids, profile=profile, region=aws_region) if ids else None
-    verdicts = ts.troubleshoot(
-        store,
-        interface_id=interface_id,
-        since=since,
-        until=until,
-        configs=configs,
-        include_allowed=include_allowed,
-    )
+    from .progress import Activity
+
+    with Activity("troubleshooting") as act:
+        verdicts = ts.troubleshoot(
+            store,
+            interface_id=interface_id,
+            since=since,
+            until=until,
+            configs=configs,
+            include_allowed=include_allowed,
+        )
+        act.done(f"{len(verdicts):,} conversation{'s' if len(verdicts) != 1 else ''}")
     if limit and len(verdicts) > limit:
-        click.echo(f"(showing the top {limit} of {len(verdicts)}: raise --limit)", err=True)
+        click.echo(f"(showing the top {limit} of {len(verdicts):,}: raise --limit)", err=True)
         verdicts = verdicts[:limit]
-    _print(verdicts, fmt, "troubleshoot")
+    _print(verdicts, fmt, "troubleshoot", output)
 
 
 def register(main: click.Group) -> None:

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..timeparse import to_epoch
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
+from .naming import name_findings
 from .threats import ThreatEntry, load_threat_list, load_threat_lists
 
 __all__ = [
@@ -212,6 +213,7 @@ def detect(
     findings = _dedupe_echoes(_dedupe_subnets(findings))
     if enrich:
         _enrich(findings)
+    name_findings(store, findings)
     findings.sort(key=lambda f: f.rank)
     return findings
 

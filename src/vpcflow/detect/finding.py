@@ -45,7 +45,8 @@ class Finding:
     ``targets`` the addresses it touched, ``ports`` the destination ports. ``action`` is what the
     flows got: ``ACCEPT``, ``REJECT`` or ``mixed``. ``first_seen``/``last_seen`` are ISO-8601 UTC.
     ``details`` holds detector-specific numbers (ports counted, baseline, threat-list line...);
-    ``source_*`` fields are enrichment of the source address.
+    ``source_*`` fields are enrichment of the source address; ``names`` maps the addresses
+    and interfaces of the finding to what the inventory says is behind them.
     """
 
     type: str
@@ -64,6 +65,7 @@ class Finding:
     source_country: str | None = None
     source_asn: str | None = None
     source_aws_service: str | None = None
+    names: dict = field(default_factory=dict)  # id or address -> what it is (the inventory)
 
     def to_dict(self) -> dict:
         return asdict(self)

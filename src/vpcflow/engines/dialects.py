@@ -1,16 +1,35 @@
 """SQL dialect translation in one place (sqlglot), plus the read-only guard.
 
-Users write Athena (Trino) SQL as the AWS documentation does; engines speak their own dialect.
-Where sqlglot's translation differs in meaning from Trino, it is fixed here and only here.
+Users write Athena (Trino) SQL as the AWS documentation and the Athena console do; engines speak
+their own dialect. Where sqlglot's translation differs in meaning from Trino, or a Trino
+construct has no direct equivalent, it is fixed here and only here:
+
+* ``"default"."vpc_flow_logs"`` / ``awsdatacatalog.db.vpc_flow_logs``: the table, whatever the
+  catalog and database the query names;
+* ``day_of_week``/``dow`` is ISO (Monday = 1); ``to_iso8601(ts)`` is ``2019-12-13T23:40:12.000Z``;
+* ``contains('10.0.0.0/16', CAST(srcaddr AS IPADDRESS))`` tests CIDR membership (IPv4 and IPv6);
+* result columns without a name are ``_col0``, ``_col1``, … by position, as Athena names them;
+* ``SHOW TABLES``, ``SHOW DATABASES``, ``SHOW PARTITIONS t`` and ``SHOW COLUMNS IN t`` answer
+  as Athena does (one column each: ``tab_name``, ``database_name``, ``partition``, ``field``).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError as SqlglotParseError
+from sqlglot.errors import SqlglotError
 
 from ..errors import QueryError, QueryRefused
+
+# sqlglot logs a warning for syntax it falls back on ('SHOW ...' as a Command); vpcflow says
+# what it does with such statements itself.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+TABLE = "vpc_flow_logs"
 
 READ_DIALECTS = {
     "athena": "athena",
@@ -19,19 +38,198 @@ READ_DIALECTS = {
     "duckdb": "duckdb",
     "spark": "spark",
 }
+_TRINO = ("athena", "trino", "presto")
 
 _ALLOWED_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values, exp.Describe)
+
+_NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w]*)'
+_QUALIFIED = rf"(?:{_NAME}\s*\.\s*){{0,2}}({_NAME})"
+_SHOW = [
+    (
+        re.compile(r"SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+\S+)?(?:\s+(?:LIKE\s+)?'[^']*')?", re.I),
+        "tables",
+    ),
+    (re.compile(r"SHOW\s+(?:DATABASES|SCHEMAS)(?:\s+(?:LIKE\s+)?'[^']*')?", re.I), "databases"),
+    (re.compile(rf"SHOW\s+PARTITIONS\s+{_QUALIFIED}", re.I), "partitions"),
+    (
+        re.compile(
+            rf"SHOW\s+COLUMNS\s+(?:IN|FROM)\s+{_QUALIFIED}(?:\s+(?:IN|FROM)\s+{_NAME})?", re.I
+        ),
+        "columns",
+    ),
+]
+_SHOW_SQL = {
+    "tables": f"SELECT '{TABLE}' AS tab_name",
+    "databases": "SELECT 'default' AS database_name",
+    "partitions": f"SELECT DISTINCT 'date=' || strftime(\"date\", '%Y-%m-%d') AS \"partition\" "
+    f"FROM {TABLE} ORDER BY 1",
+    "columns": f"SELECT column_name AS field FROM (DESCRIBE {TABLE})",
+}
+
+
+def _show(text: str) -> str | None:
+    """The DuckDB SQL answering an Athena ``SHOW`` statement, None if ``text`` is not one."""
+    if not re.match(r"SHOW\b", text, re.I):
+        return None
+    for pattern, kind in _SHOW:
+        m = pattern.fullmatch(text)
+        if m is None:
+            continue
+        if kind in ("partitions", "columns"):
+            _check_table(m.group(1).strip('"`'))
+        return _SHOW_SQL[kind]
+    if re.match(r"SHOW\s+CREATE\s+TABLE", text, re.I):
+        raise QueryRefused(
+            "SHOW CREATE TABLE: 'vpcflow athena-ddl' prints the CREATE EXTERNAL TABLE for Athena"
+        )
+    raise QueryError(
+        "SQL error: this SHOW statement is not supported; use SHOW TABLES, SHOW DATABASES, "
+        f"SHOW PARTITIONS {TABLE} or SHOW COLUMNS IN {TABLE}"
+    )
+
+
+def _check_table(name: str) -> None:
+    if name.lower() != TABLE:
+        raise QueryError(f"SQL error: table {name!r} does not exist; the table is {TABLE}")
 
 
 def _fix_trino_semantics(node: exp.Expression) -> exp.Expression:
     # Trino's day_of_week/dow is ISO (Monday=1 .. Sunday=7); DuckDB's dayofweek is Sunday=0.
     if isinstance(node, exp.DayOfWeek):
         return exp.DayOfWeekIso(this=node.this)
+    # to_iso8601(timestamp): Trino prints milliseconds and Z for UTC.
+    if (
+        isinstance(node, exp.Anonymous)
+        and str(node.this).lower() == "to_iso8601"
+        and len(node.expressions) == 1
+    ):
+        ts = exp.cast(node.expressions[0], exp.DataType.build("TIMESTAMPTZ"))
+        return exp.func("strftime", ts, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%gZ"))
+    # contains(cidr, CAST(addr AS IPADDRESS)): CIDR membership, not array membership.
+    if isinstance(node, exp.ArrayContains) and _is_cidr_test(node):
+        cidr = _strip_ip_cast(node.this)
+        addr = _strip_ip_cast(node.expression)
+        return exp.Paren(
+            this=exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.GT(
+                            this=exp.func("strpos", addr.copy(), exp.Literal.string(":")),
+                            expression=exp.Literal.number(0),
+                        ),
+                        true=exp.func("vpcflow_ipv6_in_subnet", addr.copy(), cidr.copy()),
+                    )
+                ],
+                default=exp.func("vpcflow_ipv4_in_subnet", addr, cidr),
+            )
+        )
+    if isinstance(node, exp.Cast) and _is_ip_type(node.to):
+        return exp.cast(node.this, exp.DataType.build("VARCHAR"))
     return node
 
 
-def to_engine_sql(query: str, dialect: str, engine_dialect: str = "duckdb") -> str:
-    """Parse ``query`` in ``dialect``, refuse anything but a read, return it in ``engine_dialect``."""
+def _unqualify(node: exp.Expression) -> exp.Expression:
+    # "default"."vpc_flow_logs", awsdatacatalog.default.vpc_flow_logs: the one table.
+    if isinstance(node, exp.Table) and node.name.lower() == TABLE and (node.db or node.catalog):
+        node = node.copy()
+        node.set("db", None)
+        node.set("catalog", None)
+    return node
+
+
+def _is_ip_type(t: exp.DataType | None) -> bool:
+    return isinstance(t, exp.DataType) and t.this in (
+        exp.DataType.Type.IPADDRESS,
+        exp.DataType.Type.IPPREFIX,
+    )
+
+
+def _strip_ip_cast(e: exp.Expression) -> exp.Expression:
+    if isinstance(e, exp.Cast) and _is_ip_type(e.to):
+        return exp.cast(e.this, exp.DataType.build("VARCHAR"))
+    return e
+
+
+def _is_cidr_test(node: exp.ArrayContains) -> bool:
+    first, second = node.this, node.expression
+    if isinstance(second, exp.Cast) and _is_ip_type(second.to):
+        return True
+    if isinstance(first, exp.Cast) and _is_ip_type(first.to):
+        return True
+    return isinstance(first, exp.Literal) and first.is_string and "/" in first.this
+
+
+def _name_columns(tree: exp.Expression) -> exp.Expression:
+    """Name unnamed result columns ``_colN`` (N: position in the select list), as Athena does."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if isinstance(select, exp.Subquery):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return tree
+    items = select.expressions
+    if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star) for e in items):
+        return tree  # positions after a * are not known before it is expanded
+    for i, e in enumerate(items):
+        if isinstance(e, exp.Alias | exp.Column | exp.Dot):
+            continue
+        items[i] = exp.alias_(e, f"_col{i}", quoted=True)
+    select.set("expressions", items)
+    return tree
+
+
+def _parse(text: str, read: str) -> list[exp.Expression]:
+    try:
+        return [s for s in sqlglot.parse(text, read=read) if s is not None]
+    except SqlglotParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        where = f" at line {err.get('line')}, column {err.get('col')}" if err.get("line") else ""
+        desc = (err.get("description") or str(exc)).splitlines()[0]
+        raise QueryError(f"SQL syntax error{where}: {desc}") from None
+    except SqlglotError as exc:  # the tokenizer: an unterminated string, name or comment
+        raise QueryError(
+            "SQL syntax error: the query cannot be read (an unterminated string, quoted name "
+            f"or comment?): {str(exc).splitlines()[0][:120]}"
+        ) from None
+
+
+def _windowed(tree: exp.Expression, window: tuple[int | None, int | None]) -> exp.Expression:
+    """Every reference to the table reads only flows starting in ``[since, until)``."""
+    since, until = window
+    conds = []
+    # `date` is the partition column: bounding it too lets the engine skip whole partitions.
+    if since is not None:
+        conds.append(f'"date" >= CAST(to_timestamp({int(since)}) AS DATE)')
+        conds.append(f'"start" >= {int(since)}')
+    if until is not None:
+        conds.append(f'"date" <= CAST(to_timestamp({int(until)}) AS DATE)')
+        conds.append(f'"start" < {int(until)}')
+    if not conds:
+        return tree
+    inner = sqlglot.parse_one(f"SELECT * FROM {TABLE} WHERE {' AND '.join(conds)}", read="duckdb")
+
+    def sub(node):
+        if isinstance(node, exp.Table) and node.name.lower() == TABLE and not node.db:
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(TABLE))
+            return exp.Subquery(this=inner.copy(), alias=alias.copy())
+        return node
+
+    return tree.transform(sub)
+
+
+def to_engine_sql(
+    query: str,
+    dialect: str,
+    engine_dialect: str = "duckdb",
+    window: tuple[int | None, int | None] | None = None,
+) -> str:
+    """Parse ``query`` in ``dialect``, refuse anything but a read, return it in ``engine_dialect``.
+
+    The SQL handed to the engine is always generated from the parsed tree, never the text as
+    given: what runs is exactly what was checked. ``window`` (Unix seconds ``since, until``,
+    either None) limits the table to the flows that start in it.
+    """
     read = READ_DIALECTS.get(dialect.lower())
     if read is None:
         raise QueryError(f"unknown SQL dialect {dialect!r}; use one of: {', '.join(READ_DIALECTS)}")
@@ -39,21 +237,28 @@ def to_engine_sql(query: str, dialect: str, engine_dialect: str = "duckdb") -> s
     if not text:
         raise QueryError("empty query")
     try:
-        statements = [s for s in sqlglot.parse(text, read=read) if s is not None]
-    except SqlglotParseError as exc:
-        err = exc.errors[0] if exc.errors else {}
-        where = f" at line {err.get('line')}, column {err.get('col')}" if err.get("line") else ""
-        raise QueryError(f"SQL syntax error{where}: {err.get('description') or exc}") from exc
-    if len(statements) != 1:
-        raise QueryRefused("run one statement at a time")
-    tree = statements[0]
-    if not isinstance(tree, _ALLOWED_ROOTS):
-        kind = tree.key.upper()
-        raise QueryRefused(
-            f"only read queries (SELECT ...) run on the store; {kind} statements are refused"
-        )
-    if read == engine_dialect:
-        return text
-    if read in ("athena", "trino", "presto"):
-        tree = tree.transform(_fix_trino_semantics)
-    return tree.sql(dialect=engine_dialect)
+        show = _show(text) if read in _TRINO else None
+        if show is not None:
+            text, read = show, "duckdb"
+        statements = _parse(text, read)
+        if len(statements) != 1:
+            raise QueryRefused("run one statement at a time")
+        tree = statements[0]
+        if not isinstance(tree, _ALLOWED_ROOTS):
+            kind = tree.key.upper()
+            if isinstance(tree, exp.Command):
+                kind = str(tree.this).upper()
+            raise QueryRefused(
+                f"only read queries (SELECT ...) run on the store; {kind} statements are refused"
+            )
+        tree = tree.transform(_unqualify)
+        if read in _TRINO:
+            tree = _name_columns(tree.transform(_fix_trino_semantics))
+        if window is not None:
+            tree = _windowed(tree, window)
+        return tree.sql(dialect=engine_dialect)
+    except RecursionError:
+        raise QueryError(
+            "SQL error: the query is nested too deeply (hundreds of levels of parentheses or "
+            "subqueries); simplify it"
+        ) from None

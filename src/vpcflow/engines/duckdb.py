@@ -8,15 +8,17 @@ read other files, write, or attach databases.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
 
 from .. import schema, settings
-from ..errors import QueryError, QueryRefused
-from . import TABLE, Engine, QueryResult, functions
+from ..errors import QueryError, QueryRefused, QueryTimeout
+from . import TABLE, Engine, QueryResult, functions, inventory
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -62,7 +64,8 @@ class DuckDBEngine(Engine):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [str(p) for p in self.store.files()]
-        if self._con is not None and files == self._files:
+        state = files + inventory.state(self.store)
+        if self._con is not None and state == self._files:
             return self._con
         if self._con is not None:
             self._con.close()
@@ -76,11 +79,12 @@ class DuckDBEngine(Engine):
         con.execute("SET TimeZone = 'UTC'")
         con.execute(view_sql(files))
         _register_functions(con)
+        inventory.register(con, self.store)
         data_dir = str(self.store.path / "data")
         con.execute(f"SET allowed_directories = [{_sql_literal(data_dir)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        self._con, self._files = con, files
+        self._con, self._files = con, state
         return con
 
     def refresh(self) -> None:
@@ -91,6 +95,31 @@ class DuckDBEngine(Engine):
             self._con.close()
             self._con = None
 
+    def stream(
+        self,
+        query: str,
+        *,
+        dialect: str = "athena",
+        limit: int | None = None,
+        timeout: float | None = None,
+        batch_rows: int = 10_000,
+        window: tuple[int | None, int | None] | None = None,
+    ) -> ResultStream:
+        sql = to_engine_sql(query, dialect, self.dialect, window)
+        con = self._connect()
+        stream = ResultStream(con, sql, limit, timeout)
+        try:
+            rel = con.sql(sql)
+            if rel is None:
+                raise QueryRefused("only read queries (SELECT ...) run on the store")
+            stream.start(rel.to_arrow_reader(batch_rows))
+        except BaseException as exc:
+            stream.close()
+            if isinstance(exc, duckdb.Error) or _interrupted(exc):
+                raise stream.error(exc) from None
+            raise
+        return stream
+
     def query(
         self,
         query: str,
@@ -98,48 +127,154 @@ class DuckDBEngine(Engine):
         dialect: str = "athena",
         limit: int | None = None,
         timeout: float | None = None,
+        window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
-        sql = to_engine_sql(query, dialect, self.dialect)
-        con = self._connect()
-        timer = None
+        batch = min(limit + 1, 100_000) if limit else 100_000
+        with self.stream(
+            query, dialect=dialect, limit=limit, timeout=timeout, batch_rows=batch, window=window
+        ) as res:
+            table = pa.Table.from_batches(list(res), schema=res.schema)
+        return QueryResult(table, res.truncated, res.sql)
+
+
+class ResultStream:
+    """The batches of a running query, at most ``limit`` rows, within ``timeout`` seconds.
+
+    The time limit covers the whole life of the stream (also the time the caller spends on
+    each batch), so a slow consumer cannot keep a query running past it. Sums that DuckDB
+    computes as HUGEINT come out as int64, as Athena's bigint.
+    """
+
+    def __init__(self, con, sql: str, limit: int | None, timeout: float | None):
+        self.con = con
+        self.sql = sql
+        self.limit = limit or None
+        self.timeout = timeout or None
+        self.truncated = False
+        self.rows = 0
+        self.schema: pa.Schema | None = None
+        self._reader = None
+        self._deadline = time.monotonic() + timeout if timeout else None
+        self._timer = None
         if timeout:
-            timer = threading.Timer(timeout, con.interrupt)
-            timer.daemon = True
-            timer.start()
+            self._timer = threading.Timer(timeout, con.interrupt)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def start(self, reader) -> None:
+        self._reader = reader
+        self.schema = _bigint_schema(reader.schema)
+
+    def __enter__(self) -> ResultStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _check_time(self) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise QueryTimeout(f"query cancelled after the {self.timeout:g} s time limit")
+
+    def error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, duckdb.InterruptException) or _interrupted(exc):
+            if self._deadline is not None and time.monotonic() >= self._deadline - 0.05:
+                return QueryTimeout(f"query cancelled after the {self.timeout:g} s time limit")
+            # Not the time limit: the user pressed Ctrl-C while DuckDB was running.
+            return KeyboardInterrupt()
+        if isinstance(exc, duckdb.PermissionException):
+            return QueryRefused(
+                f"query refused: it may only read the store's table {TABLE} "
+                f"({str(exc).splitlines()[0]})"
+            )
+        return sql_error(exc)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._reader is None:
+            return
         try:
-            rel = con.sql(sql)
-            if rel is None:
-                raise QueryRefused("only read queries (SELECT ...) run on the store")
-            if limit:
-                reader = rel.to_arrow_reader(min(limit + 1, 100_000))
-                batches, n = [], 0
-                for b in reader:
-                    batches.append(b)
-                    n += b.num_rows
-                    if n > limit:
-                        break
-                table = (
-                    pa.Table.from_batches(batches, schema=reader.schema)
-                    if batches
-                    else reader.read_all()
-                )
-                truncated = table.num_rows > limit
-                table = table.slice(0, limit)
+            for batch in self._reader:
+                self._check_time()
+                if self.limit is not None and self.rows + batch.num_rows > self.limit:
+                    keep = self.limit - self.rows
+                    self.truncated = True
+                    if keep > 0:
+                        self.rows += keep
+                        yield _to_bigint(batch.slice(0, keep), self.schema)
+                    break
+                self.rows += batch.num_rows
+                yield _to_bigint(batch, self.schema)
+                self._check_time()
             else:
-                table = rel.to_arrow_table()
-                truncated = False
-        except duckdb.InterruptException as exc:
-            raise QueryError(
-                f"query cancelled after the {timeout:g} s time limit (--timeout)"
-            ) from exc
-        except duckdb.PermissionException as exc:
-            raise QueryRefused(
-                f"query refused: it may only read the store's table {TABLE} ({str(exc).splitlines()[0]})"
-            ) from exc
-        except duckdb.Error as exc:
-            msg = str(exc).strip().splitlines()[0]
-            raise QueryError(f"{msg}\nSQL run: {sql}") from exc
+                return
+            # Stopped at the limit: the batch that crossed it already showed there is more.
+        except (duckdb.Error, RuntimeError) as exc:
+            if isinstance(exc, duckdb.Error) or _interrupted(exc):
+                raise self.error(exc) from None
+            raise
         finally:
-            if timer is not None:
-                timer.cancel()
-        return QueryResult(table, truncated, sql)
+            self.close()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    # DuckDB reports an interrupted query (Ctrl-C, or the time limit's interrupt()) as a plain
+    # RuntimeError on some builds, as InterruptException on others.
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")
+
+
+def _bigint_schema(schema: pa.Schema) -> pa.Schema:
+    fields = []
+    for f in schema:
+        if pa.types.is_decimal(f.type) and f.type.scale == 0:
+            f = f.with_type(pa.int64())
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _to_bigint(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema):
+        return batch
+    try:
+        return batch.cast(schema)
+    except (pa.ArrowInvalid, OverflowError) as exc:
+        raise QueryError(
+            f"a result value exceeds the bigint range (-2^63 .. 2^63-1): {exc}"
+        ) from None
+
+
+_DUCKDB_KIND = re.compile(r"^[A-Za-z ]*Error:\s*")
+_NO_TABLE = re.compile(r"Table with name (\S+) does not exist", re.I)
+_NO_FUNCTION = re.compile(
+    r"(?:Scalar |Aggregate |Table )?Function with name (\S+) does not exist", re.I
+)
+_NO_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found')
+
+
+def sql_error(exc: Exception) -> QueryError:
+    """A DuckDB error as a one-line SQL error (without the engine's own prefixes and context)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    msg = _DUCKDB_KIND.sub("", first).rstrip("!")
+    m = _NO_TABLE.search(msg)
+    if m:
+        return QueryError(f"SQL error: table {m.group(1)} does not exist; the table is {TABLE}")
+    m = _NO_FUNCTION.search(msg)
+    if m:
+        return QueryError(f"SQL error: function {m.group(1)} is not known")
+    m = _NO_COLUMN.search(msg)
+    if m:
+        hint = ""
+        cand = re.search(r"Candidate bindings: (.*)", text)
+        if cand:
+            hint = f" (did you mean {cand.group(1).strip()}?)"
+        return QueryError(f"SQL error: column {m.group(1)} does not exist{hint}")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryError(f"SQL error: out of memory ({msg}); raise VPCFLOW_MEMORY_LIMIT")
+    return QueryError(f"SQL error: {msg}")

@@ -49,8 +49,26 @@ MACROS = {
 
 
 def lookup(addresses) -> pa.Table:
-    """One row per address: scope, country, country name, AS organisation, AWS service, region."""
-    arr = pa.array([str(a) for a in addresses], type=pa.string())
+    """One row per address: scope, country, country name, AS organisation, AWS service, region.
+
+    ``ConfigError`` names every value that is not an IPv4 or IPv6 address."""
+    import ipaddress
+
+    from ..errors import ConfigError
+
+    texts = [str(a).strip() for a in addresses]
+    bad = []
+    for t in texts:
+        try:
+            ipaddress.ip_address(t)
+        except ValueError:
+            bad.append(t)
+    if bad:
+        raise ConfigError(
+            f"not an IPv4 or IPv6 address: {', '.join(repr(b) for b in bad[:5])}"
+            + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        )
+    arr = pa.array(texts, type=pa.string())
     return pa.table(
         {
             "address": arr,

@@ -1,8 +1,9 @@
 """The AWS service and region of an address, from AWS's published ``ip-ranges.json``.
 
 ``vpcflow enrich update`` (:func:`update`) downloads the current file once into a per-user data
-directory; lookups read that copy and never touch the network. Without a downloaded file
-``aws_service()`` is NULL and a warning says how to get it.
+directory (``--file`` loads a copy from disk instead, for machines without internet access);
+lookups read that copy and never touch the network. Without the file ``aws_service()`` is NULL
+and a warning, given once per data directory, says how to get it.
 
 Where     default                                          override
 file      ``$XDG_DATA_HOME/vpcflow/ip-ranges.json``         ``VPCFLOW_IP_RANGES_FILE``
@@ -61,15 +62,31 @@ def _validate(doc, where: str) -> int:
     return len(doc["prefixes"]) + len(doc.get("ipv6_prefixes") or [])
 
 
-def update(url: str | None = None, path: str | os.PathLike | None = None, timeout: float = 30.0):
-    """Download ``ip-ranges.json`` from ``url`` into ``path`` (atomically) and return a report."""
-    url = url or default_url()
+def update(
+    url: str | None = None,
+    path: str | os.PathLike | None = None,
+    timeout: float = 30.0,
+    file: str | os.PathLike | None = None,
+):
+    """Download ``ip-ranges.json`` from ``url`` (or copy a local ``file`` of it, for machines
+    without internet access) into ``path`` (atomically) and return a report."""
     target = Path(path) if path else default_path()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user's URL
-            body = resp.read()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise SourceError(f"cannot download AWS IP ranges from {url}: {exc}") from exc
+    if file is not None:
+        url = str(file)
+        try:
+            body = Path(file).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    else:
+        url = url or default_url()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user's URL
+                body = resp.read()
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise SourceError(
+                f"cannot download AWS IP ranges from {url}: {exc}; on a machine without internet "
+                "access, copy ip-ranges.json there and load it from the file"
+            ) from exc
     try:
         doc = json.loads(body)
     except ValueError as exc:
@@ -140,7 +157,7 @@ def load(path: str | os.PathLike | None = None) -> AwsRanges | None:
     except OSError:
         with _lock:
             if ("missing", 0.0) not in _cache:
-                log.warning("no AWS IP ranges file at %s: run `vpcflow enrich update`", target)
+                _warn_missing_once(target)
                 _cache[("missing", 0.0)] = None
         return None
     key = (str(target), mtime)
@@ -154,6 +171,26 @@ def load(path: str | os.PathLike | None = None) -> AwsRanges | None:
                 ) from exc
             _cache[key] = AwsRanges(doc, str(target))
         return _cache[key]
+
+
+def _warn_missing_once(target: Path) -> None:
+    # Said once per data directory, not on every command: aws_service() being NULL is the
+    # documented behaviour without the file, and the first warning said how to get it.
+    marker = settings.data_dir() / "ip-ranges.missing-warned"
+    if marker.exists():
+        log.info("no AWS IP ranges file at %s: aws_service() and aws_region() are NULL", target)
+        return
+    log.warning(
+        "no AWS IP ranges file at %s: aws_service() and aws_region() are NULL until "
+        "`vpcflow enrich update` (or `vpcflow enrich update --file ip-ranges.json`) loads one; "
+        "this is said once",
+        target,
+    )
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(target) + "\n")
+    except OSError:
+        pass
 
 
 def service(values) -> pa.Array:

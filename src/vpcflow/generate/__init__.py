@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -33,6 +36,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..timeparse import to_epoch
 from . import attacks as _attacks
+from . import inventory as _inventory
 from . import output, topology, traffic
 from .attacks import TYPES as ATTACK_TYPES
 from .attacks import parse_attacks
@@ -72,6 +76,7 @@ class GenerateReport:
     incidents: list[dict] = field(default_factory=list)
     start: str = ""
     end: str = ""
+    interfaces: Path | None = None  # the describe-network-interfaces JSON of the VPC
 
     @property
     def records_per_second(self) -> float:
@@ -87,6 +92,7 @@ class GenerateReport:
             "incidents": len(self.incidents),
             "start": self.start,
             "end": self.end,
+            "interfaces": str(self.interfaces) if self.interfaces else None,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second),
         }
@@ -106,6 +112,7 @@ def generate(
     hours: float = 24.0,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> GenerateReport:
     """Write ``records`` flow-log records covering ``hours`` from ``start`` under ``out_dir``.
 
@@ -114,6 +121,10 @@ def generate(
     ``hive`` (aws-account-id=.../year=...) or ``flat``; ``hourly`` adds the hour level.
     ``attacks`` is ``"all"`` or a comma list of ``ATTACK_TYPES``. ``progress(done, total)`` is
     called after each file.
+
+    ``out_dir`` must be new or empty unless ``force`` (then its contents are replaced). The
+    logs are written beside it and moved into place when complete: an interrupted or failed
+    run leaves ``out_dir`` as it was.
     """
     t_begin = time.perf_counter()
     if version not in VERSIONS:
@@ -124,10 +135,48 @@ def generate(
         raise ConfigError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     if records < 1:
         raise ConfigError("records must be at least 1")
+    final = Path(out_dir)
+    if final.exists() and not final.is_dir():
+        raise ConfigError(f"{final}: is a file, not a directory for the generated logs")
+    if final.is_dir() and any(final.iterdir()) and not force:
+        raise ConfigError(
+            f"{final}: not empty; generate into a new or empty directory, or use force=True to "
+            "replace its contents"
+        )
     if not hours > 0:
         raise ConfigError("hours must be positive")
     types = parse_attacks(attacks)
-    out = Path(out_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.generating-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out, 0o777 & ~umask)  # mkdtemp's 0700 would become the output directory's mode
+    try:
+        report = _generate(
+            out, final, records, seed, version, fmt, layout, hourly, types, start, hours,
+            workers, progress, t_begin,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    _move_into_place(out, final)
+    return report
+
+
+def _move_into_place(staged: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.replaced-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _generate(
+    out, final, records, seed, version, fmt, layout, hourly, types, start, hours, workers,
+    progress, t_begin,
+) -> GenerateReport:  # fmt: skip
     t0 = to_epoch(start, name="start")
     t0 -= t0 % traffic.WINDOW
     n_windows = max(1, math.ceil(hours * 3600 / traffic.WINDOW))
@@ -147,7 +196,7 @@ def generate(
     n_attack = len(attack_cols["eni"])
     if n_attack * 2 > records:
         raise ConfigError(
-            f"--attacks adds {n_attack} records; use --records {n_attack * 2} or more so that "
+            f"the attacks add {n_attack} records: records must be {n_attack * 2} or more so that "
             "the incidents are not most of the data"
         )
     attack_window = np.clip((attack_cols["start"] - t0) // traffic.WINDOW, 0, n_windows - 1)
@@ -206,12 +255,15 @@ def generate(
         labels_path.write_text("[\n" + body + "\n]\n")
         if threats:
             (out / THREAT_LIST_FILE).write_text(_attacks.threat_list_text(threats))
+    # The VPC's interfaces as EC2 describes them, attached a month before the logs begin.
+    interfaces_path = _inventory.write(out / _inventory.FILE, attached=t0 - 30 * 86400)
     report = GenerateReport(
-        out_dir=out,
-        files=files,
+        out_dir=final,
+        interfaces=final / interfaces_path.relative_to(out),
+        files=[final / f.relative_to(out) for f in files],
         records=done,
         bytes=total_bytes,
-        labels=labels_path,
+        labels=final / LABELS_FILE if labels_path else None,
         seconds=time.perf_counter() - t_begin,
         incidents=labels,
         start=_attacks.iso(t0),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ..errors import QueryError
 from ..timeparse import to_datetime
 from .lexer import InsightsSyntaxError
 from .parser import parse
@@ -52,11 +53,15 @@ def _time_where(since: dt.datetime | None, until: dt.datetime | None) -> list[st
 
 def translate(query: str, *, since=None, until=None) -> Translation:
     """Translate a Logs Insights query into DuckDB SQL over ``vpc_flow_logs``."""
-    commands = parse(query)
-    t = Translator(query, commands)
-    sql, columns = t.run(
-        _time_where(to_datetime(since, name="since"), to_datetime(until, name="until"))
-    )
+    where = _time_where(to_datetime(since, name="since"), to_datetime(until, name="until"))
+    try:
+        commands = parse(query)
+        t = Translator(query, commands)
+        sql, columns = t.run(where)
+    except RecursionError:
+        raise QueryError(
+            "Logs Insights query nested too deeply (hundreds of levels of parentheses); simplify it"
+        ) from None
     return Translation(query, sql, columns, t.warnings)
 
 

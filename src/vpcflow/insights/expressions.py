@@ -33,6 +33,21 @@ DISCOVERED = {
 }
 SYNTHETIC = ("@timestamp", "@message", "@ingestionTime")
 
+
+def _camel(aws_name: str) -> str:
+    head, *rest = aws_name.split("-")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+# The camelCase spelling of every other field (vpcId, tcpFlags, pktSrcAddr, flowDirection, ...),
+# as the discovered fields are spelled; the column names work too.
+for _f in schema.FIELDS:
+    for _name in {_camel(_f.name), _camel(_f.name).replace("addr", "Addr")}:
+        DISCOVERED.setdefault(_name, _f.column)
+
+# Values of the enumerated fields: written unquoted, they are read as field names.
+_BARE_VALUES = {"ACCEPT", "REJECT", "OK", "NODATA", "SKIPDATA", "ingress", "egress"}
+
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _UNIT_TRUNC = {"mo": "month", "q": "quarter", "y": "year"}
 
@@ -154,9 +169,12 @@ class Expressions:
         hit = rel.cols.get(node.name)
         if hit is not None:
             return hit
-        self.warnings.append(
-            f"field {node.name!r} is not a flow-log field here; like Logs Insights, it is empty"
-        )
+        hint = ""
+        if node.name in _BARE_VALUES or node.name.upper() in _BARE_VALUES:
+            hint = f'; to compare with the text {node.name}, quote it: "{node.name}"'
+        msg = f"field {node.name!r} is not a flow-log field here; like Logs Insights, it is empty{hint}"
+        if msg not in self.warnings:
+            self.warnings.append(msg)
         return "NULL", "null"
 
     @staticmethod
@@ -337,6 +355,18 @@ class Expressions:
             if isinstance(lit_cidr, str):
                 return (v6 if ":" in lit_cidr else v4), "bool"
             return f"(CASE WHEN contains({cidr}, ':') THEN {v6} ELSE {v4} END)", "bool"
+        # vpcflow's own: names from the store's interface inventory (vpcflow interfaces sync).
+        if name in ("interface_name", "interfacename"):
+            arity(1)
+            return f"interface_name({text(0)})", "str"
+        if name in ("address_owner", "addressowner", "address_interface", "addressinterface"):
+            arity(1, 2)
+            fn = "address_owner" if "owner" in name else "address_interface"
+            if nargs == 1:
+                return f"{fn}({text(0)})", "str"
+            t, k = arg(1)
+            at = f"epoch({t})" if k == "ts" else f"CAST({t} AS DOUBLE)"
+            return f"{fn}({text(0)}, {at})", "str"
         known = sorted(
             AGGREGATES
             | {
@@ -372,6 +402,9 @@ class Expressions:
                 "isIpInSubnet",
                 "isIpv4InSubnet",
                 "isIpv6InSubnet",
+                "interface_name",
+                "address_owner",
+                "address_interface",
             }
         )
         raise self.err(

@@ -153,7 +153,21 @@ class Translator(Expressions):
         )
 
     def cmd_sort(self, cmd: Command, rel: Rel) -> Rel:
-        rel.order = [(self.expr(e, rel)[0], desc) for e, desc in cmd.keys]
+        order = []
+        for e, desc in cmd.keys:
+            # `stats count(*) ... | sort count(*) desc`: a key written as a result column of
+            # stats is that column (the aggregate is not computed again).
+            name = " ".join(e.text.split())
+            if not isinstance(e, Field) and name in rel.cols:
+                order.append((rel.cols[name][0], desc))
+                continue
+            sql, kind = self.expr(e, rel)
+            if kind == "null":
+                # A field that does not exist here (e.g. @timestamp after a stats that did
+                # not keep it): Logs Insights sorts by nothing; so do we, with the warning.
+                continue
+            order.append((sql, desc))
+        rel.order = order
         return rel
 
     def cmd_limit(self, cmd: Command, rel: Rel) -> Rel:

@@ -6,6 +6,7 @@ Each file starts with a header of ``--`` comments::
     -- description: One line for `vpcflow queries`.
     -- source: https://docs.aws.amazon.com/...
     -- param: limit (int) = 10: most rows to return
+    -- param: eni (string, required): the network interface ID
 
 and uses ``{{name}}`` where a parameter goes. Values are checked against their type and
 inserted as SQL literals (``int``: a whole number; ``string``: a quoted string; ``cidr``: an
@@ -25,7 +26,9 @@ from ..errors import QueryError
 __all__ = ["NamedQuery", "Param", "all_queries", "get", "render"]
 
 _HEADER = re.compile(r"^--\s*(name|description|source):\s*(.*?)\s*$")
-_PARAM = re.compile(r"^--\s*param:\s*(\w+)\s*\((int|string|cidr)\)\s*=\s*(\S*)\s*:\s*(.*?)\s*$")
+_PARAM = re.compile(
+    r"^--\s*param:\s*(\w+)\s*\((int|string|cidr)(\s*,\s*required)?\)\s*(?:=\s*(\S*)\s*)?:\s*(.*?)\s*$"
+)
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -33,8 +36,12 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 class Param:
     name: str
     type: str
-    default: str
+    default: str | None  # None: required
     description: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,12 @@ def _load(text: str, filename: str) -> NamedQuery:
             break
         m = _PARAM.match(line)
         if m:
-            params.append(Param(*m.groups()))
+            name, typ, required, default, desc = m.groups()
+            if not required and default is None:
+                raise QueryError(
+                    f"named query {filename}: parameter {name} has neither a default nor 'required'"
+                )
+            params.append(Param(name, typ, None if required else default, desc))
             continue
         m = _HEADER.match(line)
         if m:
@@ -118,6 +130,12 @@ def render(query: NamedQuery, values: dict[str, str] | None = None) -> str:
         raise QueryError(
             f"named query {query.name} has no parameter {', '.join(sorted(unknown))}; "
             f"its parameters: {', '.join(sorted(known)) or 'none'}"
+        )
+    missing = [p for p in query.params if p.required and p.name not in values]
+    if missing:
+        raise QueryError(
+            f"named query {query.name} needs "
+            + ", ".join(f"parameter {p.name} ({p.description})" for p in missing)
         )
     literals: dict[str, str] = {}
     for p in query.params:

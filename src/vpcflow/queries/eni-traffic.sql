@@ -1,7 +1,7 @@
 -- name: eni-traffic
 -- description: The traffic of one network interface: each conversation with bytes, packets and verdicts.
 -- source: lecture "VPC Flow Logs + Athena": look at the ENI of the public instance
--- param: eni (string) = eni-0123456789abcdef0: the network interface ID
+-- param: eni (string, required): the network interface ID, eni-...
 -- param: limit (int) = 100: most rows to return
 SELECT srcaddr,
        dstaddr,

@@ -1,8 +1,8 @@
 -- name: subnet-to-subnet
 -- description: Traffic between two IPv4 subnets (CIDR blocks), both directions, by action.
 -- source: lecture "VPC Flow Logs + Athena": flow logs of a subnet; traffic between subnets
--- param: a (cidr) = 10.0.1.0/24: first IPv4 CIDR block
--- param: b (cidr) = 10.0.2.0/24: second IPv4 CIDR block
+-- param: a (cidr, required): first IPv4 CIDR block, e.g. 10.0.1.0/24
+-- param: b (cidr, required): second IPv4 CIDR block, e.g. 10.0.2.0/24
 -- An address is turned into a number with split_part, which Athena and DuckDB both have;
 -- IPv6 addresses give NULL and never match.
 WITH flows AS (

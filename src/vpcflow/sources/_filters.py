@@ -39,7 +39,7 @@ class Filters:
             to_datetime(until, name="until"),
         )
         if f.since and f.until and f.since >= f.until:
-            raise ConfigError("--since must be earlier than --until")
+            raise ConfigError("since must be earlier than until")
         return f
 
     @property

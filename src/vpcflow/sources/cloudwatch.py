@@ -91,7 +91,7 @@ def _group_arn(logs, group: str, api_region: str) -> str:
             break
         kw["nextToken"] = page["nextToken"]
     raise SourceError(
-        f"no such log group {group!r} in {api_region}: check the name and --aws-region"
+        f"no such log group {group!r} in {api_region}: check the name and the AWS region"
     )
 
 

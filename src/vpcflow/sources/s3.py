@@ -248,18 +248,65 @@ def iter_s3(
         workers = DEFAULT_WORKERS if (manifest is not None or skip is not None) else 0
     workers = max(0, int(workers))
 
+    passed = 0
+
     def listed() -> Iterator[tuple[dict, KeyInfo, str]]:
+        nonlocal passed
         for obj in _Lister(s3, bucket, flt).objects(prefix):
             key = obj["Key"]
             info = parse_key(key)
             if not _wanted(key, info, flt):
                 continue
+            passed += 1
             etag = str(obj.get("ETag", "")).strip('"')
             # Known objects are still yielded (the store counts them as skipped) but never
             # prefetched: the store does not open them.
             yield obj, info, etag, is_done(f"s3://{bucket}/{key}", etag)
 
     yield from _prefetching(s3, bucket, listed(), workers)
+    if passed == 0 and flt.active:
+        log.warning("%s", _nothing_passed(s3, bucket, prefix, flt))
+
+
+_DIAGNOSE_KEYS = 100_000  # most keys listed to explain an empty result
+
+
+def _nothing_passed(s3, bucket: str, prefix: str, flt: Filters) -> str:
+    """Why no key under the prefix passed the filters: what was there, and which filter took it."""
+    where = f"s3://{bucket}/{prefix}"
+    counts = {"account": 0, "region": 0, "time": 0}
+    listed = 0
+    days: list = []
+    lister = _Lister(s3, bucket, Filters())
+    for obj in lister.objects(prefix):
+        key = obj["Key"]
+        info = parse_key(key)
+        if key.endswith("/") or info.layout is None:
+            continue
+        listed += 1
+        if info.day is not None:
+            days.append(info.day)
+        if not flt.account_ok(info.account):
+            counts["account"] += 1
+        elif not flt.region_ok(info.region):
+            counts["region"] += 1
+        elif not flt.overlaps(*_key_window(info)):
+            counts["time"] += 1
+        if listed >= _DIAGNOSE_KEYS:
+            break
+    if listed == 0:
+        return f"{where}: no flow-log objects under this prefix"
+    names = {
+        "account": f"account ({', '.join(sorted(flt.accounts or ()))})",
+        "region": f"key region ({', '.join(sorted(flt.regions or ()))})",
+        "time": "time range (since/until)",
+    }
+    why = ", ".join(f"{n:,} by the {names[k]}" for k, n in counts.items() if n)
+    span = f"; the keys cover {min(days)} to {max(days)}" if days else ""
+    more = "+" if listed >= _DIAGNOSE_KEYS else ""
+    return (
+        f"{where}: {listed:,}{more} flow-log objects listed, none passes the filters: {why}{span}"
+    )
 
 
 def _prefetching(s3, bucket: str, listed, workers: int) -> Iterator[RawObject]:

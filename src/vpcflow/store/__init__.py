@@ -56,6 +56,7 @@ class Store:
         self._meta = self.path / "_vpcflow"
         self._staging = self._meta / "staging"
         self.manifest = Manifest(self._meta / "manifest.jsonl")
+        self._inventory = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -198,6 +199,15 @@ class Store:
         """Records in the store, from the manifest (no data is read)."""
         return sum(f["rows"] for f in self.manifest.live_files())
 
+    @property
+    def inventory(self):
+        """The interface inventory kept beside the records (``vpcflow.store.inventory``)."""
+        if self._inventory is None:
+            from .inventory import Inventory
+
+            self._inventory = Inventory(self)
+        return self._inventory
+
     # -- writing ----------------------------------------------------------------------------
 
     def ingest(
@@ -308,6 +318,8 @@ class Store:
             "first_date": parts[0] if parts else None,
             "last_date": parts[-1] if parts else None,
             "partitions": len(parts),
+            "interfaces": sum(1 for r in self.inventory.latest().values() if not r["seen_until"]),
+            "interface_snapshots": len(self.inventory.files()),
         }
 
     def quarantined(self) -> Iterator[dict]:

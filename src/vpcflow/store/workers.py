@@ -135,7 +135,9 @@ class Workers:
                 str(wid),
                 str(os.getpid()),
             ]
-            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+            # Their own process group: Ctrl-C at the terminal (SIGINT to the foreground group)
+            # reaches the parent only, which stops them and reports once.
+            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL, process_group=0)
             child_end.close()
             self.conns.append(Connection(parent_end.detach()))
             self.procs.append(p)

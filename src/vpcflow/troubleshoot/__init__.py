@@ -11,6 +11,7 @@ folding repeated conversations (the same client, server and port) into one ranke
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -20,13 +21,14 @@ import pyarrow as pa
 
 from ..errors import ConfigError
 from ..timeparse import to_epoch
-from .configs import Configs, load_configs
+from .configs import Configs, interfaces_from_inventory, load_configs
 from .conversations import Conversation, Flow, pair_flows
 from .fetch import fetch_configs, store_interface_ids
-from .verdicts import ALLOWED, NACL, SG, SG_OR_NACL, Verdict, decide
+from .verdicts import ALLOWED, BPA, NACL, SG, SG_OR_NACL, Verdict, decide
 
 __all__ = [
     "ALLOWED",
+    "BPA",
     "NACL",
     "SG",
     "SG_OR_NACL",
@@ -40,6 +42,7 @@ __all__ = [
     "store_interface_ids",
     "troubleshoot",
     "verdicts_table",
+    "with_inventory",
 ]
 
 _FLOW_COLUMNS = (
@@ -170,6 +173,7 @@ def troubleshoot(
     one row whose ``occurrences`` counts them (``srcport`` is then None when the ports varied).
     ``since``/``until``: unix seconds, datetimes, dates, ISO strings or ``15m``/``2h``/``7d``.
     """
+    configs = with_inventory(store, configs)
     query = flows_query(
         interface_id,
         to_epoch(since, name="since"),
@@ -183,6 +187,27 @@ def troubleshoot(
         conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
     verdicts = [decide(c, configs) for c in conversations]
     return fold(verdicts)
+
+
+def with_inventory(store, configs: Configs | None) -> Configs | None:
+    """``configs`` with the interfaces of the store's inventory added (kinds and names).
+
+    Interfaces given explicitly win; the inventory fills in those missing and the names and
+    kinds a bare describe-network-interfaces entry lacks."""
+    inv = getattr(store, "inventory", None)
+    if not inv:
+        return configs
+    known = interfaces_from_inventory(inv.latest().values())
+    if configs is None:
+        return Configs(interfaces=known, names=inv.names())
+    merged = dict(known)
+    for eni_id, eni in configs.interfaces.items():
+        inv_eni = known.get(eni_id)
+        if inv_eni is not None and not eni.label:
+            kind = eni.kind if eni.kind not in ("", "interface") else inv_eni.kind
+            eni = dataclasses.replace(eni, label=inv_eni.label, kind=kind)
+        merged[eni_id] = eni
+    return Configs(configs.security_groups, configs.network_acls, merged, names=inv.names())
 
 
 def fold(verdicts: list[Verdict]) -> list[Verdict]:
@@ -246,6 +271,8 @@ _OUT_COLUMNS = (
     ("explanation", pa.string()),
     ("fix", pa.string()),
     ("basis", pa.string()),
+    ("interface_kind", pa.string()),  # from the inventory or describe-network-interfaces
+    ("interface_name", pa.string()),
 )
 
 

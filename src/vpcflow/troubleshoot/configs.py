@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..store.inventory.describe import classify
+from ..store.inventory.history import label, resolve_name
 
 __all__ = [
     "AclEntry",
@@ -24,6 +26,7 @@ __all__ = [
     "NetworkInterface",
     "Permission",
     "SecurityGroup",
+    "interfaces_from_inventory",
     "load_configs",
     "parse_network_acls",
     "parse_network_interfaces",
@@ -100,6 +103,29 @@ class NetworkInterface:
     group_ids: tuple[str, ...] = ()
     addresses: frozenset[str] = frozenset()  # private IPv4 and IPv6 addresses, normalised
     description: str = ""
+    kind: str = (
+        ""  # instance, nat-gateway, application-load-balancer, ... (vpcflow.store.inventory)
+    )
+    interface_type: str = ""  # EC2's InterfaceType
+    instance_id: str = ""
+    label: str = ""  # what reports print next to the id: "web-4, i-0abc", "NAT gateway nat-0abc"
+    requester_managed: bool = False  # created by an AWS service (RequesterManaged)
+
+    @property
+    def has_security_groups(self) -> bool:
+        """False for the kinds AWS gives no security groups (NAT gateway, TGW attachment,
+        Gateway Load Balancer and its endpoints), whatever ``Groups`` lists, and for a Network
+        Load Balancer created without any."""
+        from ..store.inventory import NO_SECURITY_GROUP_KINDS
+
+        if self.kind == "network-load-balancer":  # its groups are optional, and fixed at creation
+            return bool(self.group_ids)
+        if self.requester_managed and not self.group_ids:
+            return False  # a service's interface that EC2 lists without groups has none
+        return self.kind not in NO_SECURITY_GROUP_KINDS
+
+    def shown(self) -> str:
+        return f"{self.interface_id} ({self.label})" if self.label else self.interface_id
 
 
 @dataclass
@@ -109,6 +135,9 @@ class Configs:
     security_groups: dict[str, SecurityGroup] = field(default_factory=dict)
     network_acls: dict[str, NetworkAcl] = field(default_factory=dict)
     interfaces: dict[str, NetworkInterface] = field(default_factory=dict)
+    # The store's inventory look-ups (``vpcflow.store.inventory.Names``), when there is one:
+    # who held an address at the time of the records.
+    names: object | None = field(default=None, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.security_groups or self.network_acls or self.interfaces)
@@ -391,13 +420,55 @@ def parse_network_interfaces(
             p = f"{path}.Ipv6Addresses[{j}]"
             v = r.get(r.obj(a, p), "Ipv6Address", p, "string")
             addrs.add(r.address(v, f"{p}.Ipv6Address"))
+        description = r.get(o, "Description", path, "string", required=False, default="") or ""
+        attachment = r.get(o, "Attachment", path, "object", required=False, default={})
+        instance_id = r.get(attachment, "InstanceId", f"{path}.Attachment", "string", False, "")
+        itype = r.get(o, "InterfaceType", path, "string", required=False, default="") or ""
+        requester = r.get(o, "RequesterId", path, "string", required=False, default="") or ""
+        k = classify(itype, description, requester, instance_id)
+        tags = r.get(o, "TagSet", path, "list", required=False, default=[])
+        name = next(
+            (t.get("Value") for t in tags if isinstance(t, dict) and t.get("Key") == "Name"), None
+        )
+        row = {
+            "interface_id": eni,
+            "kind": k.kind,
+            "resource_id": k.resource_id or instance_id or None,
+            "instance_id": instance_id or None,
+        }
+        row["name"] = name or resolve_name(row)
         out[eni] = NetworkInterface(
             interface_id=eni,
             subnet_id=r.get(o, "SubnetId", path, "string", required=False, default=""),
             vpc_id=r.get(o, "VpcId", path, "string", required=False, default=""),
             group_ids=tuple(groups),
             addresses=frozenset(addrs),
-            description=r.get(o, "Description", path, "string", required=False, default="") or "",
+            description=description,
+            kind=k.kind,
+            interface_type=itype,
+            instance_id=instance_id or "",
+            label=label(row) if k.kind != "interface" or name else "",
+            requester_managed=r.get(o, "RequesterManaged", path, "boolean", False, False),
+        )
+    return out
+
+
+def interfaces_from_inventory(rows) -> dict[str, NetworkInterface]:
+    """:class:`NetworkInterface` objects from inventory rows (``Inventory.latest()`` values)."""
+    out = {}
+    for r in rows:
+        out[r["interface_id"]] = NetworkInterface(
+            interface_id=r["interface_id"],
+            subnet_id=r.get("subnet_id") or "",
+            vpc_id=r.get("vpc_id") or "",
+            group_ids=tuple(r.get("security_groups") or ()),
+            addresses=frozenset(r.get("private_addresses") or ()),
+            description=r.get("description") or "",
+            kind=r.get("kind") or "",
+            interface_type=r.get("interface_type") or "",
+            instance_id=r.get("instance_id") or "",
+            label=r.get("label") or label(r),
+            requester_managed=bool(r.get("requester_managed")),
         )
     return out
 

@@ -65,7 +65,7 @@ def fetch_configs(
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         raise SourceError(
             f"none of the {len(ids)} network interface(s) in the records ({shown}) exists in "
-            f"{where}: check --aws-region and --profile (the account that owns them)"
+            f"{where}: check the AWS region (--aws-region, region=) and profile (the account that owns them)"
         )
     if missing:
         log.warning(

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..store.inventory.describe import kind_title
 from .configs import DEFAULT_RULE_NUMBER, Configs, NetworkAcl, SecurityGroup
 from .conversations import Conversation
 from .rules import AclResult, SgResult, evaluate_acl, evaluate_security_groups
 
-__all__ = ["Verdict", "decide", "ALLOWED", "NACL", "SG", "SG_OR_NACL"]
+__all__ = ["Verdict", "decide", "ALLOWED", "BPA", "NACL", "SG", "SG_OR_NACL"]
 
 ALLOWED = "allowed"
 NACL = "network-acl"
 SG = "security-group"
 SG_OR_NACL = "security-group-or-network-acl"
+BPA = "block-public-access"  # version-8 records with reject-reason BPA
 
 _PROTO_NAMES = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 47: "GRE", 50: "ESP", 51: "AH"}
 
@@ -69,6 +71,8 @@ class Verdict:
     first_seen: int | None = None  # unix seconds
     last_seen: int | None = None
     occurrences: int = 1  # conversations folded into this row (troubleshoot)
+    interface_kind: str | None = None  # from the inventory or describe-network-interfaces
+    interface_name: str | None = None  # its label: "web-4, i-0abc", "NAT gateway nat-0abc"
     notes: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list, repr=False)  # from the configurations
 
@@ -115,14 +119,67 @@ def _traffic(protocol: int, port: int | None, response: bool) -> str:
     return proto_name(protocol)
 
 
+# What "the request never reached" names, per kind of interface.
+_THING = {
+    "instance": "the instance",
+    "nat-gateway": "the NAT gateway",
+    "application-load-balancer": "the load balancer",
+    "network-load-balancer": "the load balancer",
+    "classic-load-balancer": "the load balancer",
+    "load-balancer": "the load balancer",
+    "gateway-load-balancer": "the load balancer",
+    "gateway-load-balancer-endpoint": "the endpoint",
+    "vpc-endpoint": "the endpoint",
+    "transit-gateway-attachment": "the transit gateway",
+    "lambda": "the Lambda function",
+    "rds": "the database",
+    "elasticache": "the cache",
+    "redshift": "the cluster",
+}
+
+
+def _no_groups(kind: str, title: str) -> str:
+    if kind in ("", "interface", "aws-managed") or title == kind:
+        return "This AWS-managed interface has no security groups listed"
+    return f"{_article(title)} {title}'s interface has no security groups"
+
+
+def _article(title: str) -> str:
+    # "A NAT gateway", "An NLB", "An ALB": by how the word is spoken.
+    return "An" if title[:1] in "AEIOU" or title in ("NLB", "RDS") else "A"
+
+
+def _owner(addr: str, configs: Configs | None, here, at: int | None = None) -> str:
+    """' (web-4, i-0…)' after an address another known interface holds; '' otherwise."""
+    if not configs:
+        return ""
+    names = configs.names
+    if names is not None:  # the inventory knows who held it when
+        e = names.address(addr, at)
+        if e is not None:
+            return (
+                "" if here is not None and e.interface_id == here.interface_id else f" ({e.label})"
+            )
+    for eni in configs.interfaces_by_address().get(addr, ()):
+        if eni is here:
+            return ""
+        if eni.label:
+            return f" ({eni.label})"
+    return ""
+
+
 def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     """The verdict for one conversation, from the logs and, when given, the configurations."""
     req, resp = c.request, c.response
     inbound = c.direction == "inbound"
-    here = f"{c.interface_id}"
-    who = _ep(c.client[0], c.client[1], c.protocol)
-    to = _ep(c.server[0], c.server[1], c.protocol)
+    eni = configs.interfaces.get(c.interface_id) if configs else None
+    here = eni.shown() if eni else c.interface_id
+    thing = _THING.get(eni.kind if eni else "", "what is behind the interface")
+    at = min((x for x in (req.first, resp.first) if x is not None), default=None)
+    who = _ep(c.client[0], c.client[1], c.protocol) + _owner(c.client[0], configs, eni, at)
+    to = _ep(c.server[0], c.server[1], c.protocol) + _owner(c.server[0], configs, eni, at)
     what = _what(c)
+    no_sg = eni is not None and not eni.has_security_groups
     v = Verdict(
         interface_id=c.interface_id,
         protocol=c.protocol,
@@ -145,6 +202,8 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         bytes=req.total("bytes") + resp.total("bytes"),
         first_seen=min((x for x in (req.first, resp.first) if x is not None), default=None),
         last_seen=max((x for x in (req.last, resp.last) if x is not None), default=None),
+        interface_kind=(eni.kind or None) if eni else None,
+        interface_name=(eni.label or None) if eni else None,
     )
     if req.accepted and req.rejected:
         v.notes.append(
@@ -158,19 +217,45 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     if c.confidence != "high":
         guess = f" (Direction and initiator are a {c.confidence}-confidence guess: {'; '.join(c.basis)}.)"
 
-    if req.rejected:
+    if req.rejected and no_sg:
+        v.stage = "request inbound" if inbound else "request outbound"
+        v.verdict = NACL
+        d = "inbound" if inbound else "outbound"
+        title = kind_title(eni.kind)
+        if inbound:
+            happened = (
+                f"{who} tried to reach {to} ({what}) on {here}, and the request was rejected "
+                f"as it came in, so {thing} never saw it."
+            )
+        else:
+            happened = (
+                f"{here} tried to reach {to} ({what}) from {who}, and the request was rejected "
+                "on its way out."
+            )
+        v.explanation = (
+            f"{happened}\x00{_no_groups(eni.kind, title)}, so only the {d} rules of the "
+            "subnet's network ACL can have rejected it."
+        )
+        remote = c.client[0] if inbound else c.server[0]
+        v.fix = (
+            f"Add an {d} rule to the network ACL of {eni.subnet_id or 'the subnet'} allowing "
+            f"{_traffic(c.protocol, c.server[1], False)} {'from' if inbound else 'to'} "
+            f"{_host_cidr(remote)} (or the range it belongs to), numbered below any rule that "
+            "denies it; or pass --network-acls to let vpcflow name the rule."
+        )
+    elif req.rejected:
         v.stage = "request inbound" if inbound else "request outbound"
         v.verdict = SG_OR_NACL
         if inbound:
             v.explanation = (
                 f"{who} tried to reach {to} ({what}) on {here}, and the request was rejected "
-                "as it came in, so the instance never saw it.\x00Either no inbound rule of the "
+                f"as it came in, so {thing} never saw it.\x00Either no inbound rule of the "
                 "interface's security groups allows it, or the subnet's network ACL denies it "
                 "inbound; a single rejected record cannot tell which, because both check the "
                 "request before it arrives."
             )
             v.fix = (
-                f"Check the security groups of {here} for an inbound rule allowing {what} from "
+                f"Check the security groups of {c.interface_id} for an inbound rule allowing {what} from "
                 f"{c.client[0]}, and the inbound rules of the subnet's network ACL; or pass "
                 "--security-groups, --network-acls and --network-interfaces to let vpcflow check."
             )
@@ -182,7 +267,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "cannot tell which."
             )
             v.fix = (
-                f"Check the security groups of {here} for an outbound rule allowing {what} to "
+                f"Check the security groups of {c.interface_id} for an outbound rule allowing {what} to "
                 f"{c.server[0]}, and the outbound rules of the subnet's network ACL; or pass "
                 "--security-groups, --network-acls and --network-interfaces to let vpcflow check."
             )
@@ -229,13 +314,33 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
                 "connection fails, look at the host: nothing listening on the port, a local "
                 "firewall, or the application not answering."
             )
-    if configs and v.verdict != ALLOWED:
+    blocked = req if req.rejected else resp if resp.rejected else None
+    reasons = (
+        {(f.reject_reason or "").upper() for f in blocked.flows if f.action == "REJECT"}
+        if blocked
+        else set()
+    )
+    if reasons == {"BPA"}:
+        # Version-8 records say so themselves: Block Public Access rejects before any rule.
+        v.verdict = BPA
+        v.explanation = (
+            f"{who} → {to} ({what}) on {here} was rejected by VPC Block Public Access: the "
+            "records' reject-reason is BPA, so neither a security group nor the network ACL "
+            "decided it.\x00"
+        )
+        v.fix = (
+            f"If this traffic is meant to cross the internet gateway, add a Block Public Access "
+            f"exclusion for the subnet or VPC of {c.interface_id} (bidirectional, or egress-only "
+            "for outbound traffic), or turn Block Public Access off for the account and region."
+        )
+        v.notes = [n for n in v.notes if not n.startswith("The records give reject-reason")]
+    elif configs and v.verdict != ALLOWED:
         _with_configs(v, c, configs)
     # "\x00" separates what happened from the logs-only reasoning, which a decision from the
     # configurations replaces.
     happened, _, reasoning = v.explanation.partition("\x00")
     if v.decided_by == "configurations" and v.stage and v.stage.startswith("request"):
-        reasoning = ""
+        reasoning = reasoning if no_sg else ""
     v.explanation = " ".join(
         x for x in (happened, reasoning, *v.reasons, guess.strip(), *v.notes) if x
     )
@@ -247,23 +352,50 @@ def _with_configs(v: Verdict, c: Conversation, configs: Configs) -> None:
     subnet = (eni.subnet_id if eni else "") or c.subnet_id
     vpc = (eni.vpc_id if eni else "") or c.vpc_id
     acl = configs.acl_for(subnet, vpc) if configs.network_acls else None
-    groups = eni.group_ids if eni else ()
-    have_sg = eni is not None and bool(configs.security_groups)
+    no_sg = eni is not None and not eni.has_security_groups
+    groups = eni.group_ids if eni and not no_sg else ()
+    have_sg = eni is not None and bool(configs.security_groups) and not no_sg
     if not have_sg and acl is None:
-        v.notes.append(
-            f"{c.interface_id} (or its subnet) is not in the configurations given, so this "
-            "verdict comes from the logs alone."
-        )
-        if v.fix and "; or pass" in v.fix:
-            v.fix = v.fix.split("; or pass")[0] + (
-                f"; or add {c.interface_id} to the describe-network-interfaces JSON given."
+        rules_given = bool(configs.security_groups or configs.network_acls)
+        if eni is None:
+            v.notes.append(
+                f"{c.interface_id} is not in the configurations given (describe-network-interfaces), so this "
+                "verdict comes from the logs alone."
+            )
+            if v.fix and "; or pass" in v.fix:
+                v.fix = v.fix.split("; or pass")[0] + (
+                    f"; or add {c.interface_id} to the describe-network-interfaces JSON given."
+                )
+        elif rules_given and not no_sg:
+            v.notes.append(
+                f"Neither the security groups of {c.interface_id} nor its subnet's network ACL "
+                "are in the configurations given, so this verdict comes from the logs alone."
+            )
+        elif rules_given:
+            v.notes.append(
+                f"No network ACL of {subnet or 'its subnet'} was given (--network-acls), so "
+                "the rule cannot be named."
             )
         return
     inbound = c.direction == "inbound"
     client, server = c.client, c.server
     remote = client[0] if inbound else server[0]
 
-    if v.stage in ("request inbound", "request outbound"):
+    if v.stage in ("request inbound", "request outbound") and no_sg:
+        res = evaluate_acl(acl, not inbound, c.protocol, remote, server[1])
+        d = "inbound" if inbound else "outbound"
+        if res.allowed:
+            v.notes.append(
+                f"The {d} rules of {acl.acl_id} given now allow this request (rule "
+                f"{res.entry.label}), so the ACL has probably changed since these records were "
+                "written."
+            )
+            return
+        v.decided_by = "configurations"
+        _set_acl(v, res)
+        v.reasons.append(_acl_sentence(res, d, "the request"))
+        v.fix = _acl_fix(acl, res, c, response=False)
+    elif v.stage in ("request inbound", "request outbound"):
         sg = (
             evaluate_security_groups(configs, groups, inbound, c.protocol, remote, server[1])
             if have_sg
