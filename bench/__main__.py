@@ -624,8 +624,15 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": a.rounds,
             "repeat": a.repeat,
             "startup": startup(a),
-            "results": [bench_size(s.strip(), work, a) for s in sizes.split(",") if s.strip()],
+            "results": [],
         }
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = out / f"{stamp}-{sizes.replace(',', '-')}.json"
+        for spec in (s.strip() for s in sizes.split(",") if s.strip()):
+            doc["results"].append(bench_size(spec, work, a))
+            name.write_text(json.dumps(doc, indent=2) + "\n")  # each size as soon as it is done
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -633,9 +640,6 @@ def main(argv: list[str] | None = None) -> int:
         from bench import detect_quality
 
         doc["detect_quality"] = detect_quality.main(records=2_000_000, seeds=(7, 11))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = out / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{sizes.replace(',', '-')}.json"
     name.write_text(json.dumps(doc, indent=2) + "\n")
     if a.json:
         print(json.dumps(doc, indent=2))
