@@ -7,7 +7,20 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 DEMO_DIR := vpcflow-demo
 
-.PHONY: install demo serve-demo test lint format bench screenshots clean
+.PHONY: install demo serve-demo test lint format bench screenshots clean java
+
+# The Spark engine needs a Java 17+ runtime; install Debian's when none is on PATH (as root).
+JAVA_STAMP := $(VENV)/.java
+
+$(JAVA_STAMP): | $(BIN)/python
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
+	  echo "installing a Java runtime for the Spark engine"; \
+	  apt-get update -qq && (apt-get install -y -qq default-jre-headless \
+	    || apt-get install -y -qq openjdk-17-jre-headless); \
+	fi
+	touch $(JAVA_STAMP)
+
+java: $(JAVA_STAMP)
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,7 +34,7 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi
 
-install: $(STAMP) $(CHROMIUM)
+install: $(STAMP) $(CHROMIUM) $(JAVA_STAMP)
 
 # The demo keeps its logs and store in $(DEMO_DIR)/ so that `vpcflow serve` can show them.
 demo: $(STAMP)
@@ -31,7 +44,7 @@ demo: $(STAMP)
 serve-demo: $(STAMP)
 	$(BIN)/vpcflow serve --store $(DEMO_DIR)/store
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(JAVA_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -47,12 +60,13 @@ format: $(STAMP)
 
 # chdb is a contender when it installs (a large wheel, not on every platform), in a virtualenv of
 # its own: it brings pandas, which pyarrow would then import in every vpcflow process.
-bench: $(STAMP) $(CHROMIUM)
+bench: $(STAMP) $(CHROMIUM) $(JAVA_STAMP)
 	test -x .venv-chdb/bin/python || $(PY) -m venv .venv-chdb || python3 -m venv .venv-chdb
 	.venv-chdb/bin/python -c 'import chdb' 2>/dev/null || .venv-chdb/bin/pip install --quiet 'chdb>=3' \
 		|| echo "chdb does not install here: the bench runs without it"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.spark
 
 screenshots: $(STAMP) $(CHROMIUM)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots

@@ -5,9 +5,12 @@
     >>> print(report(scores))
 
 The ground truth is the generator's: ``labels.json`` (every incident it creates on purpose,
-including the internet-wide background sweeps, ``variant: background``) and the threat feed
-``threat-list.txt`` written beside it, which ``known-bad-ip`` is run with. Nothing is taken from
-the detectors' own output.
+including the internet-wide background sweeps, ``variant: background``, and every benign
+look-alike, ``type: benign``, on which any finding is a false alarm), the threat feed
+``threat-list.txt`` written beside it, which ``known-bad-ip`` is run with, and the allow-list
+``allow-list.txt`` for the authorised scanner. Nothing is taken from the detectors' own output.
+``benign_day`` counts the findings of a day without any incident; ``speed`` times detection
+through the shared pre-aggregation against every detector scanning the records itself.
 
 A finding is a true positive when it matches a label of its type: same source (an address of
 a distributed sweep, or its /24) and overlapping time (10 minutes of slack); for
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
+import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -117,37 +122,128 @@ def false_alarms(findings, labels: list[dict]) -> list:
     ]
 
 
-def measure(records: int = 2_000_000, seed: int = 7, workdir: str | None = None) -> dict:
-    """Generate ``records`` with ``--attacks all``, ingest, detect (with the generated threat
-    feed) and score. Returns the scores plus ``_seconds`` (generate, ingest, detect)."""
+def _day(root: Path, records: int, seed: int, **options) -> tuple[Path, Path]:
+    """Generate (once per ``root``) and ingest a day; returns (logs, store)."""
+    from vpcflow import open_store
+    from vpcflow.generate import generate
+
+    logs, store = root / "logs", root / "store"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        t = time.perf_counter()
+        generate(logs, records=records, seed=seed, **options)
+        gen_s = time.perf_counter() - t
+        s = open_store(store)
+        t = time.perf_counter()
+        s.ingest([str(logs / "AWSLogs")])
+        s.close()
+        (root / ".complete").write_text(
+            json.dumps({"generate": round(gen_s, 2), "ingest": round(time.perf_counter() - t, 2)})
+        )
+    return logs, store
+
+
+def _lists(logs: Path) -> dict:
+    from vpcflow.generate import THREAT_LIST_FILE
+    from vpcflow.generate.benign import ALLOW_LIST_FILE
+
+    out: dict = {"threat_lists": [], "allow": []}
+    if (logs / THREAT_LIST_FILE).exists():
+        out["threat_lists"] = [logs / THREAT_LIST_FILE]
+    if (logs / ALLOW_LIST_FILE).exists():
+        out["allow"] = [logs / ALLOW_LIST_FILE]
+    return out
+
+
+def measure(
+    records: int = 2_000_000, seed: int = 7, workdir: str | None = None, speed_repeat: int = 0
+) -> dict:
+    """Generate ``records`` with ``--attacks all --lookalikes``, ingest, detect (with the
+    generated threat feed and allow-list) and score. With ``speed_repeat``, also time detection
+    through the shared pre-aggregation and with every detector scanning the records itself."""
     from vpcflow import open_store
     from vpcflow.detect import detect
-    from vpcflow.generate import THREAT_LIST_FILE, generate
 
     tmp = tempfile.TemporaryDirectory() if workdir is None else None
-    root = Path(workdir or tmp.name)
-    times = {}
+    root = Path(workdir or tmp.name) / f"quality-{records}-{seed}"
     try:
+        logs, path = _day(root, records, seed, attacks="all", lookalikes=True)
+        labels = json.loads((logs / "labels.json").read_text())
+        store = open_store(path)
         t = time.perf_counter()
-        gen = generate(root / "logs", records=records, seed=seed, attacks="all")
-        times["generate"] = time.perf_counter() - t
-        labels = json.loads(Path(gen.labels).read_text())
-        store = open_store(root / "store")
-        t = time.perf_counter()
-        store.ingest([str(root / "logs" / "AWSLogs")])
-        times["ingest"] = time.perf_counter() - t
-        t = time.perf_counter()
-        findings = detect(store, threat_lists=[root / "logs" / THREAT_LIST_FILE])
-        times["detect"] = time.perf_counter() - t
+        findings = detect(store, enrich=False, **_lists(logs))
+        seconds = time.perf_counter() - t
+        out: dict = score(findings, labels)
+        out["_lookalike_findings"] = lookalike_findings(findings, labels)
+        out["_seconds"] = {**json.loads((root / ".complete").read_text()), "detect": seconds}
+        if speed_repeat:
+            out["_speed"] = speed(store, logs, speed_repeat)
         store.close()
     finally:
         if tmp is not None:
             tmp.cleanup()
-    out: dict = score(findings, labels)
-    out["_seconds"] = {k: round(v, 2) for k, v in times.items()}
     out["_records"] = records
     out["_seed"] = seed
     return out
+
+
+def lookalike_findings(findings, labels: list[dict]) -> dict:
+    """False alarms per benign look-alike variant (a finding whose source is the look-alike's)."""
+    out: dict = {}
+    for lab in labels:
+        if lab["type"] != "benign":
+            continue
+        srcs = set(_sources(lab))
+        out[lab["variant"]] = sum(1 for f in false_alarms(findings, labels) if f.source in srcs)
+    return out
+
+
+def benign_day(records: int = 2_000_000, seed: int = 7, workdir: str | None = None) -> dict:
+    """Findings per detector on a day without incidents (background and look-alikes)."""
+    from vpcflow import open_store
+    from vpcflow.detect import detect
+
+    tmp = tempfile.TemporaryDirectory() if workdir is None else None
+    root = Path(workdir or tmp.name) / f"benign-{records}-{seed}"
+    try:
+        logs, path = _day(root, records, seed, benign_only=True)
+        store = open_store(path)
+        findings = detect(store, enrich=False, **_lists(logs))
+        store.close()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    per = {k: sum(f.type == k for f in findings) for k in KINDS}
+    return {
+        "records": records,
+        "seed": seed,
+        "findings": per,
+        "examples": [f.summary for f in findings[:5]],
+    }
+
+
+def speed(store, logs: Path, repeat: int = 3) -> dict:
+    """Seconds to detect with one shared pre-aggregation ("new") and with every detector
+    scanning the records itself ("old"), alternating, ``repeat`` times each: medians, spread."""
+    from vpcflow.detect import detect
+
+    lists = _lists(logs)
+    runs: dict[str, list[float]] = {"old": [], "new": []}
+    detect(store, enrich=False, samples=0, **lists)  # warm the file cache and the connection
+    for _ in range(repeat):
+        for name, shared in (("old", False), ("new", True)):
+            t = time.perf_counter()
+            detect(store, enrich=False, shared=shared, **lists)
+            runs[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {
+        "repeat": repeat,
+        "old_s": round(med["old"], 2),
+        "new_s": round(med["new"], 2),
+        "old_spread_s": [round(min(runs["old"]), 2), round(max(runs["old"]), 2)],
+        "new_spread_s": [round(min(runs["new"]), 2), round(max(runs["new"]), 2)],
+        "ratio_old_over_new": round(med["old"] / med["new"], 2),
+    }
 
 
 def report(scores: dict) -> str:
@@ -163,18 +259,38 @@ def report(scores: dict) -> str:
             f"{s['fn']:>5}{s['precision']:>11.3f}{s['recall']:>8.3f}"
         )
     lines.append(
-        f"records: {scores.get('_records'):,}  seed: {scores.get('_seed')}  "
+        f"records: {scores.get('_records', 0):,}  seed: {scores.get('_seed')}  "
         f"seconds: {scores.get('_seconds')}"
     )
+    if scores.get("_lookalike_findings"):
+        noisy = {k: v for k, v in scores["_lookalike_findings"].items() if v}
+        lines.append(f"false alarms on benign look-alikes: {noisy or 'none'}")
+    if scores.get("_speed"):
+        sp = scores["_speed"]
+        lines.append(
+            f"detect speed: old {sp['old_s']} s (spread {sp['old_spread_s']}), new "
+            f"{sp['new_s']} s (spread {sp['new_spread_s']}), old/new {sp['ratio_old_over_new']}"
+        )
     return "\n".join(lines)
 
 
-def main(records: int = 2_000_000, seeds: tuple[int, ...] = (7, 11)) -> list[dict]:
-    results = []
-    for seed in seeds:
-        scores = measure(records, seed)
-        print(report(scores), flush=True)
-        results.append(scores)
+def main(
+    sizes: tuple[int, ...] = (2_000_000, 20_000_000),
+    seeds: tuple[int, ...] = (7, 11, 13),
+    workdir: str | None = None,
+    speed_repeat: int = 3,
+) -> dict:
+    """Precision/recall at every size and seed (speed measured on the first seed of each
+    size), and one benign-only day per size."""
+    results: dict = {"quality": [], "benign_only": []}
+    for records in sizes:
+        for i, seed in enumerate(seeds):
+            scores = measure(records, seed, workdir, speed_repeat if i == 0 else 0)
+            print(report(scores), flush=True)
+            results["quality"].append(scores)
+        day = benign_day(records, seeds[0], workdir)
+        print(f"benign-only day, {records:,} records: {day['findings']}", flush=True)
+        results["benign_only"].append(day)
     return results
 
 

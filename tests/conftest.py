@@ -35,3 +35,20 @@ def moto_endpoint(_moto_server, monkeypatch):
     for name, value in _moto_server.env().items():
         monkeypatch.setenv(name, value)
     return _moto_server
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every Spark test of this process (the engine reuses it)."""
+    from vpcflow.engines import spark as spark_engine
+
+    session = spark_engine.session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.memory": "1g",
+        },
+    )
+    yield session
+    spark_engine.stop_session()

@@ -1,6 +1,7 @@
 """Detection quality on generated data: precision and recall of every detector against the
-generator's labels (``labels.json``) and threat feed (``threat-list.txt``), never against the
-detectors' own output. ``make bench`` runs the same scoring at 2M records on two seeds."""
+generator's labels (``labels.json``, benign look-alikes included) and threat feed
+(``threat-list.txt``), never against the detectors' own output; and the findings of a day with
+no incident at all. ``make bench`` runs the same scoring at 2M and 20M records on three seeds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from vpcflow import open_store
 from vpcflow.detect import detect
 from vpcflow.generate import LABELS_FILE, THREAT_LIST_FILE, generate
+from vpcflow.generate.benign import ALLOW_LIST_FILE, VARIANTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.detect_quality import KINDS, false_alarms, missed, score  # noqa: E402
@@ -22,20 +24,41 @@ TARGET = 0.95
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory):
-    """400,000 records of a day with every kind of incident (and the background sweeps)."""
+    """400,000 records of a day with every kind of incident (and the background sweeps) and
+    every benign look-alike, detected with the allow-list the generator writes."""
     root = tmp_path_factory.mktemp("quality")
-    generate(root / "logs", records=400_000, seed=7, attacks="all")
+    generate(root / "logs", records=400_000, seed=7, attacks="all", lookalikes=True)
     store = open_store(root / "store")
     store.ingest([str(root / "logs" / "AWSLogs")])
     labels = json.loads((root / "logs" / LABELS_FILE).read_text())
-    findings = detect(store, threat_lists=[root / "logs" / THREAT_LIST_FILE], enrich=False)
+    findings = detect(
+        store,
+        threat_lists=[root / "logs" / THREAT_LIST_FILE],
+        allow=[root / "logs" / ALLOW_LIST_FILE],
+        enrich=False,
+    )
     store.close()
     return labels, findings
 
 
+@pytest.fixture(scope="module")
+def benign_day(tmp_path_factory):
+    """A day without incidents: the background and the look-alikes, allow-list applied."""
+    root = tmp_path_factory.mktemp("benign")
+    generate(root / "logs", records=300_000, seed=11, benign_only=True)
+    store = open_store(root / "store")
+    store.ingest([str(root / "logs" / "AWSLogs")])
+    labels = json.loads((root / "logs" / LABELS_FILE).read_text())
+    findings = detect(store, allow=[root / "logs" / ALLOW_LIST_FILE], enrich=False)
+    raw = detect(store, enrich=False, samples=0)
+    store.close()
+    return labels, findings, raw
+
+
 def test_every_detector_has_labelled_incidents(day):
     labels, _ = day
-    assert {lab["type"] for lab in labels} == set(KINDS)
+    assert {lab["type"] for lab in labels} == set(KINDS) | {"benign"}
+    assert {lab["variant"] for lab in labels if lab["type"] == "benign"} == set(VARIANTS)
     variants = {(lab["type"], lab["variant"]) for lab in labels}
     for v in [
         ("port-scan", "slow"),
@@ -80,3 +103,16 @@ def test_scanned_hosts_answers_are_not_a_second_scan(day):
     scans = [f for f in findings if f.type == "port-scan"]
     assert not [f for f in scans if f.source in out["targets"]], "the scanned host's replies"
     assert [f for f in scans if f.source == out["source"]]
+
+
+def test_benign_only_day_raises_at_most_one_finding_per_detector(benign_day):
+    labels, findings, _ = benign_day
+    assert labels and all(lab["type"] == "benign" for lab in labels)
+    per = {k: [(f.source, f.first_seen, f.summary) for f in findings if f.type == k] for k in KINDS}
+    assert all(len(v) <= 1 for v in per.values()), per
+
+
+def test_the_authorised_scanner_is_found_without_the_allow_list(benign_day):
+    _, _, raw = benign_day
+    scanner = next(lab for lab in benign_day[0] if lab["variant"] == "authorised-scanner")
+    assert any(f.type == "port-scan" and f.source == scanner["source"] for f in raw)

@@ -254,6 +254,9 @@ def test_cli_sync_list_show_and_sql(tmp_path):
     ]
     res = run("interfaces", "list", "--store", st, "--format", "json")
     assert {r["interface_id"] for r in json.loads(res.stdout)} >= {"eni-0c0000000000000a8"}
+    out = tmp_path / "enis.jsonl"
+    res = run("interfaces", "list", "--all", "--store", st, "--format", "jsonl", "-o", out)
+    assert len(out.read_text().splitlines()) == 9
     res = run(
         "sql", "SELECT name FROM interfaces WHERE kind = 'lambda'", "--store", st, "--format", "csv"
     )

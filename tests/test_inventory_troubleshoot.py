@@ -303,3 +303,22 @@ def test_troubleshoot_names_the_client_that_held_the_address_then(tmp_path):
     assert len(verdicts) == 2
     assert "10.0.10.21:41000 (old-worker) tried" in verdicts[0].explanation
     assert "10.0.10.21:42000 (new-worker) tried" in verdicts[1].explanation
+
+
+def test_the_dashboards_rejections_name_each_interface(tmp_path):
+    from webserver import get_json, running
+
+    records = "".join(rejected_request(eni, addr) for eni, addr, _, _ in CASES[:2])
+    path = tmp_path / "records.log"
+    path.write_text(records)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(path)])
+    sync(store, file=ENIS)
+    with running(store) as (_, base):
+        status, body = get_json(f"{base}/rejected.json?range=all")
+    store.close()
+    assert status == 200
+    assert {g["interface_id"]: g["interface_name"] for g in body["groups"]} == {
+        "eni-0c0000000000000a1": "NAT gateway nat-0a8b0e0d28266841f",
+        "eni-0c0000000000000a7": "transit gateway attachment tgw-attach-0b2c3d4e5f6a7b8c9",
+    }

@@ -35,6 +35,22 @@ class Store(storage.Store):
             self._engine = default_engine(self)
         return self._engine
 
+    def use_engine(
+        self,
+        name: str | None = None,
+        *,
+        spark_master: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+    ):
+        """Run this store's queries on engine ``name`` (``duckdb`` or ``spark``); returns it."""
+        from .engines import create
+
+        engine = create(name, self, spark_master=spark_master, spark_conf=spark_conf)
+        if self._engine is not None:
+            self._engine.close()
+        self._engine = engine
+        return engine
+
     def _invalidate(self) -> None:
         if self._engine is not None:
             self._engine.refresh()

@@ -5,6 +5,8 @@
     ├── ParseError                a bad record: path, line and field
     ├── SourceError               a source that cannot be read (missing path, S3, CloudWatch)
     ├── StoreError                a directory that is not a usable vpcflow store
+    │   ├── StoreDamaged          a manifest line or data file is damaged: run `vpcflow check`
+    │   └── StoreWriteError       the store cannot be written (full disk, read-only, permissions)
     ├── QueryError                SQL or a query language the engine rejects
     │   ├── QueryRefused          a query that tries to leave the store (files, writes, ATTACH)
     │   └── QueryTimeout          a query cancelled at its time limit
@@ -50,6 +52,37 @@ class StoreError(VpcflowError):
     """A directory that is not a usable vpcflow store."""
 
 
+class StoreDamaged(StoreError):
+    """A store whose manifest or data files are damaged; ``vpcflow check --repair`` mends it."""
+
+
+class StoreWriteError(StoreError):
+    """The store could not be written (full disk, read-only file system, no permission).
+
+    What was being written is rolled back; ``report`` (for an ingest) counts what was committed.
+    """
+
+    def __init__(self, message: str, report=None, committed: bool = False):
+        super().__init__(message)
+        self.report = report
+        self.committed = committed
+
+
+def write_failure(exc: OSError, where) -> StoreWriteError:
+    """A ``StoreWriteError`` for an ``OSError`` raised while writing ``where``."""
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "no space left on the store's disk",
+        errno.EDQUOT: "the disk quota of the store's file system is exhausted",
+        errno.EROFS: "the store is on a read-only file system",
+        errno.EACCES: "no permission to write to the store",
+        errno.EPERM: "no permission to write to the store",
+    }
+    reason = reasons.get(exc.errno, exc.strerror or str(exc))
+    return StoreWriteError(f"{where}: {reason}")
+
+
 class QueryError(VpcflowError):
     """A query the engine rejects or that failed."""
 
@@ -73,7 +106,7 @@ class SettingError(ConfigError):
 class MissingDependency(VpcflowError):
     """An optional extra is not installed."""
 
-    def __init__(self, package: str, extra: str):
+    def __init__(self, package: str, extra: str, message: str | None = None):
         super().__init__(
-            f"this feature needs the {package!r} package: pip install 'vpcflow[{extra}]'"
+            message or f"this feature needs the {package!r} package: pip install 'vpcflow[{extra}]'"
         )

@@ -96,6 +96,18 @@ SETTINGS: dict[str, Setting] = {
             form="a size like 2GB, 512MB or 4GiB, or a percentage of RAM like 50%",
             pattern=_SIZE,
         ),
+        Setting(
+            "engine",
+            "duckdb",
+            "Query engine: duckdb (embedded) or spark (pip install 'vpcflow[spark]').",
+            form="duckdb or spark",
+            pattern=re.compile(r"duckdb|spark", re.I),
+        ),
+        Setting(
+            "spark_master",
+            "local[*]",
+            "Spark master URL of the spark engine: local[N], spark://HOST:PORT, yarn, k8s://...",
+        ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
             "batch_rows",
@@ -113,6 +125,57 @@ SETTINGS: dict[str, Setting] = {
             "",
             "The AWS IP ranges file aws_service() reads (default: ip-ranges.json in the data directory).",
         ),
+        # Detection thresholds (each detector's docstring in detect/detectors.py says why).
+        Setting("probe_packets", 3, "Detection: most packets of a request that is a probe."),
+        Setting("probe_bytes", 240, "Detection: most bytes of a request that is a probe."),
+        Setting("port_scan_min_ports", 50, "port-scan: distinct ports probed on one host."),
+        Setting("port_scan_window", 3600, "port-scan: window step in seconds (windows 2x long)."),
+        Setting(
+            "port_scan_min_probe_share",
+            0.8,
+            "port-scan: share of the ports reached that are probes.",
+        ),
+        Setting(
+            "host_sweep_min_targets", 5, "host-sweep: distinct destinations probed on one port."
+        ),
+        Setting(
+            "host_sweep_max_requests_per_target", 4, "host-sweep: most requests per destination."
+        ),
+        Setting(
+            "host_sweep_min_probe_share",
+            0.8,
+            "host-sweep: share of the destinations reached that were only probed.",
+        ),
+        Setting(
+            "host_sweep_public_min_clients",
+            20,
+            "host-sweep: outside clients exchanging data on a port that make it a public service.",
+        ),
+        Setting(
+            "host_sweep_usual_hours", 3, "host-sweep: windows a pair recurs in to be a usual one."
+        ),
+        Setting("host_sweep_subnet_sweeps", True, "host-sweep: report sweeps split over a /24."),
+        Setting("host_sweep_min_subnet_sources", 2, "host-sweep: addresses of a /24 sweep."),
+        Setting(
+            "host_sweep_min_subnet_targets_per_source",
+            2.0,
+            "host-sweep: destinations each address of a /24 sweep probes, on average.",
+        ),
+        Setting("host_sweep_window", 3600, "host-sweep: window step in seconds (windows 2x long)."),
+        Setting("brute_force_min_attempts", 30, "brute-force: login-sized connections per window."),
+        Setting("brute_force_min_bytes", 1000, "brute-force: least bytes a login attempt sends."),
+        Setting("brute_force_max_bytes", 10_000, "brute-force: most bytes a login attempt sends."),
+        Setting("brute_force_ports", "22,3389,5985,5986", "brute-force: remote-login ports."),
+        Setting("brute_force_window", 3600, "brute-force: window step in seconds."),
+        Setting("exfiltration_factor", 10.0, "data-exfiltration: times the usual peak."),
+        Setting("exfiltration_min_bytes", 100_000_000, "data-exfiltration: least bytes an hour."),
+        Setting(
+            "exfiltration_partner_windows", 3, "data-exfiltration: windows that make a partner."
+        ),
+        Setting("exfiltration_window", 3600, "data-exfiltration: window in seconds."),
+        Setting("rejected_spike_factor", 10.0, "rejected-spike: times the usual reject count."),
+        Setting("rejected_spike_min_rejects", 100, "rejected-spike: least rejects in a window."),
+        Setting("rejected_spike_window", 600, "rejected-spike: window in seconds."),
     )
 }
 

@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "detect",
     "interfaces",
     "web",
+    "spark",
 )
 
 
@@ -68,6 +69,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Print the Athena CREATE EXTERNAL TABLE for flow logs on S3 (with partition projection).",
     ),
     "aws": ("aws", "Set up and inspect VPC flow logs in an AWS account."),
+    "check": (
+        "core",
+        "Verify every data file against the manifest (presence, size, checksum) and every line "
+        "of the manifest. Exits 1 if anything is damaged and was not repaired.",
+    ),
     "compact": ("core", "Merge small Parquet files of each date partition."),
     "demo": (
         "generate",
@@ -120,6 +126,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "settings": (
         "core",
         "List the settings: environment variable, value in force, default, meaning.",
+    ),
+    "spark-job": (
+        "spark",
+        "Write what a cluster needs to run 'vpcflow ingest --engine spark' and print the command.",
     ),
     "sql": (
         "core",

@@ -9,7 +9,10 @@ import sys
 import click
 
 from .. import schema, settings
+from ..errors import StoreWriteError
 from .options import (
+    engine_choice,
+    engine_options,
     limit_option,
     open_existing,
     run_and_emit,
@@ -101,6 +104,7 @@ class _Progress:
 @click.command("ingest")
 @click.argument("sources", nargs=-1, required=True)
 @store_option
+@engine_options
 @click.option(
     "--log-format",
     default=None,
@@ -168,31 +172,67 @@ def ingest_cmd(
         }.items()
         if v
     }
-    if as_json or not sys.stderr.isatty():
-        report = store.ingest(list(sources), log_format=log_format, **options)
-    else:
-        with _Progress() as progress:
-            report = store.ingest(
-                list(sources), log_format=log_format, progress=progress, **options
+    failure = None
+    choice = engine_choice()
+    try:
+        if (choice.get("engine") or settings.get("engine")) == "spark":
+            from ..engines.spark import parse_conf
+            from ..engines.spark_ingest import spark_ingest
+
+            report = spark_ingest(
+                store,
+                list(sources),
+                log_format=log_format,
+                spark_master=choice.get("spark_master"),
+                spark_conf=parse_conf(choice.get("spark_conf")),
+                **options,
             )
+        elif as_json or not sys.stderr.isatty():
+            report = store.ingest(list(sources), log_format=log_format, **options)
+        else:
+            with _Progress() as progress:
+                report = store.ingest(
+                    list(sources), log_format=log_format, progress=progress, **options
+                )
+    except StoreWriteError as exc:
+        if exc.report is None:
+            raise
+        failure, report = exc, exc.report  # print what was committed, then the error
     d = report.as_dict()
+    if failure is not None:
+        d["error"] = str(failure)
     if as_json:
         click.echo(json.dumps(d, indent=2))
     else:
         rate = f" ({d['records_per_second']:,} records/s)" if d["records_per_second"] else ""
+        skipped = "".join(
+            f", {n:,} {why} lines skipped" for why, n in sorted(d["skipped_lines"].items())
+        )
         click.echo(
             f"Ingested {plural(d['records'], 'record')} from {plural(d['files'], 'file')} "
             f"in {d['seconds']:.1f} s{rate}; {d['skipped_files']:,} already ingested, "
-            f"{plural(d['bad_lines'], 'bad line')}, {plural(d['failed_files'], 'unreadable file')}."
+            f"{plural(d['bad_lines'], 'bad line')}, {plural(d['failed_files'], 'unreadable file')}"
+            f"{skipped}."
         )
         for note in d.get("notes", []):
             click.echo(f"  {note}", err=True)
+        if d["ignored_files"]:
+            shown = ", ".join(d["ignored"][:5]) + (", …" if d["ignored_files"] > 5 else "")
+            click.echo(
+                f"  {plural(d['ignored_files'], 'file')} left out as not AWS flow-log objects "
+                f"(they sit beside files named as AWS names them; give them as SOURCE to "
+                f"ingest them): {shown}",
+                err=True,
+            )
         for p in d["problems"][:20]:
             where = p["path"] + (f":{p['line']}" if p.get("line") else "")
             fld = f" field {p['field']!r}:" if p.get("field") else ""
             click.echo(f"  {where}:{fld} {p['reason']}", err=True)
         if len(d["problems"]) > 20:
             click.echo(f"  … and more; see 'vpcflow quarantine --store {store.path}'", err=True)
+    if failure is not None:
+        click.echo(f"Error: {failure}", err=True)
+        sys.exit(1)
     if (
         report.records == 0
         and report.files == 0
@@ -205,6 +245,7 @@ def ingest_cmd(
 @click.command("sql")
 @click.argument("query")
 @store_option
+@engine_options
 @click.option(
     "--dialect",
     type=click.Choice(["athena", "trino", "duckdb"]),
@@ -252,6 +293,61 @@ def compact_cmd(store_path):
     click.echo(
         f"Merged {plural(r['files_merged'], 'file')} into {plural(r['files_written'], 'file')}."
     )
+
+
+@click.command("check")
+@store_option
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Set damaged manifest lines aside, drop missing or damaged files from the manifest "
+    "and mark the objects they came from for re-ingest.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a summary and one line per problem; json: one JSON object.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def check_cmd(store_path, repair, fmt, as_json):
+    """Verify every data file against the manifest (presence, size, checksum) and every line
+    of the manifest. Exits 1 if anything is damaged and was not repaired."""
+    as_json = as_json or fmt == "json"
+    store = open_existing(store_path)
+    r = store.check(repair=repair)
+    bad = r["damaged_files"] or r["manifest_damaged_lines"] or r["unreferenced_files"]
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+    else:
+        click.echo(
+            f"Checked {r['files_checked']:,} data files: {r['files_ok']:,} intact, "
+            f"{len(r['damaged_files']):,} missing or damaged, "
+            f"{len(r['manifest_damaged_lines']):,} damaged manifest lines, "
+            f"{len(r['unreferenced_files']):,} files not in the manifest."
+        )
+        for m in r["manifest_damaged_lines"][:20]:
+            click.echo(f"  manifest line {m['line']}: {m['reason']}", err=True)
+        for f in r["damaged_files"][:20]:
+            click.echo(f"  {f['path']}: {f['reason']} ({f['rows']:,} records)", err=True)
+        for f in r["unreferenced_files"][:20]:
+            click.echo(f"  {f}: not in the manifest", err=True)
+        if r["repaired"]:
+            click.echo(
+                f"Repaired: {r['files_dropped']:,} files ({r['records_dropped']:,} records) "
+                f"dropped from the manifest, {len(r['objects_to_reingest']):,} objects marked "
+                "for re-ingest (run the same 'vpcflow ingest SOURCE' again)"
+                + (f"; files moved to {r['set_aside']}" if r["set_aside"] else "")
+                + "."
+            )
+            for uri in r["objects_to_reingest"][:20]:
+                click.echo(f"  re-ingest: {uri}", err=True)
+        elif bad:
+            click.echo(f"Run 'vpcflow check --repair --store {store.path}' to repair.", err=True)
+    if bad and not r["repaired"]:
+        sys.exit(1)
 
 
 @click.command("info")
@@ -313,6 +409,7 @@ def register(main: click.Group) -> None:
         ingest_cmd,
         sql_cmd,
         compact_cmd,
+        check_cmd,
         info_cmd,
         quarantine_cmd,
         settings_cmd,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from .options import open_existing, since_option, store_option, until_option
-from .output import emit, output_options
+from .options import engine_options, open_existing, since_option, store_option, until_option
+from .output import FORMATS, emit, output_option, output_options
 
 _COLUMNS = (
     "severity",
@@ -40,12 +42,37 @@ class _DetectorChoice(click.Choice):
         pass
 
 
+def emit_lines(lines: list[str], output: str | None) -> None:
+    """JSON lines to standard output, or to ``output`` (replaced when complete)."""
+    if output is None:
+        for line in lines:
+            click.echo(line)
+        return
+    import os
+    from pathlib import Path
+
+    path = Path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    os.replace(tmp, path)
+
+
 def register(main: click.Group) -> None:
     @main.command("detect")
     @store_option
+    @engine_options
     @since_option
     @until_option
-    @output_options
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([*FORMATS, "ocsf"]),
+        default="table",
+        show_default=True,
+        help="table: the summary; csv/json/jsonl: every field (thresholds crossed, sample "
+        "records, the records query); ocsf: OCSF Detection Finding JSON lines.",
+    )
+    @output_option
     @click.option(
         "--threat-list",
         "threat_lists",
@@ -54,21 +81,65 @@ def register(main: click.Group) -> None:
         help="File of known-bad IP addresses or CIDRs, one per line, # comments (repeatable).",
     )
     @click.option(
+        "--allow-list",
+        "allow_lists",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="File of rules for findings not to report: authorised scanners, known services "
+        "(repeatable).",
+    )
+    @click.option(
         "--detector",
         "detectors",
         multiple=True,
         type=_DetectorChoice(),
         help="Run only this detector (repeatable; default all).",
     )
-    def detect_cmd(store_path, since, until, fmt, output, threat_lists, detectors):
+    @click.option(
+        "--threshold",
+        "overrides",
+        multiple=True,
+        metavar="DETECTOR.NAME=VALUE",
+        help="Override a threshold for this run, e.g. host-sweep.min_targets=10.",
+    )
+    @click.option(
+        "--new",
+        "new_only",
+        is_flag=True,
+        help="Only findings no earlier --new run on this store reported (for a cron job).",
+    )
+    def detect_cmd(
+        store_path,
+        since,
+        until,
+        fmt,
+        output,
+        threat_lists,
+        allow_lists,
+        detectors,
+        overrides,
+        new_only,
+    ):
         """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes.
 
-        table: the most urgent first, one line each; csv/json/jsonl: every field of a finding.
+        table: the most urgent first, one line each; csv/json/jsonl: every field of a finding;
+        ocsf: one OCSF Detection Finding (class 2004) a line.
         """
-        from ..detect import detect, load_lists, store_is_empty
+        from ..detect import detect, load_allow_lists, load_lists, store_is_empty
         from .progress import Activity
 
+        thresholds: dict[str, dict] = {}
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            name, dot, field = key.strip().rpartition(".")
+            if not (sep and dot and name and field):
+                raise click.BadParameter(
+                    f"{item!r}: write DETECTOR.NAME=VALUE (host-sweep.min_targets=10)",
+                    param_hint="--threshold",
+                )
+            thresholds.setdefault(name, {})[field] = value.strip()
         lists = load_lists(threat_lists)  # bad lists fail before any query
+        allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
         with Activity("detecting") as act:
             findings = detect(
@@ -77,22 +148,30 @@ def register(main: click.Group) -> None:
                 until=until,
                 threat_lists=lists,
                 detectors=list(detectors) or None,
+                thresholds=thresholds,
+                allow=[allowed],
+                new_only=new_only,
             )
             act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
-        if fmt != "table":
+        if fmt == "ocsf":
+            from ..detect.ocsf import to_ocsf
+
+            emit_lines([json.dumps(to_ocsf(f), default=str) for f in findings], output)
+        elif fmt != "table":
             emit([f.to_dict() for f in findings], fmt, output=output)
         elif findings:
             rows = []
             for f in findings:
                 d = f.to_dict()
-                if f.source in f.names:
-                    d["source"] = f"{f.source} ({f.names[f.source]})"
                 d["targets"] = ", ".join(f.targets[:3]) + (" …" if len(f.targets) > 3 else "")
                 d["ports"] = ", ".join(map(str, f.ports[:5])) + (" …" if len(f.ports) > 5 else "")
                 rows.append({k: d[k] for k in _COLUMNS})
             emit(rows, "table", output=output)
         if not findings:
-            why = "the store is empty" if store_is_empty(store) else "nothing matched"
+            if new_only:
+                why = "nothing new since the last --new run"
+            else:
+                why = "the store is empty" if store_is_empty(store) else "nothing matched"
             click.echo(f"No findings: {why}.", err=True)
 
     @main.group("enrich")

@@ -49,6 +49,17 @@ from ..generate import ATTACK_TYPES, generate
     "ground truth goes to OUT_DIR/labels.json.",
 )
 @click.option(
+    "--lookalikes",
+    is_flag=True,
+    help="Add benign traffic shaped like attacks (load-balanced clients, health checks, "
+    "scrapes, an authorised scanner, backups, NAT fan-out, DNS...), labelled benign.",
+)
+@click.option(
+    "--benign-only",
+    is_flag=True,
+    help="A day without any incident: the background and the look-alikes only.",
+)
+@click.option(
     "--start",
     default=None,
     help="First record (UTC): ISO-8601 or Unix seconds [default: yesterday 00:00 UTC, so that "
@@ -80,6 +91,8 @@ def generate_cmd(
     layout,
     hourly,
     attacks,
+    lookalikes,
+    benign_only,
     start,
     hours,
     force,
@@ -118,6 +131,8 @@ def generate_cmd(
             hours=hours,
             progress=progress,
             force=force,
+            lookalikes=lookalikes,
+            benign_only=benign_only,
         )
     d = report.to_dict()
     if as_json or report_fmt == "json":

@@ -10,6 +10,7 @@ from .. import insights
 from .. import queries as named_queries
 from ..queries import athena
 from .options import (
+    engine_options,
     limit_option,
     open_existing,
     run_and_emit,
@@ -29,6 +30,7 @@ _explain_option = click.option(
 @click.command("insights")
 @click.argument("query")
 @store_option
+@engine_options
 @since_option
 @until_option
 @output_options
@@ -92,6 +94,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     "--param", "-p", "params", multiple=True, metavar="K=V", help="A parameter value (repeatable)."
 )
 @store_option
+@engine_options
 @since_option
 @until_option
 @output_options

@@ -7,7 +7,7 @@ import json
 import click
 
 from .options import open_existing, store_option
-from .output import FORMATS, emit
+from .output import emit, output_options
 
 _TABLE_COLUMNS = (
     "interface_id",
@@ -108,8 +108,8 @@ def sync_cmd(store_path, files, from_aws, instances, profile, aws_region, taken_
 @interfaces_group.command("list")
 @store_option
 @click.option("--all", "history", is_flag=True, help="Every state of every interface (history).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def list_cmd(store_path, history, fmt):
+@output_options
+def list_cmd(store_path, history, fmt, output):
     """The interfaces the inventory knows (current state; --all: with history)."""
     store = open_existing(store_path)
     inv = store.inventory
@@ -134,21 +134,21 @@ def list_cmd(store_path, history, fmt):
             if history and r["seen_until"] is not None:
                 d["seen_until"] = r["seen_until"].strftime("%Y-%m-%d %H:%M")
         out.append(d)
-    emit(out, fmt)
+    emit(out, fmt, output=output)
 
 
 @interfaces_group.command("show")
 @store_option
 @click.argument("values", nargs=-1, required=True)
 @click.option("--at", default=None, help="The time the values were seen (ISO-8601, Unix seconds).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def show_cmd(store_path, values, at, fmt):
+@output_options
+def show_cmd(store_path, values, at, fmt, output):
     """What is behind VALUES (eni- ids and addresses), at --at (default: the latest)."""
     from ..store.inventory import names_for
 
     store = open_existing(store_path)
     names = names_for(store, values, at=at)
-    emit([{"value": v, "is": names.get(v)} for v in values], fmt)
+    emit([{"value": v, "is": names.get(v)} for v in values], fmt, output=output)
 
 
 def register(main: click.Group) -> None:

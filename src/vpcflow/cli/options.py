@@ -51,10 +51,69 @@ def command_started() -> float:
     return started if started is not None else time.monotonic()
 
 
+_ENGINE_META = "vpcflow.engine"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value):
+    if value not in (None, ()):
+        ctx.meta.setdefault(_ENGINE_META, {})[param.name] = value
+    return value
+
+
+def engine_options(fn):
+    """``--engine``, ``--spark-master``, ``--spark-conf``: the engine ``open_existing`` sets up."""
+    for opt in reversed(
+        (
+            click.option(
+                "--engine",
+                type=click.Choice(["duckdb", "spark"]),
+                default=None,
+                expose_value=False,
+                callback=_remember,
+                help=f"Query engine [env VPCFLOW_ENGINE; default {settings.get('engine')}].",
+            ),
+            click.option(
+                "--spark-master",
+                default=None,
+                expose_value=False,
+                callback=_remember,
+                help="Spark master for --engine spark "
+                f"[env VPCFLOW_SPARK_MASTER; default {settings.get('spark_master')}].",
+            ),
+            click.option(
+                "--spark-conf",
+                multiple=True,
+                metavar="KEY=VALUE",
+                expose_value=False,
+                callback=_remember,
+                help="A Spark setting for --engine spark (repeatable).",
+            ),
+        )
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def engine_choice() -> dict:
+    """What the current command's engine options said (empty: the settings decide)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get(_ENGINE_META, {})) if ctx is not None else {}
+
+
 def open_existing(store_path: str | None, create: bool = False):
     from ..api import open_store
 
-    return open_store(store_path, create=create)
+    store = open_store(store_path, create=create)
+    choice = engine_choice()
+    if choice:
+        from ..engines.spark import parse_conf
+
+        store.use_engine(
+            choice.get("engine"),
+            spark_master=choice.get("spark_master"),
+            spark_conf=parse_conf(choice.get("spark_conf")),
+        )
+    return store
 
 
 def time_window(since, until) -> tuple[int | None, int | None] | None:

@@ -10,7 +10,7 @@ import click
 from .. import troubleshoot as ts
 from ..errors import ConfigError, SourceError
 from ..timeparse import to_epoch
-from .options import open_existing, store_option
+from .options import engine_options, open_existing, store_option
 from .output import FORMATS, destination, emit, output_option, visible
 
 _CONFIG_OPTIONS = (
@@ -201,6 +201,7 @@ def explain_cmd(
 
 @click.command("troubleshoot")
 @store_option
+@engine_options
 @click.option("--interface-id", default=None, help="Only this network interface (eni-...).")
 @click.option("--since", default=None, help="Only records from this time (ISO-8601, 2h, 7d).")
 @click.option("--until", default=None, help="Only records before this time.")

@@ -5,23 +5,30 @@
     >>> for f in detect(open_store("flows"), threat_lists=["bad-ips.txt"]):
     ...     print(f.severity, f.type, f.summary)
 
-Each detector (:mod:`.detectors`) is a dataclass of thresholds with its defaults justified in
-its docstring, and a SQL file (``detect/sql/``) that runs on the engine, so detection over
-tens of millions of records takes seconds. Findings are ranked: severity first, then accepted
+Each detector (:mod:`.detectors`) is a dataclass of thresholds (defaults from the settings,
+justified in its docstring) and a SQL file (``detect/sql/``). A run scans the records once into a
+shared pre-aggregation (``sql/cells.sql``: one row per interface, conversation and 10 minutes,
+a temporary table on the engine) that every detector reads, so detection over tens of millions
+of records takes seconds. Findings are ranked: severity first, then accepted
 before rejected (a rejected probe is noise, an accepted one an open door).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import logging
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 
+from .. import settings
 from ..enrich import ipaddr
 from ..errors import ConfigError
 from ..timeparse import to_epoch
+from . import history
+from .allowlist import AllowList, load_allow_lists
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
 from .naming import name_findings
@@ -35,6 +42,9 @@ __all__ = [
     "load_threat_list",
     "ThreatEntry",
     "render_sql",
+    "cells_sql",
+    "AllowList",
+    "load_allow_lists",
 ]
 
 log = logging.getLogger("vpcflow.detect")
@@ -80,57 +90,138 @@ def _internal_sql(column: str, cidrs: Iterable[str]) -> str:
     return f"regexp_matches({column}, '{pattern}')"
 
 
-def render_sql(
-    template: str, *, since=None, until=None, internal=DEFAULT_INTERNAL, **params
+#: Seconds per kept row of the shared pre-aggregation; every detector's window is a multiple
+#: of it. The bulk (conversations carrying data) is summed per hour: detectors that read it
+#: (port-scan, host-sweep, data-exfiltration) have windows of whole hours.
+BUCKET = 600
+HOUR = 3600
+_HOURLY = ("port-scan", "host-sweep", "data-exfiltration")
+
+
+def cells_sql(
+    *,
+    since=None,
+    until=None,
+    internal=DEFAULT_INTERNAL,
+    probe_packets: int | None = None,
+    probe_bytes: int | None = None,
+    login_min_bytes: int = 1000,
+    login_max_bytes: int = 10_000,
+    login_ports: Iterable[int] = (22, 3389, 5985, 5986),
 ) -> str:
-    """Fill a detector's SQL template: the shared ``flows`` query, then thresholds."""
-    flows = read_sql("flows")
-    flows = flows.replace("{src_internal}", _internal_sql("srcaddr", internal))
-    flows = flows.replace("{dst_internal}", _internal_sql("dstaddr", internal))
-    flows = flows.replace(
-        "{since}", str(to_epoch(since, name="since") if since is not None else -(2**62))
-    )
-    flows = flows.replace(
-        "{until}", str(to_epoch(until, name="until") if until is not None else 2**62)
-    )
-    # Only the comment lines of flows.sql carry braces-free prose; drop them before nesting.
-    flows = "\n".join(x for x in flows.splitlines() if not x.lstrip().startswith("--"))
-    sql = template.replace("{flows}", flows)
+    """The run's shared pre-aggregation (``sql/cells.sql``) with its parameters filled in."""
+    values = {
+        "client_internal": _internal_sql("client", internal),
+        "server_internal": _internal_sql("server", internal),
+        "since": to_epoch(since, name="since") if since is not None else -(2**62),
+        "until": to_epoch(until, name="until") if until is not None else 2**62,
+        "bucket": BUCKET,
+        "probe_packets": int(
+            settings.get("probe_packets") if probe_packets is None else probe_packets
+        ),
+        "probe_bytes": int(settings.get("probe_bytes") if probe_bytes is None else probe_bytes),
+        "login_min_bytes": int(login_min_bytes),
+        "login_max_bytes": int(login_max_bytes),
+        "login_ports": ", ".join(str(int(p)) for p in login_ports) or "-1",
+        "per_hour": HOUR // BUCKET,
+    }
+    sql = read_sql("cells")
+    for key, value in values.items():
+        sql = sql.replace("{" + key + "}", str(value))
+    return sql
+
+
+def render_sql(template: str, *, cells: str = "detect_cells", **params) -> str:
+    """Fill a detector's SQL template: the cells table's name, then thresholds."""
+    sql = template.replace("{cells}", cells).replace("{bucket}", str(BUCKET))
     for key, value in params.items():
         sql = sql.replace("{" + key + "}", str(value))
     return sql
 
 
+class _Cells:
+    """The pre-aggregation every detector of one run reads: a temporary table built once on
+    the engine (one scan of the records for all detectors), or, where the engine cannot hold
+    one (``shared=False``, or another engine), the same query inlined in every detector."""
+
+    def __init__(self, store, sql: str, shared: bool = True):
+        self.store, self.sql = store, sql
+        self.engine = getattr(store, "engine", None) if shared else None
+        self.name = "detect_cells"
+        self.temp = False
+        if self.engine is not None:
+            name = f"detect_cells_{uuid.uuid4().hex[:12]}"
+            try:
+                self.engine.create_temp_table(name, sql, dialect="duckdb")
+            except NotImplementedError:
+                return
+            self.name, self.temp = name, True
+
+    def query(self, template: str) -> str:
+        if self.temp:
+            return template
+        body = "\n".join(x for x in template.splitlines() if not x.lstrip().startswith("--"))
+        body = body.lstrip()
+        if not body.upper().startswith("WITH "):
+            raise ConfigError("a detector's SQL must start with WITH to be inlined")
+        return f"WITH {self.name} AS (\n{self.sql}\n),\n{body[5:]}"
+
+    def run(self, template: str, **params):
+        sql = render_sql(template, cells=self.name, **params)
+        return self.store.sql(self.query(sql), dialect="duckdb").to_pylist()
+
+    def close(self) -> None:
+        if self.temp:
+            self.engine.drop_temp_table(self.name)
+
+
 def _configure(name: str, overrides: Mapping | None) -> Detector:
     cls = DETECTORS[name]
     if not overrides:
-        return cls()
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise ConfigError(
-            f"{name}: unknown threshold(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(known)) or 'none'}"
-        )
-    return cls(**overrides)
+        det = cls()
+    else:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(
+                f"{name}: unknown threshold(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(known)) or 'none'}"
+            )
+        types = {f.name: type(getattr(cls(), f.name)) for f in dataclasses.fields(cls)}
+        values = {}
+        for k, v in overrides.items():
+            try:
+                if types[k] is tuple and isinstance(v, str):
+                    v = tuple(int(p) for p in v.split(",") if p.strip())
+                elif types[k] is bool and isinstance(v, str):
+                    v = v.lower() in ("1", "true", "yes", "on")
+                elif types[k] in (int, float):
+                    v = types[k](v)
+            except ValueError as exc:
+                raise ConfigError(f"{name}.{k}: {v!r} is not a {types[k].__name__}") from exc
+            values[k] = v
+        det = cls(**values)
+    window = getattr(det, "window", BUCKET)
+    unit = HOUR if name in _HOURLY else BUCKET
+    if window <= 0 or window % unit:
+        raise ConfigError(f"{name}.window: {window} s is not a multiple of {unit} s")
+    return det
 
 
-def _listed_addresses(store, since, until, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
-    """Addresses of the store (in the time range) that fall in a threat-list entry."""
-    s = to_epoch(since, name="since") if since is not None else -(2**62)
-    u = to_epoch(until, name="until") if until is not None else 2**62
-    where = f"start >= {s} AND start < {u}"
-    table = store.sql(
-        f"SELECT srcaddr AS a FROM vpc_flow_logs WHERE srcaddr IS NOT NULL AND {where} "
-        f"UNION SELECT dstaddr FROM vpc_flow_logs WHERE dstaddr IS NOT NULL AND {where}",
-        dialect="duckdb",
+def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
+    """Addresses of the run (in the time range) that fall in a threat-list entry."""
+    rows = cells.run(
+        "WITH a AS (SELECT client AS a FROM {cells} UNION SELECT server FROM {cells}) "
+        "SELECT a FROM a WHERE a IS NOT NULL"
     )
-    if not table.num_rows:
+    if not rows:
         return {}
-    addrs = table.column(0)
+    import pyarrow as pa
+
+    addrs = pa.array([r["a"] for r in rows], pa.string())
     prefixes = ipaddr.PrefixTable((e.network, i) for i, e in enumerate(entries))
     idx = prefixes.lookup(addrs)
-    values = addrs.to_pylist() if hasattr(addrs, "to_pylist") else list(addrs)
+    values = addrs.to_pylist()
     return {values[i]: entries[j] for i, j in enumerate(idx) if j >= 0}
 
 
@@ -153,6 +244,42 @@ def _enrich(findings: list[Finding]) -> None:
             f.source_aws_service = r["aws_service"]
 
 
+SAMPLE_COLUMNS = (
+    "interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "
+    '"end", action, tcp_flags'
+)
+
+
+def _add_samples(store, findings: list[Finding], wheres: list[str], n: int) -> None:
+    """``n`` records behind each finding, all findings in one scan per hundred."""
+    for lo in range(0, len(findings), 100):
+        chunk = wheres[lo : lo + 100]
+        fs = findings[lo : lo + 100]
+        t0 = min(_epoch(f.first_seen) for f in fs)
+        t1 = max(_epoch(f.last_seen) for f in fs)
+        case = " ".join(f"WHEN ({w}) THEN {i}" for i, w in enumerate(chunk))
+        anyof = f"start BETWEEN {t0} AND {t1} AND (" + " OR ".join(f"({w})" for w in chunk) + ")"
+        sql = (
+            f"SELECT * FROM (SELECT k, {SAMPLE_COLUMNS}, row_number() OVER "
+            f"(PARTITION BY k ORDER BY start, srcaddr, dstaddr, srcport, dstport) AS r "
+            f"FROM (SELECT *, CASE {case} END AS k FROM vpc_flow_logs WHERE {anyof}) x) y "
+            f"WHERE r <= {int(n)} ORDER BY k, r"
+        )
+        for row in store.sql(sql, dialect="duckdb").to_pylist():
+            k = row.pop("k")
+            row.pop("r")
+            findings[lo + k].samples.append(row)
+
+
+def _epoch(text: str | None) -> int:
+    return to_epoch(text, name="time") if text else 0
+
+
+def _finding_id(f: Finding) -> str:
+    key = f"{f.type}|{f.source}|{','.join(map(str, f.ports))}|{f.first_seen}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def detect(
     store,
     since=None,
@@ -162,14 +289,22 @@ def detect(
     thresholds: Mapping[str, Mapping] | None = None,
     internal: Iterable[str] = DEFAULT_INTERNAL,
     enrich: bool = True,
+    allow: Iterable = (),
+    new_only: bool = False,
+    samples: int = 3,
+    shared: bool = True,
 ) -> list[Finding]:
     """Run the detectors over ``store`` (anything with ``.sql(query, dialect=...)``).
 
     ``since``/``until``: datetimes, ISO-8601 strings or epoch seconds (UTC), on record start.
     ``threat_lists``: paths of plain IP/CIDR lists, or already loaded :class:`ThreatEntry` lists.
     ``detectors``: names to run (default all; ``known-bad-ip`` runs only with threat lists).
-    ``thresholds``: ``{detector name: {field: value}}`` overrides. ``internal``: CIDRs that
-    are ours. Returns findings ranked most urgent first.
+    ``thresholds``: ``{detector name: {field: value}}`` overrides of the settings. ``internal``:
+    CIDRs that are ours. ``allow``: allow-list files (or loaded :class:`AllowList`) whose
+    matching findings are dropped. ``new_only``: only findings no earlier ``new_only`` run on
+    this store reported (and remember these). ``samples``: records shown per finding.
+    ``shared=False`` inlines the pre-aggregation in every detector (for comparison).
+    Returns findings ranked most urgent first.
     """
     thresholds = dict(thresholds or {})
     names = list(detectors) if detectors is not None else list(DETECTORS)
@@ -184,33 +319,60 @@ def detect(
     entries: list[ThreatEntry] = []
     for item in threat_lists:
         entries.extend([item] if isinstance(item, ThreatEntry) else load_threat_list(item))
+    allowed = load_allow_lists(allow)
+    configured = {name: _configure(name, thresholds.get(name)) for name in DETECTORS}
+    bf = configured["brute-force"]
+    sql = cells_sql(
+        since=since,
+        until=until,
+        internal=internal,
+        login_min_bytes=bf.min_bytes,
+        login_max_bytes=bf.max_bytes,
+        login_ports=bf.ports,
+    )
     findings: list[Finding] = []
-    for name in names:
-        det = _configure(name, thresholds.get(name))
-        params = det.params()
-        listed: dict[str, ThreatEntry] = {}
-        if name == "known-bad-ip":
-            if not entries:
-                if detectors is not None:
-                    log.warning("known-bad-ip needs --threat-list files; skipped")
-                continue
-            listed = _listed_addresses(store, since, until, entries)
-            if not listed:
-                continue
-            params["bad"] = ", ".join("('" + a.replace("'", "''") + "')" for a in listed)
-        for template in det.queries():
-            sql = render_sql(template, since=since, until=until, internal=internal, **params)
-            for row in store.sql(sql, dialect="duckdb").to_pylist():
-                if listed:
-                    e = listed[row["source"]]
-                    row["listed"] = f"{e.path} line {e.line}" + (
-                        f": {e.comment}" if e.comment else ""
-                    )
-                f = det.finding(row)
-                if f is not None:
-                    findings.append(f)
-        log.info("%s: %d findings", name, sum(f.type == name for f in findings))
+    owner: dict[int, Detector] = {}
+    cells = _Cells(store, sql, shared=shared)
+    try:
+        for name in names:
+            det = configured[name]
+            params = det.params()
+            listed: dict[str, ThreatEntry] = {}
+            if name == "known-bad-ip":
+                if not entries:
+                    if detectors is not None:
+                        log.warning("known-bad-ip needs --threat-list files; skipped")
+                    continue
+                listed = _listed_addresses(cells, entries)
+                if not listed:
+                    continue
+                params["bad"] = ", ".join("('" + a.replace("'", "''") + "')" for a in listed)
+            for template in det.queries():
+                for row in cells.run(template, **params):
+                    if listed:
+                        e = listed[row["source"]]
+                        row["listed"] = f"{e.path} line {e.line}" + (
+                            f": {e.comment}" if e.comment else ""
+                        )
+                    f = det.finding(row)
+                    if f is not None:
+                        findings.append(f)
+                        owner[id(f)] = det
+            log.info("%s: %d findings", name, sum(f.type == name for f in findings))
+    finally:
+        cells.close()
     findings = _dedupe_echoes(_dedupe_subnets(findings))
+    if allowed:
+        before = len(findings)
+        findings = [f for f in findings if not allowed.allows(f)]
+        log.info("allow-list: %d findings dropped", before - len(findings))
+    for f in findings:
+        f.id = _finding_id(f)
+        f.query = owner[id(f)].records_query(f)
+    if new_only:
+        findings = history.new_findings(store, findings)
+    if samples and findings:
+        _add_samples(store, findings, [owner[id(f)].sample_where(f) for f in findings], samples)
     if enrich:
         _enrich(findings)
     name_findings(store, findings)
@@ -219,20 +381,21 @@ def detect(
 
 
 def _dedupe_subnets(findings: list[Finding]) -> list[Finding]:
-    """Drop a /24 host-sweep when one of its addresses has its own overlapping finding."""
+    """One finding per /24 sweep: when two or more addresses of a /24 finding have their own
+    overlapping findings on the same port, the /24 one stands for them all; when only one has,
+    that address's finding stays and the /24 one goes."""
     singles = [f for f in findings if f.type == "host-sweep" and "/" not in f.source]
-
-    def covered(f: Finding) -> bool:
+    drop: set[int] = set()
+    for f in findings:
+        if f.type != "host-sweep" or "/" not in f.source:
+            continue
         srcs = set(f.details.get("sources", []))
-        return any(
-            g.source in srcs
-            and g.ports == f.ports
-            and g.first_seen <= f.last_seen
-            and f.first_seen <= g.last_seen
-            for g in singles
-        )
-
-    return [f for f in findings if not (f.type == "host-sweep" and "/" in f.source and covered(f))]
+        mine = [g for g in singles if g.source in srcs and g.ports == f.ports and _overlap(f, g)]
+        if len(mine) >= 2:
+            drop.update(id(g) for g in mine)
+        elif mine:
+            drop.add(id(f))
+    return [f for f in findings if id(f) not in drop]
 
 
 def _overlap(a: Finding, b: Finding) -> bool:

@@ -1,10 +1,13 @@
 """The detectors: each one a thresholds dataclass, a SQL file and a way to word its findings.
 
-Every detector's SQL (``sql/<name>.sql``) runs on the engine over ``vpc_flow_logs`` and returns
-one row per incident with at least ``source, targets, ports, first_seen, last_seen, records,
+Every detector's SQL (``sql/<name>.sql``) reads the run's shared pre-aggregation (``sql/cells.sql``,
+one row per interface, conversation and 10 minutes, built once per run) and returns one row per
+incident with at least ``source, targets, ports, first_seen, last_seen, records,
 bytes, accepted, src_internal, dst_internal``; :meth:`Detector.finding` turns a row into a
-:class:`~.finding.Finding`. Thresholds are plain dataclass fields so that they can be tuned per
-call (``detect(..., thresholds={"port-scan": {"min_ports": 50}})``).
+:class:`~.finding.Finding`. Thresholds are plain dataclass fields whose defaults are settings
+(``vpcflow settings``: ``VPCFLOW_PORT_SCAN_MIN_PORTS`` ...), tuned per call with
+``detect(..., thresholds={"port-scan": {"min_ports": 50}})``. Every finding lists the thresholds it
+crossed with the values observed (``details["thresholds"]``).
 
 Which requests count: with TCP flags (version 3+ records) a SYN without ACK is a request; with
 the default version-2 fields the lower port is taken as the service port, so a server's answers
@@ -14,9 +17,10 @@ the default version-2 fields the lower port is taken as the service port, so a s
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
+from .. import settings
 from .finding import Finding, action_of, human_bytes, iso, short_list
 
 REMOTE_LOGIN_PORTS = {22: "SSH", 3389: "RDP", 5985: "WinRM", 5986: "WinRM over TLS"}
@@ -24,6 +28,26 @@ REMOTE_LOGIN_PORTS = {22: "SSH", 3389: "RDP", 5985: "WinRM", 5986: "WinRM over T
 
 def read_sql(name: str) -> str:
     return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text()
+
+
+def _setting(name: str):
+    """A threshold whose default is the setting ``name`` (read when the detector is made)."""
+    if name == "brute_force_ports":
+        return field(
+            default_factory=lambda: tuple(
+                int(p) for p in str(settings.get(name)).replace(" ", "").split(",") if p
+            )
+        )
+    return field(default_factory=lambda: settings.get(name))
+
+
+def crossed(name: str, rule: str, threshold, observed) -> dict:
+    """One threshold a finding crossed: what it is, its value and what was observed."""
+    return {"threshold": name, "rule": rule, "value": threshold, "observed": observed}
+
+
+def _sorted(values) -> list:
+    return sorted(v for v in values or [] if v is not None)
 
 
 def _direction(row: dict) -> str:
@@ -58,22 +82,40 @@ class Detector:
     def finding(self, row: dict) -> Finding | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def records_where(self, f: Finding) -> str:  # pragma: no cover - abstract
+        """The SQL condition on ``vpc_flow_logs`` that selects every record behind ``f``."""
+        raise NotImplementedError
+
+    def records_query(self, f: Finding) -> str:
+        """The ``vpcflow sql`` (Athena) query that lists every record behind ``f``."""
+        return f"SELECT * FROM vpc_flow_logs WHERE {self.records_where(f)} ORDER BY start"
+
+    def sample_where(self, f: Finding) -> str:
+        """A cheaper condition for a few sample records (the requests of the first target)."""
+        return self.records_where(f)
+
     def _base(self, row: dict, severity: str, summary: str, **details) -> Finding:
         records = int(row["records"])
+        thresholds = details.pop("thresholds", [])
         return Finding(
             type=self.name,
             severity=severity,
             source=str(row["source"]),
-            targets=[str(t) for t in row["targets"] or []],
-            ports=[int(p) for p in row["ports"] or [] if p is not None],
+            targets=[str(t) for t in _sorted(row["targets"])],
+            ports=[int(p) for p in _sorted(row["ports"])],
             first_seen=iso(row["first_seen"]),
             last_seen=iso(row["last_seen"]),
             records=records,
             bytes=int(row["bytes"] or 0),
-            action=action_of(int(row["accepted"] or 0), records),
+            action=action_of(
+                int(row["accepted"] or 0),
+                records,
+                None if row.get("rejected") is None else int(row["rejected"]),
+            ),
             summary=summary,
             direction=_direction(row),
             details=details,
+            thresholds=thresholds,
         )
 
 
@@ -89,22 +131,29 @@ def _probe_severity(row: dict) -> str:
 class PortScan(Detector):
     """``port-scan``: one source probing many distinct ports of one host.
 
-    * ``min_ports = 50``: distinct destination ports of one host in one window. A client of a
-      service uses one or two ports of a host (443 and 80, a database port); internet
-      background noise tries the few dozen ports of well-known services (Telnet, SSH, RDP, SMB,
-      databases: about 30) on every address. Panther's rule alerts at 10 ports but only on
-      egress and after removing common ports; nmap's default scan covers 1,000 ports and its
-      "top 100" scan 100, so 50 keeps real scans and leaves the background below.
+    * a probe: a (source, destination, port) whose requests in an hour are all probe-sized
+      (``probe_packets = 3`` packets, ``probe_bytes = 240`` bytes: a SYN, its retries and a
+      reset, IPv6 headers included) and that got no data back (TCP: only a SYN-ACK or a reset)
+      or no answer (UDP). A client of many ports of one host (Kubernetes nodes, peered VPCs,
+      passive FTP) exchanges data and does not count, however many ports it uses.
+    * ``min_ports = 50``: distinct ports probed on one host in one window. Internet background
+      noise tries the few dozen ports of well-known services (about 30); nmap's default scan
+      tries 1,000 ports and its "top 100" scan 100, so 50 keeps real scans and leaves the
+      background below.
+    * ``min_probe_share = 0.8``: of the ports the source reached on the host in the window, at
+      least that share were only probed.
     * ``window = 3600`` s: windows of two hours starting every hour, so a slow scan spread over
       up to an hour is counted whole.
 
-    Covers inbound scans of our hosts and outbound scans by one of our instances.
+    Covers inbound scans of our hosts (rejected, or let through by the security group and
+    answered by resets) and outbound scans by one of our instances.
     """
 
     name = "port-scan"
     sql_file = "port_scan"
-    min_ports: int = 50
-    window: int = 3600
+    min_ports: int = _setting("port_scan_min_ports")
+    min_probe_share: float = _setting("port_scan_min_probe_share")
+    window: int = _setting("port_scan_window")
 
     def finding(self, row):
         target = row["targets"][0]
@@ -122,35 +171,62 @@ class PortScan(Detector):
                 else "all were rejected"
             )
             what = f"{row['source']} probed {n_ports} ports of {target}; {answered}."
+        w = int(row["window_ports"])
         return self._base(
-            row, _probe_severity(row), what, ports_probed=n_ports, ports_accepted=open_ports
+            row,
+            _probe_severity(row),
+            what,
+            ports_probed=n_ports,
+            ports_accepted=open_ports,
+            thresholds=[
+                crossed("min_ports", "distinct ports probed in one window", self.min_ports, w),
+                crossed(
+                    "min_probe_share",
+                    "share of the ports reached that were only probed",
+                    self.min_probe_share,
+                    round(w / max(int(row["window_reached"]), 1), 3),
+                ),
+            ],
         )
+
+    def records_where(self, f: Finding) -> str:
+        return _pair_query(f, [f.source], f.targets, f.ports)
+
+    def sample_where(self, f: Finding) -> str:
+        return f"{_time(f)} AND srcaddr = '{f.source}' AND dstaddr = '{f.targets[0]}'"
 
 
 def _open_ports(row) -> list:
-    return row.get("open_port_list") or row["ports"][: int(row["open_ports"])]
+    return _sorted(row.get("open_port_list")) or row["ports"][: int(row["open_ports"])]
 
 
 @dataclass(frozen=True)
 class HostSweep(Detector):
     """``host-sweep``: one source probing one port across many addresses.
 
-    * ``min_targets = 5``: distinct destination addresses on one port in one window. Our own
+    * a probe, as for port-scan: a (source, port, destination) whose requests in an hour are all
+      probe-sized and that got no data back (TCP) or no answer (UDP). A web client reaching
+      14 servers of a load-balanced fleet exchanges data with each: it is no sweep.
+    * ``min_targets = 5``: distinct destinations probed on one port in one window. Our own
       interfaces with public addresses are few, so an inbound sweep shows as a handful of
-      targets; clients and health checkers of a service reach the 4 or so servers behind it.
-    * ``max_requests_per_target = 4``: a sweep touches each address once or twice; a monitoring
-      server scraping every instance every minute makes many requests per target and is not
-      a sweep.
-    * ``min_subnet_sources = 2``: a sweep split between several addresses of one /24 is reported
-      once for the /24 when no single address qualifies on its own.
-    * ``usual_hours = 3``: only new pairs count. A (source, port, destination) seen in 3 or
-      more distinct hours of the period is a client and its server: app servers calling their
-      five API endpoints, health checkers and CDN edges on the web servers, monitoring scraping
-      every host, a background scanner hitting the same addresses all day. A sweep takes
-      minutes to an hour (two clock hours at most). The price: a sweep repeated against the
-      same addresses for three hours or more turns "usual" and is not reported.
-    * ``window = 3600`` s, as for port-scan: 2-hour windows every hour, so a sweep spread over
-      an hour is counted whole.
+      targets.
+    * ``max_requests_per_target = 4``: a sweep touches each address once or twice (a few
+      times when repeated); a health checker or a monitoring server probing every instance
+      every few seconds is not a sweep. Counted per window and over the whole period, so a
+      window that sees only the last minute of a checker's day does not mistake it for one.
+    * ``min_probe_share = 0.8``: of the destinations the source reached on that port, at least
+      that share were only probed (a client whose connection tails look like probes is not).
+    * ``public_min_clients = 20``: a port that 20 or more outside addresses exchange data with
+      on our addresses is a public service. An outside source that exchanged data with any of
+      our addresses on it is a client of that service, never a sweeper of it.
+    * ``usual_hours = 3``: a (source, port, destination) seen in 3 or more windows of the
+      period is a client and its server (health checks, monitoring, an authorised scanner that
+      hits the same addresses all day), not a sweep.
+    * ``subnet_sweeps = True``, ``min_subnet_sources = 2``: a sweep split between several
+      addresses of one /24 (each below ``min_targets`` alone) is reported once for the /24,
+      when its addresses probe ``min_subnet_targets_per_source = 2`` destinations each on
+      average: a scanning farm whose addresses each send one probe somewhere is noise.
+    * ``window = 3600`` s, as for port-scan: 2-hour windows every hour.
 
     Covers sweeps of our addresses and mass scans of the internet by one of our instances.
     Internet-wide scanners sweeping every public address of ours (background radiation) are
@@ -159,21 +235,33 @@ class HostSweep(Detector):
 
     name = "host-sweep"
     sql_file = "host_sweep"
-    min_targets: int = 5
-    max_requests_per_target: int = 4
-    min_subnet_sources: int = 2
-    subnet_sweeps: bool = False
-    usual_hours: int = 3
-    window: int = 3600
+    min_targets: int = _setting("host_sweep_min_targets")
+    max_requests_per_target: int = _setting("host_sweep_max_requests_per_target")
+    min_probe_share: float = _setting("host_sweep_min_probe_share")
+    public_min_clients: int = _setting("host_sweep_public_min_clients")
+    min_subnet_sources: int = _setting("host_sweep_min_subnet_sources")
+    min_subnet_targets_per_source: float = _setting("host_sweep_min_subnet_targets_per_source")
+    subnet_sweeps: bool = _setting("host_sweep_subnet_sweeps")
+    usual_hours: int = _setting("host_sweep_usual_hours")
+    window: int = _setting("host_sweep_window")
 
     def queries(self):
         sql = read_sql(self.sql_file)
-        single = {"key": "srcaddr", "where": "", "min_sources": 1}
+        single = {
+            "key_c": "c.client",
+            "key": "client",
+            "where": "",
+            "min_sources": 1,
+            "min_per_source": 1,
+        }
+        slash24 = "regexp_extract({}, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'"
         subnet = {
             # IPv4 sources outside our networks, grouped by /24
-            "key": "regexp_extract(srcaddr, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24'",
-            "where": "AND NOT src_internal AND srcaddr NOT LIKE '%:%'",
+            "key_c": slash24.format("c.client"),
+            "key": slash24.format("client"),
+            "where": "AND NOT client_internal AND client NOT LIKE '%:%'",
             "min_sources": self.min_subnet_sources,
+            "min_per_source": self.min_subnet_targets_per_source,
         }
         queries = [_partial(sql, single)]
         if self.subnet_sweeps:
@@ -181,11 +269,12 @@ class HostSweep(Detector):
         return queries
 
     def finding(self, row):
-        port = row["ports"][0]
+        port = _sorted(row["ports"])[0]
         n, open_n = int(row["n_targets"]), int(row["open_targets"])
         who = row["source"]
-        if len(row["sources"]) > 1:
-            who = f"{len(row['sources'])} addresses of {row['source']}"
+        sources = _sorted(row["sources"])
+        if len(sources) > 1 or "/" in who:
+            who = f"{len(sources)} addresses of {row['source']}"
         if row["src_internal"] and not row["dst_internal"]:
             what = (
                 f"Our instance {who} probed port {port} on {n} external addresses (a mass scan): "
@@ -198,14 +287,59 @@ class HostSweep(Detector):
                 else "all were rejected"
             )
             what = f"{who} probed port {port} on {n} of our addresses; {state}."
+        w, reached = int(row["window_targets"]), int(row["window_reached"])
+        thresholds = [
+            crossed(
+                "min_targets", "distinct destinations probed in one window", self.min_targets, w
+            ),
+            crossed(
+                "max_requests_per_target",
+                "requests per probed destination (at most)",
+                self.max_requests_per_target,
+                round(int(row["window_requests"]) / max(w, 1), 2),
+            ),
+            crossed(
+                "min_probe_share",
+                "share of the destinations reached that were only probed",
+                self.min_probe_share,
+                round(w / max(reached, 1), 3),
+            ),
+        ]
+        if row["public_port"]:
+            thresholds.append(
+                crossed(
+                    "public_min_clients",
+                    f"port {port} is a public service: the source exchanged data with none of "
+                    "our addresses on it (destinations talked to)",
+                    self.public_min_clients,
+                    int(row["talked"] or 0),
+                )
+            )
+        if "/" in row["source"]:
+            thresholds.append(
+                crossed(
+                    "min_subnet_sources",
+                    "addresses of the /24 that probed",
+                    self.min_subnet_sources,
+                    len(sources),
+                )
+            )
         return self._base(
             row,
             _probe_severity(row),
             what,
-            sources=list(row["sources"]),
+            sources=sources,
             targets_probed=n,
             targets_accepted=open_n,
+            thresholds=thresholds,
         )
+
+    def records_where(self, f: Finding) -> str:
+        return _pair_query(f, f.details.get("sources") or [f.source], f.targets, f.ports)
+
+    def sample_where(self, f: Finding) -> str:
+        srcs = f.details.get("sources") or [f.source]
+        return f"{_time(f)} AND {_in('srcaddr', srcs[:20])} AND {_in('dstport', f.ports)}"
 
 
 def _partial(sql: str, values: dict) -> str:
@@ -214,13 +348,42 @@ def _partial(sql: str, values: dict) -> str:
     return sql
 
 
+def _in(column: str, values) -> str:
+    values = list(values)
+    if len(values) == 1:
+        v = values[0]
+        return f"{column} = {v}" if isinstance(v, int) else f"{column} = '{v}'"
+    inner = ", ".join(str(v) if isinstance(v, int) else f"'{v}'" for v in values)
+    return f"{column} IN ({inner})"
+
+
+def _epoch(text: str | None, default: int) -> int:
+    import datetime as dt
+
+    if not text:
+        return default
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _time(f: Finding) -> str:
+    return f"start BETWEEN {_epoch(f.first_seen, 0)} AND {_epoch(f.last_seen, 2**62)}"
+
+
+def _pair_query(f: Finding, sources, targets, ports) -> str:
+    """Every record of the conversations behind ``f``: the requests and their answers."""
+    sources = [s for s in sources if "/" not in s] or sources
+    req = f"{_in('srcaddr', sources)} AND {_in('dstaddr', targets)} AND {_in('dstport', ports)}"
+    ans = f"{_in('srcaddr', targets)} AND {_in('dstaddr', sources)} AND {_in('srcport', ports)}"
+    return f"{_time(f)} AND (({req}) OR ({ans}))"
+
+
 @dataclass(frozen=True)
 class BruteForce(Detector):
     """``brute-force``: many short connections from one source to SSH, RDP or WinRM of one host.
 
-    * ``min_attempts = 30``: distinct connections (client ports) in one window. A person logs in
-      a few times an hour; password-guessing tools try several times a second. 30 an hour is
-      beyond a person retrying a mistyped password and well below any tool.
+    * ``min_attempts = 30``: login-sized connections in one window. A person logs in a few
+      times an hour; password-guessing tools try several times a second. 30 an hour is beyond
+      a person retrying a mistyped password and well below any tool.
     * ``max_bytes = 10000``: a failed login exchanges a few kilobytes (key exchange and an auth
       failure); a real session carries more.
     * ``min_bytes = 1000``: what the client sent in one connection. The SSH key exchange alone
@@ -235,14 +398,14 @@ class BruteForce(Detector):
 
     name = "brute-force"
     sql_file = "brute_force"
-    min_attempts: int = 30
-    max_bytes: int = 10_000
-    min_bytes: int = 1_000
-    ports: tuple[int, ...] = (22, 3389, 5985, 5986)
-    window: int = 3600
+    min_attempts: int = _setting("brute_force_min_attempts")
+    max_bytes: int = _setting("brute_force_max_bytes")
+    min_bytes: int = _setting("brute_force_min_bytes")
+    ports: tuple[int, ...] = _setting("brute_force_ports")
+    window: int = _setting("brute_force_window")
 
     def finding(self, row):
-        port = int(row["ports"][0])
+        port = int(_sorted(row["ports"])[0])
         service = REMOTE_LOGIN_PORTS.get(port, f"port {port}")
         attempts = int(row["attempts"])
         if row["accepted"]:
@@ -250,13 +413,27 @@ class BruteForce(Detector):
                 "high",
                 "they reached the service: check its login logs and block the source",
             )
-        else:
+        else:  # pragma: no cover - only accepted attempts are counted
             sev, tail = "low", "all were rejected"
-        what = (
-            f"{row['source']} made {attempts} short {service} connections to "
-            f"{row['targets'][0]}; {tail}."
+        target = _sorted(row["targets"])[0]
+        what = f"{row['source']} made {attempts} short {service} connections to {target}; {tail}."
+        return self._base(
+            row,
+            sev,
+            what,
+            attempts=attempts,
+            thresholds=[
+                crossed(
+                    "min_attempts",
+                    f"accepted connections of {self.min_bytes}-{self.max_bytes} bytes in one window",
+                    self.min_attempts,
+                    int(row["window_attempts"]),
+                )
+            ],
         )
-        return self._base(row, sev, what, attempts=attempts)
+
+    def records_where(self, f: Finding) -> str:
+        return _pair_query(f, [f.source], f.targets, f.ports)
 
 
 @dataclass(frozen=True)
@@ -268,39 +445,63 @@ class DataExfiltration(Detector):
       active of the most it sent to any one external address in that hour (its typical peak;
       the median ignores the exfiltration hour itself).
     * ``factor = 10``: ten times that typical peak. Legitimate transfers vary by two or three
-      times hour to hour; a backup job that runs daily is its own baseline only if it ran for
-      most hours, hence the floor below.
+      times hour to hour.
     * ``min_bytes = 100 MB``: below that a transfer is not worth a person's time.
     * ``min_baseline_windows = 3``: an instance seen for fewer hours has no baseline; then
       ``min_bytes`` alone decides.
     * ``partner_windows = 3``: an external address the instance sent to in 3 or more hours of
-      the period is a usual partner (S3, an API) whose volume is business as usual; only
-      transfers to other addresses count, and the baseline is taken over those too. A slow
-      exfiltration to one address spread over many hours is therefore not this detector's.
+      the period is a usual partner (S3, an API, a package mirror) whose volume is business as
+      usual; only transfers to other addresses count. A slow exfiltration to one address spread
+      over many hours is therefore not this detector's.
 
     Only requests the instance made count (it connected out); answers of our servers to
-    internet clients are downloads, not exfiltration.
+    internet clients, and downloads from mirrors, are not uploads.
     """
 
     name = "data-exfiltration"
     sql_file = "data_exfiltration"
-    factor: float = 10.0
-    min_bytes: int = 100_000_000
+    factor: float = _setting("exfiltration_factor")
+    min_bytes: int = _setting("exfiltration_min_bytes")
     baseline_quantile: float = 0.5
     min_baseline_windows: int = 3
-    partner_windows: int = 3
-    window: int = 3600
+    partner_windows: int = _setting("exfiltration_partner_windows")
+    window: int = _setting("exfiltration_window")
 
     def finding(self, row):
         # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
         usual = float(row["usual"] or 0)
-        ratio = float(row["bytes"]) / usual if usual else None
+        sent = float(row["bytes"])
+        has_baseline = int(row["windows"]) >= self.min_baseline_windows
+        ratio = sent / usual if usual and has_baseline else None
         times = f", {ratio:.0f}x its usual peak" if ratio else ""
         what = (
-            f"Our instance {row['source']} sent {human_bytes(float(row['bytes']))} to external address "
+            f"Our instance {row['source']} sent {human_bytes(sent)} to external address "
             f"{row['targets'][0]} within an hour{times}: find the process that sent it and "
             "block the destination."
         )
+        thresholds = [
+            crossed(
+                "min_bytes",
+                "bytes sent to one external address in a window",
+                self.min_bytes,
+                int(sent),
+            ),
+            crossed(
+                "partner_windows",
+                "windows the address was sent to (fewer: not a usual partner)",
+                self.partner_windows,
+                int(row["partner_windows"]),
+            ),
+        ]
+        if has_baseline:
+            thresholds.append(
+                crossed(
+                    "factor",
+                    "times the instance's usual peak",
+                    self.factor,
+                    round(ratio, 1) if ratio else None,
+                )
+            )
         return self._base(
             row,
             "high",
@@ -310,7 +511,11 @@ class DataExfiltration(Detector):
             # records of one upload logged on both the instance's and the NAT gateway's
             # interfaces: the instance's finding outweighs the gateway's translated copy
             logged=int(row["logged"] or 0),
+            thresholds=thresholds,
         )
+
+    def records_where(self, f: Finding) -> str:
+        return _pair_query(f, [f.source], f.targets, f.ports)
 
 
 @dataclass(frozen=True)
@@ -327,26 +532,37 @@ class KnownBadIp(Detector):
     def finding(self, row):
         listed = row.get("listed") or ""
         acc = int(row["accepted"] or 0)
+        targets = _sorted(row["targets"])
         if acc:
             sev = "high"
             tail = (
-                f"{acc} records were accepted: check what {short_list(row['targets'], 3)} "
+                f"{acc} requests were accepted: check what {short_list(targets, 3)} "
                 "exchanged with it and block it"
             )
         else:
             sev, tail = "low", "everything was rejected"
         what = (
             f"Listed address {row['source']} ({listed}) exchanged {row['records']} records with "
-            f"{len(row['targets'])} of our addresses; {tail}."
+            f"{len(targets)} of our addresses; {tail}."
         )
-        return self._base(row, sev, what, listed_in=listed)
+        return self._base(
+            row,
+            sev,
+            what,
+            listed_in=listed,
+            thresholds=[crossed("listed", f"on a threat list: {listed}", 1, 1)],
+        )
+
+    def records_where(self, f: Finding) -> str:
+        return f"{_time(f)} AND (srcaddr = '{f.source}' OR dstaddr = '{f.source}')"
 
 
 @dataclass(frozen=True)
 class RejectedSpike(Detector):
     """``rejected-spike``: rejected records on one interface far above its usual rate.
 
-    * ``window = 600`` s: rejects are counted per interface per 10 minutes.
+    * ``window = 600`` s: rejects are counted per interface per 10 minutes (a multiple of the
+      10-minute cells every detector reads).
     * baseline: the ``baseline_quantile = 0.5`` quantile of that count over every window of the
       period, zero-filled (the median is not moved by the spike itself).
     * ``factor = 10``: ten times the usual count; internet background noise varies by two or
@@ -358,17 +574,18 @@ class RejectedSpike(Detector):
 
     name = "rejected-spike"
     sql_file = "rejected_spike"
-    factor: float = 10.0
-    min_rejects: int = 100
+    factor: float = _setting("rejected_spike_factor")
+    min_rejects: int = _setting("rejected_spike_min_rejects")
     baseline_quantile: float = 0.5
     min_baseline_windows: int = 12
-    window: int = 600
+    window: int = _setting("rejected_spike_window")
 
     def finding(self, row):
         usual = float(row["usual"] or 0)
+        n = int(row["records"])
         what = (
-            f"Interface {row['source']} rejected {row['records']} records in "
-            f"{self.window // 60} minutes, {int(row['records']) / max(usual, 1):.0f}x its usual "
+            f"Interface {row['source']} rejected {n} records in "
+            f"{self.window // 60} minutes, {n / max(usual, 1):.0f}x its usual "
             f"{usual:.0f}; top source {row['top_source']} of {row['n_sources']}: check whether "
             "that source is an attack or a configuration change broke something."
         )
@@ -379,9 +596,27 @@ class RejectedSpike(Detector):
             baseline_rejects=usual,
             top_source=row["top_source"],
             sources=int(row["n_sources"]),
+            thresholds=[
+                crossed("min_rejects", "rejected records in one window", self.min_rejects, n),
+                crossed(
+                    "factor",
+                    "times the interface's usual rejects",
+                    self.factor,
+                    round(n / max(usual, 1), 1),
+                ),
+                crossed(
+                    "min_baseline_windows",
+                    "windows of history",
+                    self.min_baseline_windows,
+                    int(row["windows"]),
+                ),
+            ],
         )
         f.direction = ""
         return f
+
+    def records_where(self, f: Finding) -> str:
+        return f"{_time(f)} AND interface_id = '{f.source}' AND action = 'REJECT'"
 
 
 DETECTORS: dict[str, type[Detector]] = {

@@ -14,8 +14,13 @@ def iso(epoch: int | float | None) -> str | None:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def action_of(accepted: int, records: int) -> str:
-    """What the flows got: ``ACCEPT``, ``REJECT`` or ``mixed``."""
+def action_of(accepted: int, records: int, rejected: int | None = None) -> str:
+    """What the flows got: ``ACCEPT``, ``REJECT`` or ``mixed`` (from the rejected records when
+    known, else from the accepted ones)."""
+    if rejected is not None:
+        if not rejected:
+            return "ACCEPT" if accepted or records else "REJECT"
+        return "REJECT" if not accepted else "mixed"
     if records and accepted >= records:
         return "ACCEPT"
     return "REJECT" if not accepted else "mixed"
@@ -47,6 +52,11 @@ class Finding:
     ``details`` holds detector-specific numbers (ports counted, baseline, threat-list line...);
     ``source_*`` fields are enrichment of the source address; ``names`` maps the addresses
     and interfaces of the finding to what the inventory says is behind them.
+
+    Every finding explains itself: ``thresholds`` lists each threshold it crossed (``threshold``
+    name, ``rule``, its ``value`` and the ``observed`` value), ``query`` is the ``vpcflow sql``
+    query that lists every record behind it, ``samples`` a few of those records. ``id`` is
+    stable across runs (type, source, ports and first record), for ``--new`` and SIEMs.
     """
 
     type: str
@@ -66,6 +76,10 @@ class Finding:
     source_asn: str | None = None
     source_aws_service: str | None = None
     names: dict = field(default_factory=dict)  # id or address -> what it is (the inventory)
+    thresholds: list[dict] = field(default_factory=list)
+    query: str = ""
+    samples: list[dict] = field(default_factory=list)
+    id: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

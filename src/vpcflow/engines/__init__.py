@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["Engine", "QueryResult", "default_engine", "TABLE"]
+__all__ = ["Engine", "QueryResult", "default_engine", "create", "ENGINES", "TABLE"]
 
 TABLE = "vpc_flow_logs"
 
@@ -63,6 +63,16 @@ class Engine(ABC):
     def sql(self, query: str, dialect: str = "athena") -> pa.Table:
         return self.query(query, dialect=dialect).table
 
+    def create_temp_table(self, name: str, query: str, dialect: str = "duckdb") -> None:
+        """Materialise the read ``query`` as temporary table ``name`` that this engine's next
+        queries can read (an analysis's shared pre-aggregation); gone after
+        ``drop_temp_table`` or ``close``. Engines that cannot hold one raise
+        ``NotImplementedError`` and callers inline the query instead."""
+        raise NotImplementedError
+
+    def drop_temp_table(self, name: str) -> None:
+        """Drop a table made by ``create_temp_table``."""
+
     def refresh(self) -> None:
         """The store's files changed: see the new ones on the next query."""
 
@@ -90,7 +100,37 @@ class _TableStream:
         yield from self._batches
 
 
-def default_engine(store) -> Engine:
-    from .duckdb import DuckDBEngine
+# name -> "module:class"; an engine's module is imported only when it is used (Spark is an extra).
+ENGINES = {
+    "duckdb": "vpcflow.engines.duckdb:DuckDBEngine",
+    "spark": "vpcflow.engines.spark:SparkEngine",
+}
 
-    return DuckDBEngine(store)
+
+def create(
+    name: str | None,
+    store,
+    *,
+    spark_master: str | None = None,
+    spark_conf: dict[str, str] | None = None,
+) -> Engine:
+    """The engine ``name`` (default: the ``engine`` setting, ``VPCFLOW_ENGINE``) over ``store``."""
+    import importlib
+
+    from .. import settings
+    from ..errors import ConfigError
+
+    name = (name or str(settings.get("engine"))).lower()
+    target = ENGINES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    module, _, cls = target.partition(":")
+    engine_cls = getattr(importlib.import_module(module), cls)
+    if name == "spark":
+        return engine_cls(store, master=spark_master, conf=spark_conf)
+    return engine_cls(store)
+
+
+def default_engine(store) -> Engine:
+    """The engine the ``engine`` setting names (DuckDB unless ``VPCFLOW_ENGINE`` says otherwise)."""
+    return create(None, store)

@@ -2,22 +2,28 @@
 
 The connection is sandboxed: after the ``vpc_flow_logs`` view is defined, external access is
 limited to the store's own data directory and the configuration is locked, so a query cannot
-read other files, write, or attach databases.
+read other files, write, or attach databases. DuckDB also allows its temporary directory, so
+that is a fresh empty directory of the engine's own (inside the store's ``_vpcflow/`` when the
+store is writable), never the relative ``.tmp`` of the current directory.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from .. import schema, settings
-from ..errors import QueryError, QueryRefused, QueryTimeout
+from ..errors import QueryError, QueryRefused, QueryTimeout, StoreDamaged
 from . import TABLE, Engine, QueryResult, functions, inventory
 from .dialects import to_engine_sql
 
@@ -61,6 +67,20 @@ class DuckDBEngine(Engine):
         self.store = store
         self._con: duckdb.DuckDBPyConnection | None = None
         self._files: list[str] | None = None
+        self._tmp: str | None = None
+
+    def _temp_directory(self) -> str:
+        """A fresh, empty directory for DuckDB to spill to (and the only other one it may read)."""
+        if self._tmp is None:
+            try:
+                base = Path(self.store.path) / "_vpcflow" / "tmp"
+                base.mkdir(parents=True, exist_ok=True)
+                self._tmp = tempfile.mkdtemp(prefix="duckdb-", dir=base)
+            except OSError:  # a read-only store
+                self._tmp = tempfile.mkdtemp(prefix="vpcflow-duckdb-")
+            # Removed when the engine closes, is collected, or the process exits.
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
+        return self._tmp
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [str(p) for p in self.store.files()]
@@ -69,15 +89,21 @@ class DuckDBEngine(Engine):
             return self._con
         if self._con is not None:
             self._con.close()
+        self.store.assert_intact()  # a missing file: say which, not "No files found"
         con = duckdb.connect(
             ":memory:",
             config={
                 "threads": settings.threads(),
                 "memory_limit": str(settings.get("memory_limit")),
+                "temp_directory": self._temp_directory(),
             },
         )
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(view_sql(files))
+        try:
+            con.execute(view_sql(files))
+        except duckdb.Error as exc:
+            con.close()
+            raise (self._damaged(exc, files) or sql_error(exc)) from None
         _register_functions(con)
         inventory.register(con, self.store)
         data_dir = str(self.store.path / "data")
@@ -90,10 +116,38 @@ class DuckDBEngine(Engine):
     def refresh(self) -> None:
         self._files = None
 
+    def create_temp_table(self, name: str, query: str, dialect: str = "duckdb") -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise QueryError(f"temporary table name {name!r}: use lower-case letters, digits, _")
+        sql = to_engine_sql(query, dialect, self.dialect)  # a read, or refused
+        try:
+            self._connect().execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        except duckdb.Error as exc:
+            msg = str(exc).strip().splitlines()[0]
+            raise QueryError(f"{msg}\nSQL run: {sql}") from exc
+
+    def drop_temp_table(self, name: str) -> None:
+        if self._con is not None and re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            self._con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._tmp is not None:
+            self._cleanup()
+            self._tmp = None
+
+    def _damaged(self, exc: BaseException, files: list[str] | None = None) -> StoreDamaged | None:
+        """A DuckDB error naming one of the store's data files: the store is damaged."""
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        for f in files or self._files or []:
+            if f in msg:
+                return StoreDamaged(
+                    f"{f}: data file is damaged ({msg}); "
+                    f"run 'vpcflow check --repair --store {self.store.path}'"
+                )
+        return None
 
     def stream(
         self,
@@ -108,6 +162,7 @@ class DuckDBEngine(Engine):
         sql = to_engine_sql(query, dialect, self.dialect, window)
         con = self._connect()
         stream = ResultStream(con, sql, limit, timeout)
+        stream.damaged = self._damaged
         try:
             rel = con.sql(sql)
             if rel is None:
@@ -154,6 +209,7 @@ class ResultStream:
         self.rows = 0
         self.schema: pa.Schema | None = None
         self._reader = None
+        self.damaged: Callable[[BaseException], StoreDamaged | None] | None = None
         self._deadline = time.monotonic() + timeout if timeout else None
         self._timer = None
         if timeout:
@@ -194,7 +250,8 @@ class ResultStream:
                 f"query refused: it may only read the store's table {TABLE} "
                 f"({str(exc).splitlines()[0]})"
             )
-        return sql_error(exc)
+        damaged = self.damaged(exc) if self.damaged is not None else None
+        return damaged or sql_error(exc)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self._reader is None:

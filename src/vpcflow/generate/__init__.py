@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..timeparse import to_epoch
 from . import attacks as _attacks
+from . import benign as _benign
 from . import inventory as _inventory
 from . import output, topology, traffic
 from .attacks import TYPES as ATTACK_TYPES
@@ -113,14 +114,18 @@ def generate(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
+    lookalikes: bool = False,
+    benign_only: bool = False,
 ) -> GenerateReport:
     """Write ``records`` flow-log records covering ``hours`` from ``start`` under ``out_dir``.
 
     ``version`` 2 is the default format; 3-5 are "all fields of that version". ``fmt`` is
     ``text`` (gzip, header line) or ``parquet``; ``layout`` ``s3`` (AWSLogs/<account>/...),
     ``hive`` (aws-account-id=.../year=...) or ``flat``; ``hourly`` adds the hour level.
-    ``attacks`` is ``"all"`` or a comma list of ``ATTACK_TYPES``. ``progress(done, total)`` is
-    called after each file.
+    ``attacks`` is ``"all"`` or a comma list of ``ATTACK_TYPES``. ``lookalikes`` adds the
+    benign look-alikes of ``benign`` (labelled ``"type": "benign"``, with ``allow-list.txt`` for
+    the authorised scanner); ``benign_only`` writes a day with them and no incident at all (not
+    even the background sweeps). ``progress(done, total)`` is called after each file.
 
     ``out_dir`` must be new or empty unless ``force`` (then its contents are replaced). The
     logs are written beside it and moved into place when complete: an interrupted or failed
@@ -146,6 +151,9 @@ def generate(
     if not hours > 0:
         raise ConfigError("hours must be positive")
     types = parse_attacks(attacks)
+    if benign_only and types:
+        raise ConfigError("--benign-only writes a day without incidents: drop --attacks")
+    lookalikes = lookalikes or benign_only
     final.parent.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}.generating-", dir=final.parent))
     umask = os.umask(0)
@@ -154,7 +162,7 @@ def generate(
     try:
         report = _generate(
             out, final, records, seed, version, fmt, layout, hourly, types, start, hours,
-            workers, progress, t_begin,
+            workers, progress, t_begin, lookalikes=lookalikes, benign_only=benign_only,
         )  # fmt: skip
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -175,7 +183,7 @@ def _move_into_place(staged: Path, final: Path) -> None:
 
 def _generate(
     out, final, records, seed, version, fmt, layout, hourly, types, start, hours, workers,
-    progress, t_begin,
+    progress, t_begin, lookalikes=False, benign_only=False,
 ) -> GenerateReport:  # fmt: skip
     t0 = to_epoch(start, name="start")
     t0 -= t0 % traffic.WINDOW
@@ -190,14 +198,24 @@ def _generate(
         t1,
         avoid={*pop.clients.tolist(), *pop.scanners.tolist()},
         records=records,
+        background=not benign_only,
     )
+    allow: list[str] = []
+    if lookalikes:
+        used = {*pop.clients.tolist(), *pop.scanners.tolist()}
+        for label in (lab for _, lab in injected):
+            used.update(topo_ints(label))
+        benign_batches, allow, _ = _benign.lookalikes(seed, t0, t1, used, records)
+        injected += [
+            (b, {"id": f"benign-{i + 1:02d}", **lab}) for i, (b, lab) in enumerate(benign_batches)
+        ]
     labels = [label for _, label in injected]
     attack_cols = _merge([b for b, _ in injected])
     n_attack = len(attack_cols["eni"])
     if n_attack * 2 > records:
         raise ConfigError(
-            f"the attacks add {n_attack} records: records must be {n_attack * 2} or more so that "
-            "the incidents are not most of the data"
+            f"the attacks and look-alikes add {n_attack} records: records must be "
+            f"{n_attack * 2} or more so that the incidents are not most of the data"
         )
     attack_window = np.clip((attack_cols["start"] - t0) // traffic.WINDOW, 0, n_windows - 1)
     order = np.argsort(attack_window, kind="stable")
@@ -248,7 +266,9 @@ def _generate(
             finish_one()
 
     labels_path = None
-    if types:
+    if allow:
+        (out / _benign.ALLOW_LIST_FILE).write_text(_benign.allow_list_text(allow))
+    if types or lookalikes:
         labels_path = out / LABELS_FILE
         # one incident per line: easy to read, diff and grep
         body = ",\n".join("  " + json.dumps(label) for label in labels)
@@ -276,6 +296,19 @@ def _generate(
         report.records_per_second,
     )
     return report
+
+
+def topo_ints(label: dict) -> list[int]:
+    """The incident's addresses as integers (look-alikes must not reuse them)."""
+    addrs = label.get("source")
+    addrs = (addrs if isinstance(addrs, list) else [addrs]) + list(label.get("targets", []))
+    out = []
+    for a in addrs:
+        try:
+            out.append(topology.ip_int(a))
+        except (OSError, ValueError, TypeError):
+            continue
+    return out
 
 
 def _merge(batches: list[Batch]) -> dict[str, np.ndarray]:

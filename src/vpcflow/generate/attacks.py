@@ -71,16 +71,23 @@ RECORDS_PER_BACKGROUND_SWEEP = 40_000
 
 
 def incidents(
-    types: tuple[str, ...], seed: int, t0: int, t1: int, avoid: set[int], records: int = 0
+    types: tuple[str, ...],
+    seed: int,
+    t0: int,
+    t1: int,
+    avoid: set[int],
+    records: int = 0,
+    background: bool = True,
 ) -> tuple[list[tuple[Batch, dict]], list[tuple[str, str]]]:
     """The records and label of every incident of ``types``, placed in [t0, t1), then the
-    background sweeps (present whatever ``types``); and the threat feed's entries."""
+    background sweeps (present whatever ``types`` unless ``background`` is false); and the
+    threat feed's entries."""
     rng = np.random.default_rng([seed, 3])
     ctx = Ctx(rng, t0, t1, avoid, records)
     out = []
     built = [(b, label) for kind in types for build in _BUILDERS[kind] for b, label in [build(ctx)]]
     hours = max((t1 - t0) // 3600, 1)
-    sweeps = int(min(hours, records // RECORDS_PER_BACKGROUND_SWEEP))
+    sweeps = int(min(hours, records // RECORDS_PER_BACKGROUND_SWEEP)) if background else 0
     if sweeps:
         # own random stream: the attacks stay where they were whatever the number of sweeps
         bg = Ctx(np.random.default_rng([seed, 4]), t0, t1, ctx.avoid, records)

@@ -30,6 +30,7 @@ ENDPOINT_GROUP = "sg-0c3d4e5f6a7b8c9d2"
 # Role -> security group (id, name) of the topology's instances.
 _GROUPS = {
     "web": ("sg-0e1f2a3b4c5d6e7f1", "web"),
+    "fleet": ("sg-0e1f2a3b4c5d6e7f1", "web"),  # the look-alikes' web fleet (generate/benign.py)
     "bastion": ("sg-0e1f2a3b4c5d6e7f2", "bastion"),
     "mail": ("sg-0e1f2a3b4c5d6e7f3", "mail"),
     "vpn": ("sg-0e1f2a3b4c5d6e7f4", "vpn"),

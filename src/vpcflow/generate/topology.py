@@ -86,6 +86,12 @@ INTERFACES: tuple[Interface, ...] = (
     Interface("db-1", "eni-0cf7869708b9cad31", "10.0.20.31", "db-a", "i-0a1b2c3d4e5f62031", "db", ((_TCP, 5432), (_TCP, 9100))),
     Interface("db-2", "eni-0d08970819cadbe42", "10.0.21.32", "db-b", "i-0a1b2c3d4e5f62132", "db", ((_TCP, 5432), (_TCP, 9100))),
     Interface("cache", "eni-0e19a8192adbecf53", "10.0.20.41", "db-a", "i-0a1b2c3d4e5f62041", "cache", ((_TCP, 6379), (_TCP, 9100))),
+    # A web fleet behind a network load balancer that keeps client addresses (no public IPs of
+    # their own): only the benign look-alikes (generate/benign.py) send traffic to it.
+    *(
+        Interface(f"fleet-{k}", f"eni-0f7{k:02d}a8192adbec{k:02d}", f"10.0.0.{100 + k}", "public-a", f"i-0a1b2c3d4e5f6{k:04d}", "fleet", _WEB)
+        for k in range(1, 9)
+    ),
 )
 # fmt: on
 

@@ -141,7 +141,7 @@ def _times(rng, t0, n, window=WINDOW):
 WEB = ("web-1", "web-2", "web-3", "web-4")
 WEB_P = (0.3, 0.3, 0.2, 0.2)
 APP = ("app-1", "app-2", "app-3")
-INTERNAL = tuple(e.name for e in topo.INTERFACES if e.role != "nat")
+INTERNAL = tuple(e.name for e in topo.INTERFACES if e.role not in ("nat", "fleet"))
 PRIVATE = tuple(n for n in INTERNAL if not topo.ENI_PUBLIC_SUBNET[topo.ENI_INDEX[n]])
 SCRAPED = tuple(n for n in INTERNAL if n != "monitor")
 PUBLIC = tuple(n for n in INTERNAL if topo.ENI_PUBLIC_SUBNET[topo.ENI_INDEX[n]])

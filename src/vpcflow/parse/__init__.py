@@ -24,7 +24,11 @@ from ..schema import Field
 from .core import MAX_LINE_BYTES, BadLine, Layouts, ParseResult, _empty_table
 from .exact import parse_exact
 from .fast import fast_paths
-from .parquet import iter_parquet, parse_parquet
+from .parquet import _concat, iter_parquet, parse_parquet
+
+# parse_lines splits larger data into pieces of whole lines (Arrow's string offsets, and the
+# native tokenizer's, are 32-bit).
+MAX_CHUNK_BYTES = 256 << 20
 
 __all__ = [
     "BadLine",
@@ -33,6 +37,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "parse_bytes",
     "parse_lines",
+    "parse_json_lines",
     "parse_parquet",
     "iter_parquet",
     "iter_text_chunks",
@@ -55,6 +60,13 @@ def parse_lines(
     defaults = defaults or {}
     if not data:
         return ParseResult(_empty_table())
+    if len(data) > MAX_CHUNK_BYTES and line_numbers is None:
+        parts = []
+        for piece, line in iter_text_chunks(io.BytesIO(data), MAX_CHUNK_BYTES // 2, first_line):
+            parts.append(
+                parse_lines(piece, path=path, layouts=layouts, first_line=line, defaults=defaults)
+            )
+        return _concat(parts)
     if line_numbers is None:
         # Clean chunks take a fast path; anything odd goes to the exact per-line parser, which
         # is the authority on what is stored and what is reported.
@@ -73,16 +85,21 @@ def parse_lines(
 
 def _unwrap_json(
     data: bytes, path: str, first_line: int
-) -> tuple[bytes, np.ndarray, list[BadLine]]:
+) -> tuple[bytes, np.ndarray, list[BadLine], dict[str, int]]:
     """JSON lines carrying records in ``message`` (CloudWatch Logs exports, Firehose) or in
     ``logEvents[].message`` (CloudWatch Logs subscription payloads)."""
     out: list[str] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    for offset, raw in enumerate(data.split(b"\n")):
+    skipped: dict[str, int] = {}
+    parts = data.split(b"\n")
+    if data.endswith(b"\n"):
+        parts.pop()  # the end of the last line, not an empty line
+    for offset, raw in enumerate(parts):
         lineno = first_line + offset
         text = raw.strip()
         if not text:
+            skipped["blank"] = skipped.get("blank", 0) + 1
             continue
         try:
             obj = json.loads(text)
@@ -102,6 +119,7 @@ def _unwrap_json(
             messages = [obj["message"]]
         elif isinstance(obj, dict) and isinstance(obj.get("logEvents"), list):
             if obj.get("messageType") == "CONTROL_MESSAGE":
+                skipped["control message"] = skipped.get("control message", 0) + 1
                 continue
             messages = [e.get("message") for e in obj["logEvents"] if isinstance(e, dict)]
         if not messages or not all(isinstance(m, str) for m in messages):
@@ -119,7 +137,26 @@ def _unwrap_json(
             out.append(m.replace("\n", " "))
             numbers.append(lineno)
     payload = ("\n".join(out) + "\n").encode() if out else b""
-    return payload, np.array(numbers, dtype=np.int64), bad
+    return payload, np.array(numbers, dtype=np.int64), bad, skipped
+
+
+def parse_json_lines(
+    data: bytes,
+    *,
+    path: str = "<input>",
+    layouts: Layouts | None = None,
+    first_line: int = 1,
+    defaults: dict[str, str] | None = None,
+) -> ParseResult:
+    """Parse a chunk of JSON lines (whole lines) whose messages are flow-log records."""
+    payload, numbers, bad, skipped = _unwrap_json(data, path, first_line)
+    res = parse_lines(
+        payload, path=path, layouts=layouts or Layouts(), defaults=defaults, line_numbers=numbers
+    )
+    res.bad_lines = sorted(bad + res.bad_lines, key=lambda b: b.line)
+    for k, v in skipped.items():
+        res.skipped[k] = res.skipped.get(k, 0) + v
+    return res
 
 
 def looks_like_json(data: bytes) -> bool:
@@ -141,19 +178,16 @@ def parse_bytes(
         return parse_parquet(io.BytesIO(data), path=path, defaults=defaults)
     layouts = Layouts(log_format)
     if looks_like_json(data):
-        payload, numbers, bad = _unwrap_json(data, path, 1)
-        res = parse_lines(
-            payload, path=path, layouts=layouts, defaults=defaults, line_numbers=numbers
-        )
-        res.bad_lines = sorted(bad + res.bad_lines, key=lambda b: b.line)
-        return res
+        return parse_json_lines(data, path=path, layouts=layouts, defaults=defaults)
     return parse_lines(data, path=path, layouts=layouts, defaults=defaults)
 
 
-def iter_text_chunks(stream, chunk_size: int = 8 << 20) -> Iterator[tuple[bytes, int]]:
+def iter_text_chunks(
+    stream, chunk_size: int = 8 << 20, first_line: int = 1
+) -> Iterator[tuple[bytes, int]]:
     """Yield (whole lines, first line number) from a binary stream, ``chunk_size`` at a time."""
     carry = b""
-    line = 1
+    line = first_line
     while True:
         block = stream.read(chunk_size)
         if not block:

@@ -7,7 +7,9 @@
  * digits and ranges for numbers, value sets for enumerations, prefixes for IDs, the dotted-quad
  * grammar for IPv4. IPv6 shapes are only flagged here and verified by the caller.
  *
- * tokenize(data: bytes, specs: tuple) -> (rows, columns) | None
+ * tokenize(data: bytes, specs: tuple[, max_line: int]) -> (rows, columns) | None
+ *   None also for a line longer than max_line bytes (not counting its line end), a line that
+ *   starts with '#', and data of 2 GiB or more (string offsets are int32).
  *   spec per column: (kind, a, b) with kind one of
  *     'x' ignored, 's' any string, 'i' integer (a=min or None, b=max or None),
  *     'a' address, 'e' enumeration (a=tuple of bytes), 'p' prefix (a=bytes), 'c' account id
@@ -149,9 +151,14 @@ static void free_cols(Col *cols, Py_ssize_t k) {
 static PyObject *tokenize(PyObject *self, PyObject *args) {
     Py_buffer buf;
     PyObject *specs;
-    if (!PyArg_ParseTuple(args, "y*O!", &buf, &PyTuple_Type, &specs)) return NULL;
+    Py_ssize_t max_line = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTuple(args, "y*O!|n", &buf, &PyTuple_Type, &specs, &max_line)) return NULL;
     const char *data = (const char *)buf.buf;
     Py_ssize_t len = buf.len;
+    if (len >= INT32_MAX) { /* int32 string offsets could not address it */
+        PyBuffer_Release(&buf);
+        Py_RETURN_NONE;
+    }
     Py_ssize_t k = PyTuple_GET_SIZE(specs);
     PyObject *result = NULL;
     Col *cols = calloc((size_t)k, sizeof(Col));
@@ -212,10 +219,11 @@ static PyObject *tokenize(PyObject *self, PyObject *args) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         if (le > p && le[-1] == '\r') le--;
+        if (le - p > max_line) { ok = 0; break; }  /* too long: the exact parser reports it */
         const char *q = p;
         Py_ssize_t col = 0;
         while (q < le && (*q == ' ' || *q == '\t')) q++;
-        if (q == le) { ok = 0; break; }  /* blank line: the exact parser decides */
+        if (q == le || *q == '#') { ok = 0; break; }  /* blank or '#': the exact parser decides */
         while (q < le) {
             const char *t = q;
             while (q < le && *q != ' ' && *q != '\t') {

@@ -13,7 +13,11 @@ import pyarrow.compute as pc
 from .. import schema
 from ..schema import ADDR, ENUM, INT, Field
 
+# The longest line stored, not counting its line end (every parsing path keeps to it).
 MAX_LINE_BYTES = 16 * 1024
+# The last second a DATE partition can name (9999-12-31T23:59:59Z): a later start/end is a bad
+# value, not a date-column overflow that would abort the whole ingest.
+MAX_EPOCH_SECONDS = 253_402_300_799
 # start/end above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 100_000_000_000
 
@@ -57,6 +61,8 @@ class ParseResult:
     table: pa.Table
     bad_lines: list[BadLine] = field(default_factory=list)
     unknown_fields: set[str] = field(default_factory=set)
+    # Lines that are neither records nor bad: reason ("header", "blank", "comment") -> count.
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -121,6 +127,17 @@ def to_seconds(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
 
 
+def epoch_in_range(seconds: pa.Array) -> pa.Array:
+    """Boolean array: a ``start``/``end`` (in seconds) that a date partition can hold."""
+    return pc.fill_null(pc.less_equal(seconds, MAX_EPOCH_SECONDS), True)
+
+
+def epochs_in_range(seconds: pa.Array) -> bool:
+    """True if every ``start``/``end`` value (in seconds) can be stored (the fast paths ask)."""
+    top = pc.max(seconds).as_py()
+    return top is None or top <= MAX_EPOCH_SECONDS
+
+
 def _lines_array(data: bytes) -> pa.Array:
     """Split ``data`` into a string array of lines without copying (newline kept at the end)."""
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -176,6 +193,8 @@ def _explain_value(value: str, f: Field) -> str:
             return f"{value!r} is not a whole number"
         if len(value) > 18:
             return f"{value} is too large"
+        if f.name in ("start", "end") and int(value) >= 0:
+            return f"{value} is after the year 9999 (as Unix seconds or milliseconds)"
         return f"{value} is out of range {f.min_value}..{f.max_value}"
     if f.kind == ENUM:
         return f"{value!r} is not one of {', '.join(f.values)}"
@@ -203,6 +222,8 @@ def _convert(col: pa.Array, f: Field) -> tuple[pa.Array, pa.Array | None]:
             conds.append(pc.less_equal(as64, f.max_value))
         ok = conds[0] if len(conds) == 1 else pc.and_(*conds)
         ok = pc.fill_null(ok, True)
+    if f.name in ("start", "end"):
+        ok = epoch_in_range(as64) if ok is None else pc.and_(ok, epoch_in_range(as64))
     if f.arrow_type == pa.int32():
         as64 = pc.if_else(ok, as64, None) if ok is not None else as64
         return pc.cast(as64, pa.int32()), ok

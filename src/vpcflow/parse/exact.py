@@ -112,7 +112,7 @@ def parse_exact(
         usable &= utf8_ok
         # Blank out invalid lines so the kernels below can run on the rest.
         lines = pc.if_else(pa.array(utf8_ok), lines, pa.scalar("", lines.type))
-    lengths = np.asarray(pc.binary_length(lines))
+    lengths = np.asarray(pc.binary_length(pc.utf8_rtrim(lines, characters="\r\n")))
     too_long = lengths > MAX_LINE_BYTES
     if too_long.any():
         for i in np.flatnonzero(too_long & usable):
@@ -127,11 +127,30 @@ def parse_exact(
         lines = pc.if_else(pa.array(~too_long), lines, pa.scalar("", lines.type))
 
     trimmed = pc.utf8_trim_whitespace(lines)
-    blank = np.asarray(pc.equal(pc.binary_length(trimmed), 0))
-    comment = np.asarray(pc.fill_null(pc.starts_with(trimmed, "#"), False))
+    blank = np.asarray(pc.equal(pc.binary_length(trimmed), 0)) & usable
+    comment = np.asarray(pc.fill_null(pc.starts_with(trimmed, "#"), False)) & usable
     usable &= ~blank & ~comment
     tokens = pc.utf8_split_whitespace(trimmed)
     counts = np.asarray(pc.list_value_length(tokens))
+    skipped: dict[str, int] = {}
+    if blank.any():
+        skipped["blank"] = int(blank.sum())
+    for i in np.flatnonzero(comment):
+        # Flow logs have no comments: a '#' line shaped like a record is reported, not dropped.
+        rest = lines[int(i)].as_py().strip().lstrip("#").split()
+        layout = _layout_for_count(len(rest), layouts) if rest else None
+        if layout is not None and len(layout) == len(rest):
+            bad.append(
+                BadLine(
+                    path,
+                    int(line_numbers[i]),
+                    "a record commented out with '#': remove the '#' to store it",
+                    "",
+                    lines[int(i)].as_py().rstrip("\r\n")[:500],
+                )
+            )
+        else:
+            skipped["comment"] = skipped.get("comment", 0) + 1
 
     # Header lines: made only of lower-case words, and naming known fields.
     cand = np.asarray(pc.fill_null(pc.match_substring_regex(trimmed, _HEADER_CANDIDATE), False))
@@ -141,6 +160,8 @@ def parse_exact(
             header_rows.append(int(i))
     is_header = np.zeros(n, dtype=bool)
     is_header[header_rows] = True
+    if header_rows:
+        skipped["header"] = len(header_rows)
 
     # Segments between header lines share a layout.
     bounds = [0, *header_rows, n] if header_rows else [0, n]
@@ -191,4 +212,4 @@ def parse_exact(
                 tables.append(table)
     table = pa.concat_tables(tables) if tables else _empty_table()
     bad.sort(key=lambda b: b.line)
-    return ParseResult(table, bad, unknown)
+    return ParseResult(table, bad, unknown, skipped)

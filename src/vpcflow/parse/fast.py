@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..schema import ADDR, ENUM, INT, Field
 from .core import (
+    MAX_LINE_BYTES,
     Layouts,
     ParseResult,
     _check,
@@ -26,6 +28,7 @@ from .core import (
     _is_header,
     _layout_for_count,
     assemble,
+    epochs_in_range,
     to_seconds,
 )
 
@@ -67,14 +70,17 @@ def _native_path(
     """The native tokenizer on a chunk; None whenever it declines (the next path takes over)."""
     if _tokenize is None:
         return None
-    data, unknown = _split_header(data, layouts, first_line)
+    rest, unknown = _split_header(data, layouts, first_line)
+    skipped = {"header": 1} if rest is not data else {}
+    data = rest
     if not data:
-        return ParseResult(_empty_table(), [], unknown)
+        return ParseResult(_empty_table(), [], unknown, skipped)
     nl = data.find(b"\n")
     layout = _layout_for_count(len(data[: nl if nl >= 0 else len(data)].split()), layouts)
     if layout is None:
         return None
-    out = _tokenize(data, tuple(_spec(f) for f in layout))
+    # The tokenizer declines lines longer than the exact parser stores, '#' lines and blank lines.
+    out = _tokenize(data, tuple(_spec(f) for f in layout), MAX_LINE_BYTES)
     if out is None:
         return None
     n, cols = out
@@ -92,6 +98,8 @@ def _native_path(
             )
             if f.name in ("start", "end"):
                 arr = to_seconds(arr)
+                if not epochs_in_range(arr):
+                    return None
             columns[f.column] = arr if f.arrow_type == pa.int64() else pc.cast(arr, f.arrow_type)
         else:
             offsets, values, validity, nulls, saw_ipv6 = col
@@ -108,7 +116,16 @@ def _native_path(
             if saw_ipv6 and not pc.all(_check(arr, f)).as_py():
                 return None
             columns[f.column] = arr
-    return ParseResult(assemble(columns, n, defaults), [], unknown)
+    return ParseResult(assemble(columns, n, defaults), [], unknown, skipped)
+
+
+def _longest_line(data: bytes) -> int:
+    """Bytes of the longest line of ``data``, not counting its ``\\n``."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if not len(ends):
+        return len(data)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return int(max((ends - starts).max(), len(data) - ends[-1] - 1))
 
 
 def _fast_path(
@@ -122,17 +139,14 @@ def _fast_path(
         data = data.replace(b"\r\n", b"\n")
         if b"\r" in data:
             return None
-    unknown: set[str] = set()
-    nl = data.find(b"\n")
-    first = data[: nl if nl >= 0 else len(data)]
-    if first[:1].isalpha() and first[:1].islower():
-        toks = first.decode("utf-8", "replace").split()
-        if _is_header(toks, first_line == 1):
-            unknown = layouts.set_header(toks)
-            data = data[nl + 1 :] if nl >= 0 else b""
+    rest, unknown = _split_header(data, layouts, first_line)
+    skipped = {"header": 1} if rest is not data else {}
+    data = rest
     if not data:
-        return ParseResult(_empty_table(), [], unknown)
-    if data[:1] in (b" ", b"\n") or b"  " in data or b"\n\n" in data or b" \n" in data:
+        return ParseResult(_empty_table(), [], unknown, skipped)
+    if data[:1] in (b" ", b"\n", b"#") or b"  " in data or b"\n\n" in data or b" \n" in data:
+        return None
+    if b"\n#" in data or _longest_line(data) > MAX_LINE_BYTES:
         return None
     nl = data.find(b"\n")
     count = len(data[: nl if nl >= 0 else len(data)].split())
@@ -172,11 +186,13 @@ def _fast_path(
                 return None
             if f.name in ("start", "end"):
                 col = to_seconds(col)
+                if not epochs_in_range(col):
+                    return None
             col = pc.cast(col, f.arrow_type)
         elif not pc.all(_check(col, f)).as_py():
             return None
         columns[f.column] = col
-    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown)
+    return ParseResult(assemble(columns, t.num_rows, defaults), [], unknown, skipped)
 
 
 def fast_paths(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -11,7 +12,15 @@ import pyarrow.parquet as pq
 from .. import schema
 from ..errors import FormatError
 from ..schema import INT, Field
-from .core import ParseResult, _empty_table, assemble, to_seconds
+from .core import (
+    BadLine,
+    ParseResult,
+    _empty_table,
+    assemble,
+    epoch_in_range,
+    epochs_in_range,
+    to_seconds,
+)
 
 
 def parse_parquet(
@@ -33,6 +42,8 @@ def _concat(results: list[ParseResult]) -> ParseResult:
     for r in results:
         out.bad_lines.extend(r.bad_lines)
         out.unknown_fields |= r.unknown_fields
+        for k, v in r.skipped.items():
+            out.skipped[k] = out.skipped.get(k, 0) + v
     return out
 
 
@@ -61,6 +72,7 @@ def iter_parquet(
         raise FormatError(
             f"{path}: Parquet file has no flow-log columns ({', '.join(pf.schema_arrow.names)})"
         )
+    row0 = 0  # a Parquet record's "line" is its row number, from 1
     for batch in pf.iter_batches(batch_size=batch_size, columns=list(mapping)):
         cols = {}
         for name, f in mapping.items():
@@ -81,4 +93,24 @@ def iter_parquet(
                 raise FormatError(
                     f"{path}: column {name!r} cannot be read as {f.athena_type}: {exc}"
                 ) from exc
-        yield ParseResult(assemble(cols, batch.num_rows, defaults), [], unknown)
+        n, bad = batch.num_rows, []
+        good = np.ones(n, dtype=bool)
+        for column in ("start", "end"):
+            if column in cols and not epochs_in_range(cols[column]):
+                ok = np.asarray(epoch_in_range(cols[column]))
+                bad += [
+                    BadLine(
+                        path,
+                        row0 + int(i) + 1,
+                        f"{cols[column][int(i)].as_py()} is after the year 9999",
+                        column,
+                    )
+                    for i in np.flatnonzero(~ok & good)
+                ]
+                good &= ok
+        if not good.all():
+            keep = pa.array(good)
+            cols = {k: v.filter(keep) for k, v in cols.items()}
+            n = int(good.sum())
+        row0 += batch.num_rows
+        yield ParseResult(assemble(cols, n, defaults), sorted(bad, key=lambda b: b.line), unknown)

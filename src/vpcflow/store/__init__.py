@@ -30,8 +30,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from .. import schema, settings
-from ..errors import StoreError
+from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
 from ..sources import RawObject, resolve
 from .manifest import Manifest, Txn
 
@@ -102,8 +105,10 @@ class Store:
         store = cls(p)
         try:
             store.recover(blocking=False)
-        except OSError as exc:  # a read-only store (a mounted copy) is still readable
+        except (OSError, StoreWriteError) as exc:  # a read-only store is still readable
             log.info("%s: not recovering: %s", p, exc)
+        except StoreDamaged as exc:  # queries say so; `vpcflow check --repair` mends it
+            log.info("%s", exc)
         return store
 
     def close(self) -> None:
@@ -117,8 +122,15 @@ class Store:
 
     @contextmanager
     def _lock(self, blocking: bool = True) -> Iterator[bool]:
-        self._meta.mkdir(parents=True, exist_ok=True)
-        fh = open(self._meta / "lock", "a+")
+        try:
+            self._meta.mkdir(parents=True, exist_ok=True)
+            fh = open(self._meta / "lock", "a+")
+        except OSError as exc:  # a read-only store: one line, not a traceback
+            err = write_failure(exc, self.path)
+            raise StoreWriteError(
+                f"{err}; it can be queried, but ingest, compact and check --repair need "
+                "write access"
+            ) from exc
         try:
             flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
             try:
@@ -143,8 +155,16 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
 
     def _commit(self, txn: Txn) -> None:
-        self.manifest.append(txn.as_commit())
-        self._apply(txn)
+        try:
+            self.manifest.append(txn.as_commit())
+        except OSError as exc:  # nothing committed; the journal is as it was
+            raise write_failure(exc, self.manifest.path) from exc
+        try:
+            self._apply(txn)
+        except OSError as exc:  # committed: the next writer or open rolls it forward
+            err = write_failure(exc, self.path / "data")
+            err.committed = True
+            raise err from exc
 
     def _apply(self, txn: Txn) -> None:
         """Roll a committed transaction forward: idempotent."""
@@ -195,6 +215,28 @@ class Store:
         """The Parquet files of the store (committed transactions only)."""
         return [self.path / f["path"] for f in self.manifest.live_files()]
 
+    def assert_intact(self) -> None:
+        """Raise ``StoreDamaged`` naming the first data file that is missing or whose size is
+        not the one recorded at commit (a stat per file; ``check`` reads them in full)."""
+        for f in self.manifest.live_files():
+            why = self._quick_damage(f)
+            if why:
+                raise StoreDamaged(
+                    f"{self.path / f['path']}: {why}; "
+                    f"run 'vpcflow check --repair --store {self.path}'"
+                )
+
+    def _quick_damage(self, f: dict) -> str | None:
+        try:
+            size = (self.path / f["path"]).stat().st_size
+        except FileNotFoundError:
+            return "data file is missing"
+        except OSError as exc:
+            return f"data file cannot be read: {exc.strerror}"
+        if f.get("size") is not None and size != f["size"]:
+            return f"data file has {size:,} bytes, {f['size']:,} when committed"
+        return None
+
     def count(self) -> int:
         """Records in the store, from the manifest (no data is read)."""
         return sum(f["rows"] for f in self.manifest.live_files())
@@ -223,6 +265,8 @@ class Store:
 
         Objects already ingested (same URI and version) are skipped. Bad lines are counted,
         reported and kept in the quarantine; an unreadable object is reported and the rest go on.
+        A failed write (full disk, read-only store) raises ``StoreWriteError`` whose ``report``
+        counts what was committed; the rest is rolled back and ingested by the next run.
         """
         if isinstance(sources, str):
             sources = [sources]
@@ -233,11 +277,14 @@ class Store:
 
         report = IngestReport()
         started = time.perf_counter()
-        with self._writer():
-            done = self.manifest.ingested()
-            objects = self._objects(sources, done, report, log_format, source_options)
-            Ingest(self, report, log_format, progress, batch_rows, done).run(objects)
-        report.seconds = time.perf_counter() - started
+        source_options.setdefault("on_ignored", report.ignore)
+        try:
+            with self._writer():
+                done = self.manifest.ingested()
+                objects = self._objects(sources, done, report, log_format, source_options)
+                Ingest(self, report, log_format, progress, batch_rows, done).run(objects)
+        finally:
+            report.seconds = time.perf_counter() - started
         return report
 
     def _objects(self, sources, done, report, log_format, options) -> Iterator[RawObject]:
@@ -262,13 +309,13 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
-        import pyarrow.parquet as pq
 
         from .parts import PartWriter
 
         merged = 0
         written = 0
         with self._writer():
+            self.assert_intact()
             by_date: dict[str, list[dict]] = {}
             for f in self.manifest.live_files():
                 by_date.setdefault(Path(f["path"]).parent.name, []).append(f)
@@ -280,7 +327,13 @@ class Store:
                 new_files: list[dict] = []
                 writer, rows = None, 0
                 for f in files:
-                    pf = pq.ParquetFile(self.path / f["path"])
+                    try:
+                        pf = pq.ParquetFile(self.path / f["path"])
+                    except (pa.ArrowInvalid, OSError) as exc:
+                        raise StoreDamaged(
+                            f"{self.path / f['path']}: data file is damaged ({exc}); "
+                            f"run 'vpcflow check --repair --store {self.path}'"
+                        ) from exc
                     for i in range(pf.num_row_groups):
                         if writer is None or rows >= target_rows:
                             if writer is not None:
@@ -301,10 +354,22 @@ class Store:
                 written += len(new_files)
         return {"files_merged": merged, "files_written": written}
 
+    def check(self, repair: bool = False) -> dict:
+        """Verify every data file against the manifest (present, size and CRC-32 recorded at
+        commit, readable Parquet with the recorded row count) and every manifest line.
+
+        ``repair=True`` sets damaged manifest lines aside, drops missing or damaged files
+        from the manifest and marks the objects they came from for re-ingest (see
+        ``vpcflow.check``). Returns what was found and done."""
+        from .check import check_store
+
+        return check_store(self, repair=repair)
+
     def info(self) -> dict:
         files = self.manifest.live_files()
         parts = sorted({Path(f["path"]).parent.name.split("=", 1)[1] for f in files})
         objects = self.manifest.ingested()
+        damaged = [f for f in files if self._quick_damage(f)]
         return {
             "store": str(self.path),
             "records": sum(f["rows"] for f in files),
@@ -314,7 +379,10 @@ class Store:
                 for f in files
                 if (self.path / f["path"]).exists()
             ),
-            "objects_ingested": len(objects),
+            "damaged_files": len(damaged),
+            "damaged_records": sum(f["rows"] for f in damaged),
+            "objects_ingested": sum(1 for o in objects.values() if "reingest" not in o),
+            "objects_to_reingest": sum(1 for o in objects.values() if "reingest" in o),
             "first_date": parts[0] if parts else None,
             "last_date": parts[-1] if parts else None,
             "partitions": len(parts),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import settings
-from ..errors import FormatError, VpcflowError
+from ..errors import FormatError, StoreWriteError, VpcflowError, write_failure
 from ..parse import (
     BadLine,
     Layouts,
@@ -44,7 +44,9 @@ from .workers import Workers
 
 log = logging.getLogger("vpcflow")
 
-# Objects up to this size (as stored) are parsed whole; larger ones stream chunk by chunk.
+# Objects up to this size (as stored) are ingested in one transaction (by a worker when there
+# are many); larger ones commit their progress every batch and resume. Both stream: nothing
+# is ever inflated whole in memory.
 SMALL_OBJECT = 16 << 20
 # Worker processes start once an ingest has seen this much small-object input (as stored); the
 # parent parses objects itself until then, and while they start.
@@ -67,6 +69,33 @@ class IngestReport:
     workers: int = 1
     problems: list[dict] = field(default_factory=list)
     quarantine: list[str] = field(default_factory=list)
+    # Lines that are neither records nor bad lines, by reason: header, blank, comment.
+    skipped_lines: dict[str, int] = field(default_factory=dict)
+    # Files of a directory left out as not being flow-log objects (first 200), and how many.
+    ignored_files: list[str] = field(default_factory=list)
+    ignored: int = 0
+
+    def ignore(self, path: str) -> None:
+        self.ignored += 1
+        if len(self.ignored_files) < MAX_PROBLEMS:
+            self.ignored_files.append(path)
+
+    def skip_lines(self, skipped: dict[str, int]) -> None:
+        for k, v in skipped.items():
+            self.skipped_lines[k] = self.skipped_lines.get(k, 0) + v
+
+    _COUNTS = ("files", "records", "bad_lines", "failed_files", "empty_files", "bytes")
+
+    def snapshot(self) -> dict:
+        """The counters as they stand (what is committed, when taken right after a commit)."""
+        snap = {k: getattr(self, k) for k in self._COUNTS}
+        snap["skipped_lines"] = dict(self.skipped_lines)
+        snap["quarantine"] = list(self.quarantine)
+        return snap
+
+    def restore(self, snap: dict) -> None:
+        for k, v in snap.items():
+            setattr(self, k, v)
 
     def problem(
         self, path: str, reason: str, line: int | None = None, field_name: str = ""
@@ -88,6 +117,9 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records / self.seconds) if self.seconds else None,
             "workers": self.workers,
+            "skipped_lines": self.skipped_lines,
+            "ignored_files": self.ignored,
+            "ignored": self.ignored_files,
             "problems": self.problems,
             "quarantine": self.quarantine,
         }
@@ -130,6 +162,7 @@ class Ingest:
         self.batch = _Batch(self.stage_root)
         self.workers: Workers | None = None
         self.seq = 0
+        self.committed = report.snapshot()  # the report as of the last commit
 
     # progress and bookkeeping
     def tick(self) -> None:
@@ -157,6 +190,7 @@ class Ingest:
         self.batch.bad.extend(res.bad)
         r.bad_lines += len(res.bad)
         r.records += res.records
+        r.skip_lines(res.skipped)
         self.batch.rows += res.records
         if res.unknown_fields:
             r.problem(
@@ -176,7 +210,40 @@ class Ingest:
         self.tick()
 
     def commit(self) -> None:
-        """Close the batch's files and commit them with its objects; start a new batch."""
+        """Close the batch's files and commit them with its objects; start a new batch.
+
+        A failed write (full disk, read-only file system) rolls the batch back: its staging is
+        deleted, its objects stay un-ingested (the next run takes them again), the report goes
+        back to what was committed, and ``StoreWriteError`` says so."""
+        try:
+            self._commit_batch()
+        except StoreWriteError as exc:
+            if exc.committed:  # the commit line is durable: the batch counts
+                self.committed = self.report.snapshot()
+            raise self._rolled_back(exc) from exc
+        self.committed = self.report.snapshot()
+
+    def _rolled_back(self, exc: StoreWriteError) -> StoreWriteError:
+        """Drop the batch being written after a failed write; the error to raise."""
+        if exc.report is not None:  # already rolled back
+            return exc
+        self.batch.local.abort()
+        shutil.rmtree(self.batch.stage, ignore_errors=True)
+        self.report.restore(self.committed)
+        self.batch = _Batch(self.stage_root)
+        r = self.report
+        done = f"{r.records:,} records from {r.files:,} files are committed"
+        if exc.committed:
+            rest = "the next vpcflow command finishes moving the last batch into place"
+        else:
+            rest = "what was being written was rolled back and is ingested again by the next run"
+        return StoreWriteError(
+            f"{exc}; the ingest stopped: {done}, {rest}: make room and run the ingest again",
+            report=r,
+            committed=exc.committed,
+        )
+
+    def _commit_batch(self) -> None:
         if self.workers is not None:
             while self.workers.busy():
                 for obj, res in self.workers.results():
@@ -190,12 +257,15 @@ class Ingest:
             quarantine = None
             if b.bad:
                 quarantine = f"_vpcflow/quarantine/{b.txn}.jsonl"
-                b.stage.mkdir(parents=True, exist_ok=True)
-                with open(b.stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
-                    for bad in b.bad:
-                        fh.write(json.dumps(bad.as_dict()) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                try:
+                    b.stage.mkdir(parents=True, exist_ok=True)
+                    with open(b.stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
+                        for bad in b.bad:
+                            fh.write(json.dumps(bad.as_dict()) + "\n")
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                except OSError as exc:
+                    raise write_failure(exc, b.stage / "quarantine.jsonl") from exc
                 self.report.quarantine.append(str(self.store.path / quarantine))
             self.store._commit(Txn(b.txn, b.objects, files, [], quarantine, time.time()))
         else:
@@ -207,7 +277,9 @@ class Ingest:
         seen = 0  # bytes of small objects so far: worker processes pay off past a few MB
         try:
             for obj in objects:
-                if obj.size is None or obj.size > SMALL_OBJECT:
+                prev = self.done.get((obj.uri, obj.version)) or {}
+                # A partly committed object resumes where it stopped, whatever its size.
+                if obj.size is None or obj.size > SMALL_OBJECT or prev.get("resume"):
                     self.stream(obj)
                     continue
                 seen += obj.size
@@ -219,15 +291,15 @@ class Ingest:
                 else:
                     self._dispatch(obj)
             self.commit()
+        except StoreWriteError as exc:
+            raise self._rolled_back(exc) from exc
         finally:
             if self.workers is not None:
                 self.workers.close()
 
     def _parse_here(self, obj: RawObject) -> None:
-        res = read_object(obj, self.log_format)
-        for t in res.tables:
-            self.batch.local.add(t, obj.day)
-        res.tables = []
+        local = self.batch.local
+        res = read_object(obj, self.log_format, lambda t: local.add(t, obj.day))
         self.absorb(obj, res)
         if self.batch.rows >= self.batch_rows:
             self.commit()
@@ -255,11 +327,11 @@ class Ingest:
         error = None
         try:
             raw = obj.open()
+            stream, kind = open_decompressed(raw)
         except (VpcflowError, OSError) as exc:
             r.failed_files += 1
             r.problem(obj.uri, str(exc) if isinstance(exc, VpcflowError) else f"cannot read: {exc}")
             return
-        stream, kind = open_decompressed(raw)
         try:
             if kind == "parquet" or obj.kind == "parquet":
                 # Parquet needs random access: spool to a temporary file, then read row groups.
@@ -268,8 +340,14 @@ class Ingest:
                 spool.seek(0)
                 for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
                     self.batch.local.add(res.table, obj.day)
+                    self.batch.bad.extend(res.bad_lines)
+                    for b in res.bad_lines:
+                        r.problem(b.path, b.reason, b.line, b.field)
                     records += res.records
+                    bad_n += len(res.bad_lines)
                     r.records += res.records
+                    r.bad_lines += len(res.bad_lines)
+                    self.batch.rows += res.records
                     self.tick()
             else:
                 layouts = Layouts(obj.log_format or self.log_format)
@@ -278,9 +356,13 @@ class Ingest:
                     layouts.set_header(resume["header"])
                 consumed = 0
                 for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                    at = consumed
                     consumed += len(chunk)
                     if consumed <= skip:
                         continue
+                    if at < skip:  # resume mid-chunk (the last run read other chunk sizes)
+                        first_line += chunk.count(b"\n", 0, skip - at)
+                        chunk = chunk[skip - at :]
                     res = parse_lines(
                         chunk,
                         path=obj.uri,
@@ -296,6 +378,7 @@ class Ingest:
                     bad_n += len(res.bad_lines)
                     r.records += res.records
                     r.bad_lines += len(res.bad_lines)
+                    r.skip_lines(res.skipped)
                     r.bytes += len(chunk)
                     self.batch.rows += res.records
                     self.tick()
@@ -316,10 +399,12 @@ class Ingest:
                             )
                         )
                         self.commit()
-        except EOFError as exc:
+        except (EOFError, zlib.error) as exc:
             error = f"{exc}; the records before the damage were stored"
-        except (FormatError, OSError, ValueError, zlib.error) as exc:
+        except FormatError as exc:
             error = str(exc)
+        except OSError as exc:  # reading only: write failures are StoreWriteError
+            error = f"cannot read: {exc}"
         finally:
             stream.close()
         if error:

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,13 +16,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..errors import FormatError, VpcflowError
-from ..parse import BadLine, Layouts, looks_like_json, parse_bytes, parse_lines
+from ..errors import FormatError, VpcflowError, write_failure
+from ..parse import (
+    BadLine,
+    Layouts,
+    ParseResult,
+    iter_parquet,
+    iter_text_chunks,
+    looks_like_json,
+    parse_json_lines,
+    parse_lines,
+)
 from ..sources import RawObject
 from ..sources.local import open_decompressed
 from . import physical
 
 ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
+# A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
+# bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
+ROW_GROUP_BYTES = 64 << 20
 CHUNK_BYTES = 8 << 20
 
 
@@ -34,7 +48,14 @@ class ObjectResult:
     raw_bytes: int = 0
     error: str | None = None
     unknown_fields: set[str] = field(default_factory=set)
-    tables: list[pa.Table] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, part: ParseResult) -> None:
+        self.records += part.records
+        self.bad.extend(part.bad_lines)
+        self.unknown_fields |= part.unknown_fields
+        for k, v in part.skipped.items():
+            self.skipped[k] = self.skipped.get(k, 0) + v
 
 
 def _date_column(table: pa.Table, fallback: date | None) -> pa.Array:
@@ -59,6 +80,7 @@ class PartWriter:
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
+        self.buffered_bytes: dict[str, int] = {}
         self.rows: dict[str, int] = {}
 
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
@@ -79,93 +101,135 @@ class PartWriter:
         """Add records that belong to partition ``date=key``."""
         self.buffers.setdefault(key, []).append(physical.slim(table))
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
-        if self.buffered[key] >= ROW_GROUP_ROWS:
+        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
+        if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
     def _flush(self, key: str) -> None:
         tables = self.buffers.pop(key, [])
         self.buffered.pop(key, None)
+        self.buffered_bytes.pop(key, None)
         if not tables:
             return
-        w = self.writers.get(key)
-        if w is None:
-            path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            w = physical.writer(path)
-            self.writers[key] = w
-        t = physical.arrange(tables)
-        w.write_table(t, row_group_size=max(t.num_rows, 1))
+        path = self.stage / f"date={key}" / f"part-{self.name}.parquet"
+        try:
+            w = self.writers.get(key)
+            if w is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                w = physical.writer(path)
+                self.writers[key] = w
+            t = physical.arrange(tables)
+            w.write_table(t, row_group_size=max(t.num_rows, 1))
+        except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
+            raise write_failure(exc, path) from exc
         self.rows[key] = self.rows.get(key, 0) + t.num_rows
 
     def close(self) -> list[dict]:
-        """Finish every file (written and fsynced); return their manifest entries."""
+        """Finish every file (written and fsynced); return their manifest entries, each with
+        the file's size and CRC-32 so that ``Store.check`` can verify it later."""
         for key in list(self.buffers):
             self._flush(key)
-        for w in self.writers.values():
-            w.close()
         files = []
-        for key, n in sorted(self.rows.items()):
-            rel = f"date={key}/part-{self.name}.parquet"
-            fsync_file(self.stage / rel)
-            files.append({"path": f"data/{rel}", "rows": n})
+        try:
+            for w in self.writers.values():
+                w.close()
+            for key, n in sorted(self.rows.items()):
+                rel = f"date={key}/part-{self.name}.parquet"
+                size, crc = fsync_file(self.stage / rel, checksum=True)
+                files.append({"path": f"data/{rel}", "rows": n, "size": size, "crc32": crc})
+        except OSError as exc:
+            raise write_failure(exc, self.stage) from exc
         self.writers.clear()
         self.rows.clear()
         return files
 
+    def abort(self) -> None:
+        """Drop everything after a failed write (the caller deletes the staging directory)."""
+        for w in self.writers.values():
+            try:
+                w.close()
+            except OSError:
+                w.is_open = False  # else its finaliser tries (and reports) again
+        self.writers.clear()
+        self.buffers.clear()
+        self.buffered.clear()
+        self.buffered_bytes.clear()
+        self.rows.clear()
 
-def fsync_file(path: Path) -> None:
+
+def file_crc32(path: Path) -> tuple[int, int]:
+    """(size, CRC-32) of a file, read in blocks."""
+    crc, size = 0, 0
+    with open(path, "rb", buffering=0) as fh:
+        while block := fh.read(1 << 20):
+            crc = _crc32(block, crc)
+            size += len(block)
+    return size, crc
+
+
+def fsync_file(path: Path, checksum: bool = False) -> tuple[int, int] | None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return file_crc32(path) if checksum else None
 
 
-def read_object(obj: RawObject, log_format: str | None) -> ObjectResult:
-    """Read and parse one object completely (small objects; in a worker or in-process)."""
+try:  # ISA-L's CRC-32 is several times faster than zlib's; same values
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover
+    _crc32 = zlib.crc32
+
+
+def read_object(
+    obj: RawObject, log_format: str | None, sink: Callable[[pa.Table], None]
+) -> ObjectResult:
+    """Read and parse one object, streaming: each parsed chunk goes to ``sink`` as it comes,
+    so memory stays bounded whatever the object inflates to. Damage in a gzip stream (cut off,
+    corrupt, bad CRC) keeps the whole lines before it and reports the rest."""
     res = ObjectResult(obj.uri)
     try:
         raw = obj.open()
+        stream, kind = open_decompressed(raw)
     except VpcflowError as exc:
         res.error = str(exc)
         return res
     except OSError as exc:
         res.error = f"cannot read: {exc}"
         return res
-    chunks = []
-    kind = "text"
-    try:
-        stream, kind = open_decompressed(raw)
-        try:
-            while b := stream.read(CHUNK_BYTES):
-                chunks.append(b)
-        except EOFError as exc:
-            res.error = f"{exc}; the records before the damage were stored"
-        except (OSError, ValueError, zlib.error) as exc:
-            res.error = f"cannot decompress: {exc}"
-        finally:
-            stream.close()
-    except OSError as exc:
-        res.error = f"cannot read: {exc}"
-        return res
-    data = b"".join(chunks)
-    res.raw_bytes = len(data)
-    if res.error and data:  # keep only whole lines of a damaged stream
-        cut = data.rfind(b"\n")
-        data = data[: cut + 1] if cut >= 0 else b""
     fmt = obj.log_format or log_format
     try:
         if kind == "parquet" or obj.kind == "parquet":
-            parsed = parse_bytes(data, path=obj.uri, defaults=obj.defaults)
-        elif looks_like_json(data):
-            parsed = parse_bytes(data, path=obj.uri, log_format=fmt, defaults=obj.defaults)
+            data = stream.read()  # a small object as stored; Parquet needs random access
+            res.raw_bytes = len(data)
+            for part in iter_parquet(io.BytesIO(data), path=obj.uri, defaults=obj.defaults):
+                res.add(part)
+                sink(part.table)
         else:
-            parsed = parse_lines(data, path=obj.uri, layouts=Layouts(fmt), defaults=obj.defaults)
+            layouts = Layouts(fmt)
+            parser = None
+            for chunk, first_line in iter_text_chunks(stream, CHUNK_BYTES):
+                res.raw_bytes += len(chunk)
+                if parser is None:
+                    parser = parse_json_lines if looks_like_json(chunk) else parse_lines
+                part = parser(
+                    chunk,
+                    path=obj.uri,
+                    layouts=layouts,
+                    first_line=first_line,
+                    defaults=obj.defaults,
+                )
+                res.add(part)
+                sink(part.table)
+    except EOFError as exc:
+        res.error = f"{exc}; the records before the damage were stored"
+    except zlib.error as exc:
+        res.error = f"{exc}; the records before the damage were stored"
     except FormatError as exc:
         res.error = str(exc)
-        return res
-    res.tables = [parsed.table]
-    res.records = parsed.records
-    res.bad = parsed.bad_lines
-    res.unknown_fields = parsed.unknown_fields
+    except OSError as exc:  # reading only: write failures are StoreWriteError
+        res.error = f"cannot read: {exc}"
+    finally:
+        stream.close()
     return res

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import VpcflowError
+from ..errors import StoreWriteError, VpcflowError
 from ..sources import RawObject
 from .parts import ObjectResult, PartWriter, read_object
 
@@ -98,10 +98,7 @@ def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int
                 if writer is None:
                     writer = PartWriter(Path(stage_root) / txn, f"{txn}-w{wid}")
                 obj = _undescribe(desc)
-                res = read_object(obj, log_format)
-                for t in res.tables:
-                    writer.add(t, obj.day)
-                res.tables = []
+                res = read_object(obj, log_format, lambda t, w=writer, d=obj.day: w.add(t, d))
                 conn.send(("done", seq, res))
             elif msg[0] == "flush":
                 files = writer.close() if writer is not None else []
@@ -109,6 +106,11 @@ def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int
                 conn.send(("flushed", files))
             else:
                 return
+        except StoreWriteError as exc:  # a full disk: the parent rolls the transaction back
+            if writer is not None:
+                writer.abort()
+            conn.send(("write-error", str(exc)))
+            return
         except Exception:  # report, then stop: the parent discards the open transaction
             conn.send(("crash", traceback.format_exc()))
             return
@@ -212,6 +214,8 @@ class Workers:
                 "an ingest worker process died; nothing of the current batch was committed: "
                 "run the ingest again"
             ) from None
+        if msg[0] == "write-error":
+            raise StoreWriteError(msg[1])
         if msg[0] == "crash":
             log.error("ingest worker failed:\n%s", msg[1])
             last = msg[1].strip().splitlines()[-1]

@@ -99,6 +99,14 @@ def flows_query(
     return sql
 
 
+_ORDER = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action")
+
+
+def _flow_order(row: dict) -> tuple:
+    keys = [*_ORDER, "first_start"]
+    return tuple((row.get(k) is None, row.get(k) if row.get(k) is not None else 0) for k in keys)
+
+
 def _flows(rows: Iterable[dict]) -> list[Flow]:
     out = []
     for r in rows:
@@ -181,7 +189,8 @@ def troubleshoot(
         only_rejected=not include_allowed,
     )
     table = store.sql(query)
-    rows = table.to_pylist()
+    # Engines return groups in any order; pairing and folding keep the first they meet.
+    rows = sorted(table.to_pylist(), key=_flow_order)
     conversations = pair_flows(_flows(rows), configs)
     if not include_allowed:  # skip the explanations nobody asked for
         conversations = [c for c in conversations if c.request.rejected or c.response.rejected]

@@ -375,6 +375,8 @@ class Dashboard:
                     "vpc_id": facts.get("vpc_id"),
                     "instance_id": facts.get("instance_id"),
                     "interface_id": v["interface_id"],
+                    # what is behind it, from the store's interface inventory or the configs
+                    "interface_name": v.get("interface_name"),
                     "counts": {},
                     "verdicts": [],
                 },

@@ -1,35 +1,37 @@
 -- brute-force: many short connections from one source to a remote-login port of one host.
--- A connection is a distinct source port; an attempt is an accepted connection in which the
--- client sent between {min_bytes} and {max_bytes} bytes (a key exchange and a failed login).
-WITH flows AS ({flows}),
-cells AS (
-    SELECT srcaddr AS src, dstaddr AS dst, dstport AS port, start // {step} AS b,
-        min(start) AS t0, max("end") AS t1, count(*) AS n, sum(bytes) AS nbytes,
-        count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-        list_distinct(list(srcport)) AS conns,
-        bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
-    FROM flows
-    WHERE is_request AND protocol = 6 AND dstport IN ({ports}) AND action = 'ACCEPT'
-        AND bytes BETWEEN {min_bytes} AND {max_bytes} AND (src_internal OR dst_internal)
-    GROUP BY ALL
+-- An attempt is an accepted request record of {login_min_bytes} to {login_max_bytes} bytes (a
+-- key exchange and a failed login; cells.sql counts them as logins). A connection logged on two
+-- of our interfaces (internal source) is counted once: the busiest interface's count is taken.
+WITH cells AS (
+    SELECT client AS src, server AS dst, port,
+        CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(logins / enis) AS logins,
+        bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
+    FROM {cells}
+    WHERE protocol = 6 AND port IN ({ports}) AND (client_internal OR server_internal)
+        AND logins > 0
+    GROUP BY client, server, port, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
 ),
 windows AS (
-    SELECT src, dst, port, w
-    FROM cells, unnest([b - 1, b]) AS u(w)
-    GROUP BY ALL
-    HAVING length(list_distinct(flatten(list(conns)))) >= {min_attempts}
+    SELECT c.src, c.dst, c.port, c.h + u.d AS w, sum(c.logins) AS attempts
+    FROM cells c CROSS JOIN (VALUES (0), (1)) AS u(d)
+    GROUP BY c.src, c.dst, c.port, c.h + u.d
+    HAVING sum(c.logins) >= {min_attempts}
 ),
 islands AS (
-    SELECT src, dst, port, min(w) AS w0, max(w) + 1 AS w1
+    SELECT src, dst, port, min(w) AS w0, max(w) + 1 AS w1, max(attempts) AS window_attempts
     FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst, port ORDER BY w) AS g
-          FROM windows)
+          FROM windows) x
     GROUP BY src, dst, port, g
 )
-SELECT c.src AS source, [c.dst] AS targets, [c.port] AS ports,
+SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets, array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, length(list_distinct(flatten(list(c.conns)))) AS attempts,
+    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.logins) AS attempts,
+    max(i.window_attempts) AS window_attempts,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
 FROM islands i
-JOIN cells c ON c.src = i.src AND c.dst = i.dst AND c.port = i.port AND c.b BETWEEN i.w0 AND i.w1
+JOIN cells c ON c.src = i.src AND c.dst = i.dst AND c.port = i.port
+    AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1
 GROUP BY c.src, c.dst, c.port, i.w0
 ORDER BY first_seen

@@ -1,46 +1,67 @@
--- port-scan: one source sends requests to many distinct ports of one destination.
+-- port-scan: one source probes many distinct ports of one destination. A (source, destination,
+-- port) is probed when, over the whole period, all its requests are probe-sized (cells.sql) and
+-- it got no data back (TCP) or no answer (UDP): a client of many ports of a host (Kubernetes
+-- nodes, peered VPCs, passive FTP) exchanges data and does not count.
 -- Windows of 2 x {step} seconds start every {step} seconds, so any burst up to {step} seconds
 -- long falls whole into one window; overlapping windows that qualify are merged into one finding.
--- Only (source, destination) pairs with {min_ports} distinct ports over the whole period can
--- qualify in a window: they are picked first (a cheap group over distinct cells), so the
--- sliding windows and their exact distinct counts run over a few pairs, not every client.
-WITH flows AS ({flows}),
-req AS (
-    SELECT srcaddr AS src, dstaddr AS dst, dstport AS port, start, "end", bytes, action,
-        src_internal, dst_internal
-    FROM flows
-    WHERE is_request AND protocol IN (6, 17) AND (src_internal OR dst_internal)
+-- Only pairs with {min_ports} probed ports over the whole period can qualify in a window.
+WITH keys AS (  -- {min_ports} ports sent probe-sized requests: no other pair can qualify
+    SELECT client AS src, server AS dst FROM {cells}
+    WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal)
+    GROUP BY client, server HAVING count(DISTINCT port) >= {min_ports}
 ),
-cells AS (
-    SELECT src, dst, port, start // {step} AS b,
-        min(start) AS t0, max("end") AS t1, count(*) AS n, sum(bytes) AS nbytes,
-        count(*) FILTER (WHERE action = 'ACCEPT') AS accepted,
-        bool_or(src_internal) AS src_internal, bool_or(dst_internal) AS dst_internal
-    FROM req
-    GROUP BY ALL
+pairs AS (
+    SELECT c.client AS src, c.server AS dst, c.port, c.protocol,
+        CASE WHEN sum(c.probes) = sum(c.requests)
+            AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
+                ELSE sum(c.answers) = 0 END)
+            THEN 1 ELSE 0 END AS probe
+    FROM {cells} c JOIN keys k ON k.src = c.client AND k.dst = c.server
+    WHERE c.protocol IN (6, 17)
+    GROUP BY c.client, c.server, c.port, c.protocol
+    HAVING sum(c.requests) > 0
 ),
-candidates AS (  -- pairs with {min_ports} ports over the whole period; no other can qualify
-    SELECT src, dst FROM (SELECT DISTINCT src, dst, port FROM cells) GROUP BY src, dst
-    HAVING count(*) >= {min_ports}
-),
-windows AS (
-    SELECT src, dst, w
-    FROM cells SEMI JOIN candidates USING (src, dst), unnest([b - 1, b]) AS u(w)
-    GROUP BY ALL
+candidates AS (  -- pairs with {min_ports} probed ports over the whole period; no other can qualify
+    SELECT src, dst FROM pairs WHERE probe = 1 GROUP BY src, dst
     HAVING count(DISTINCT port) >= {min_ports}
 ),
+active AS (  -- the candidates' ports by the window step they were active in
+    SELECT p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected,
+        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
+    FROM {cells} c
+    JOIN pairs p ON p.src = c.client AND p.dst = c.server AND p.port = c.port
+        AND p.protocol = c.protocol
+    JOIN candidates k ON k.src = p.src AND k.dst = p.dst
+    GROUP BY p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+),
+windows AS (
+    SELECT a.src, a.dst, a.h + u.d AS w,
+        count(DISTINCT CASE WHEN a.probe = 1 THEN a.port END) AS probed,
+        count(DISTINCT a.port) AS reached
+    FROM active a CROSS JOIN (VALUES (0), (1)) AS u(d)
+    GROUP BY a.src, a.dst, a.h + u.d
+),
+hits AS (
+    SELECT * FROM windows WHERE probed >= {min_ports} AND probed >= {min_probe_share} * reached
+),
 islands AS (
-    SELECT src, dst, min(w) AS w0, max(w) + 1 AS w1
-    FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst ORDER BY w) AS g FROM windows)
+    SELECT src, dst, min(w) AS w0, max(w) + 1 AS w1, max(probed) AS probed_max,
+        max(reached) AS reached_max
+    FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst ORDER BY w) AS g FROM hits) x
     GROUP BY src, dst, g
 )
-SELECT c.src AS source, list_distinct(list(c.dst)) AS targets,
-    list_sort(list_distinct(list(c.port))) AS ports,
+SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets,
+    array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
-    sum(c.accepted) AS accepted, count(DISTINCT c.port) AS n_ports,
-    count(DISTINCT c.port) FILTER (WHERE c.accepted > 0) AS open_ports,
-    list_sort(list_distinct(list(c.port) FILTER (WHERE c.accepted > 0))) AS open_port_list,
+    sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, count(DISTINCT c.port) AS n_ports,
+    count(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_ports,
+    array_agg(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_port_list,
+    max(i.probed_max) AS window_ports, max(i.reached_max) AS window_reached,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
-FROM islands i JOIN cells c ON c.src = i.src AND c.dst = i.dst AND c.b BETWEEN i.w0 AND i.w1
+FROM islands i
+JOIN active c ON c.src = i.src AND c.dst = i.dst AND c.h BETWEEN i.w0 - 1 AND i.w1 - 1
+    AND c.probe = 1
 GROUP BY c.src, c.dst, i.w0
 ORDER BY first_seen

@@ -350,6 +350,7 @@ async function rejected(main) {
   const totals = Object.entries(d.totals).map(([k, v]) => `${k}: ${v.toLocaleString()} conversations`).join(" · ") || "nothing rejected in this view";
   const groups = d.groups.map((g) => el("div", { class: "card wide" },
     el("h2", {}, g.subnet_id ? ["subnet ", fv("subnet_id", g.subnet_id), " · "] : "", "interface ", fv("interface_id", g.interface_id),
+       g.interface_name ? ` (${g.interface_name})` : "",
        g.instance_id ? [" · ", fv("instance_id", g.instance_id)] : ""),
     el("div", { class: "muted" }, Object.entries(g.counts).map(([k, v]) => `${k}: ${v}`).join(" · ")),
     el("div", { class: "scroll" }, table([
