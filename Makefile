@@ -58,8 +58,13 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# chdb is a contender when it installs (a large wheel, not on every platform), in a virtualenv of
+# its own: it brings pandas, which pyarrow would then import in every vpcflow process.
 bench: $(STAMP) $(CHROMIUM) $(JAVA_STAMP)
-	$(BIN)/python -m bench
+	test -x .venv-chdb/bin/python || $(PY) -m venv .venv-chdb || python3 -m venv .venv-chdb
+	.venv-chdb/bin/python -c 'import chdb' 2>/dev/null || .venv-chdb/bin/pip install --quiet 'chdb>=3' \
+		|| echo "chdb does not install here: the bench runs without it"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.spark
 
@@ -67,4 +72,4 @@ screenshots: $(STAMP) $(CHROMIUM)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-chdb build *.egg-info src/*.egg-info .pytest_cache

@@ -1,16 +1,31 @@
-"""``python -m bench``: ingest throughput, query latency and memory on generated S3-layout data.
+"""``python -m bench``: ingest throughput, query latency, store size and memory, side by side.
 
-    python -m bench                      # 2M and 20M records (the targets' sizes)
-    python -m bench --quick              # 2M only, 3 query repetitions
-    python -m bench --sizes 500000,2000000 --repeat 5 --work /tmp/bench
+    python -m bench                                  # 250k, 2M in 8 files, 2M and 20M records
+    python -m bench --quick                          # 250k and 2M in 8 files, 3 rounds
+    python -m bench --sizes 2000000x8 --rounds 5 --work /data/bench --json
+    python -m bench --sizes 2000000 --compare ../other-checkout   # this checkout vs that one
 
-For every size, on the same files in the same run: ``vpcflow ingest`` vs DuckDB's own
-``COPY (SELECT * FROM read_csv(...)) TO '...parquet'`` vs flowlogs-reader's parse path
-(``FlowRecord`` over ``csv.DictReader`` on the gzip text, as its S3 reader does; measured on
-a prefix of the files, its rate is per record) vs reading the gzip streams alone; then five
-typical queries on the store vs DuckDB running the same SQL on the raw gzip files (median of
-``--repeat``). Each contender runs in its own process so that peak RSS is its own.
-Results: a table on stdout and JSON in ``bench/results/``.
+A size is a record count (the S3 delivery layout: a file per interface and five minutes, 288
+files a day) or ``COUNTxFILES`` (the same records regrouped into FILES gzip files). For every
+size, on the same files in the same run, each contender runs in its own process, ``--rounds``
+times, the contenders alternating within each round so that the load of a shared machine falls
+on all of them alike. Reported per contender: the whole process's wall time (interpreter
+start-up and imports included), the time it reports for the work itself where it can
+(in-process), CPU seconds, and the peak resident memory of its own process tree (polled from
+``/proc``; a child's ``ru_maxrss`` would start at the bench's own). Medians, with the spread
+(min–max) next to them.
+
+Ingest contenders: ``vpcflow ingest``; DuckDB's ``COPY (SELECT * FROM read_csv(...)) TO
+parquet``; a polars script (``read_csv`` each file, ``concat``, ``write_parquet``); chDB's
+``INSERT INTO FUNCTION file(... Parquet)`` when chdb is installed; reading the gzip streams
+alone (the bound); flowlogs-reader's parse path on a prefix of the files (its rate is per
+record). Queries: five typical ones on the store (``vpcflow sql`` whole process, and
+``Store.sql`` in one process) vs DuckDB running the same SQL on the raw gzip files.
+
+``--compare DIR`` runs ``vpcflow ingest`` and the store queries of this checkout and of the
+checkout in DIR (each with its own ``.venv``) alternately and reports the ratio of each pair.
+Results: a table on stdout (``--json``: the JSON document instead) and JSON in
+``bench/results/``. Speed is measured here, never asserted by the test suite.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +44,12 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+HERE = Path(__file__).resolve().parent.parent
 PY = sys.executable
+DEFAULT_SIZES = "250000,2000000x8,2000000,20000000"
+# chdb lives in a virtualenv of its own (`make bench` makes it): it pulls in pandas, which
+# pyarrow then imports in every vpcflow process, and that would bias the measurement.
+CHDB_PY = str(HERE / ".venv-chdb" / "bin" / "python")
 
 QUERIES = {
     "top talkers by bytes": (
@@ -54,24 +75,122 @@ QUERIES = {
 }
 
 
-def _run_child(code: str, *args: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON object. Adds ``peak_rss_mb``."""
-    proc = subprocess.Popen(
-        [PY, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE, text=True
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({proc.returncode}): {out[-2000:]}")
-    # The result is the last line that is a JSON object (a library may print progress above it).
-    lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
-    if not lines:
-        raise RuntimeError(f"benchmark child printed no result: {out[-2000:]}")
-    result = json.loads(lines[-1])
-    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
-    return result
+# -- running one contender ---------------------------------------------------------------------
 
+
+def _tree_hwm(root: int) -> dict[int, int]:
+    """Peak resident bytes so far (VmHWM) of ``root`` and each of its descendants now alive."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may hold spaces: split after the last ')'
+        children.setdefault(int(stat[stat.rfind(b")") + 2 :].split()[1]), []).append(int(d))
+    out, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmHWM:"):
+                        out[pid] = int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def run(argv: list[str], env: dict | None = None, poll: float = 0.05) -> dict:
+    """Run ``argv`` as its own process tree; time it and poll its memory.
+
+    Returns ``wall_s`` (whole process), ``cpu_s`` (user+system of the tree, waited-for
+    children included), ``peak_rss_mb`` (largest sum of the tree's resident memory seen) and
+    ``out`` (its stdout). The peak sums each live process's own high-water mark (VmHWM), so
+    a spike between two polls still counts.
+    """
+    out = tempfile.TemporaryFile()
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
+    # Peak memory from /proc, not the child's ru_maxrss: that one starts at the RSS of the
+    # process that forked it (here the bench), so every small contender would report ours.
+    peak, hwm = 0, {}
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        now = _tree_hwm(proc.pid)
+        for p, v in now.items():
+            hwm[p] = max(hwm.get(p, 0), v)
+        peak = max(peak, sum(hwm[p] for p in now))
+        time.sleep(poll)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    text = out.read().decode(errors="replace")
+    out.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "out": text,
+    }
+
+
+def _last_json(text: str) -> dict:
+    try:  # the whole output is one (possibly indented) document
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    lines = [ln for ln in text.strip().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"benchmark child printed no result: {text[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def _py(code: str, *args: str, python: str = PY) -> list[str]:
+    return [python, "-c", textwrap.dedent(code), *args]
+
+
+# -- the contenders' programs ------------------------------------------------------------------
+
+_GENERATE = """
+import json, shutil, sys
+from pathlib import Path
+from vpcflow.generate import generate
+logs, records, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+shutil.rmtree(logs, ignore_errors=True)
+rep = generate(logs, records=records, seed=seed)
+(logs / ".complete").write_text(json.dumps(rep.to_dict()))
+"""
+
+# The records of the S3 layout regrouped into N gzip files (header kept, order kept).
+_REGROUP = """
+import gzip, json, sys
+from pathlib import Path
+files = json.load(open(sys.argv[1])); out = Path(sys.argv[2]); n = int(sys.argv[3])
+out.mkdir(parents=True, exist_ok=True)
+header, lines = None, []
+for f in files:
+    with gzip.open(f, "rb") as fh:
+        h = fh.readline(); header = header or h; lines.extend(fh.readlines())
+per = -(-len(lines) // n)
+for i in range(n):
+    with gzip.open(out / f"part-{i:03d}.log.gz", "wb", compresslevel=6) as fh:
+        fh.write(header); fh.writelines(lines[i * per:(i + 1) * per])
+(out / ".complete").write_text(str(len(lines)))
+"""
 
 _DECOMPRESS = """
 import json, sys, time, zlib
@@ -83,31 +202,49 @@ for f in files:
         while chunk := fh.read(1 << 20):
             out = d.decompress(chunk)
             n += len(out); lines += out.count(b"\\n")
-print(json.dumps({"seconds": time.perf_counter() - t, "text_bytes": n, "records": lines - len(files)}))
-"""
-
-# Timed like the DuckDB contender: the ingest itself (as `vpcflow ingest --json` reports it,
-# worker processes' start included), not the interpreter's start-up and imports; the command's
-# wall-clock time is kept as `cli_seconds`.
-_VPCFLOW = """
-import json, subprocess, sys, time
-t = time.perf_counter()
-out = subprocess.run([sys.argv[1], "ingest", sys.argv[2], "--store", sys.argv[3], "--json"],
-                     check=True, capture_output=True, text=True).stdout
-d = json.loads(out)
-print(json.dumps({"seconds": d["seconds"], "cli_seconds": time.perf_counter() - t,
-                  "records": d["records"], "bad_lines": d.get("bad_lines")}))
+print(json.dumps({"seconds": time.perf_counter() - t, "text_bytes": n,
+                  "records": lines - len(files)}))
 """
 
 _DUCKDB_COPY = """
 import json, sys, time, duckdb
 files = json.load(open(sys.argv[1]))
-con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
+con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
 con.execute("COPY (SELECT * FROM read_csv($files, delim=' ', header=true)) TO '"
             + sys.argv[2] + "' (FORMAT parquet)", {"files": files})
 secs = time.perf_counter() - t
 n = con.execute("SELECT count(*) FROM read_parquet('" + sys.argv[2] + "')").fetchone()[0]
+print(json.dumps({"seconds": secs, "records": n}))
+"""
+
+# A user's own three-line script: validates nothing, partitions nothing.
+_POLARS = """
+import json, sys, time, polars as pl
+files = json.load(open(sys.argv[1]))
+t = time.perf_counter()
+df = pl.concat([pl.read_csv(f, separator=" ", null_values="-") for f in files])
+df.write_parquet(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - t, "records": df.height}))
+"""
+
+# chDB (ClickHouse in process): the columns named from the first file's header, as text (its
+# schema inference does not split the header on spaces).
+_CHDB = """
+import glob, gzip, json, sys, time, chdb
+pattern = sys.argv[1].rstrip("/") + ("/**/*.log.gz" if sys.argv[3] == "tree" else "/*.log.gz")
+t = time.perf_counter()
+first = sorted(glob.glob(pattern, recursive=True))[0]
+with gzip.open(first, "rt") as fh:
+    names = fh.readline().split()
+structure = ", ".join(f"`{n}` String" for n in names)
+sess = chdb.session.Session()
+sess.query(f"INSERT INTO FUNCTION file('{sys.argv[2]}', 'Parquet') SELECT * FROM "
+           f"file('{pattern}', 'CustomSeparatedWithNames', '{structure}') "
+           "SETTINGS format_custom_field_delimiter=' ', format_custom_escaping_rule='Raw', "
+           "engine_file_truncate_on_insert=1")
+secs = time.perf_counter() - t
+n = int(str(sess.query(f"SELECT count(*) FROM file('{sys.argv[2]}', 'Parquet')", "CSV")).strip())
 print(json.dumps({"seconds": secs, "records": n}))
 """
 
@@ -146,105 +283,312 @@ out = {}
 for name, q in queries.items():
     times = []
     for _ in range(repeat):
-        t = time.perf_counter(); run(q); times.append(time.perf_counter() - t)
-    out[name] = statistics.median(times)
+        t = time.perf_counter(); rows = run(q); times.append(time.perf_counter() - t)
+    out[name] = {"median": statistics.median(times), "min": min(times), "max": max(times)}
 print(json.dumps(out))
 """
+
+# One query from a fresh process on the raw files, as a user's `duckdb -c` would.
+_RAW_ONE = """
+import json, sys, duckdb
+files = json.load(open(sys.argv[1]))
+con = duckdb.connect(); con.execute("SET enable_progress_bar = false")
+con.execute("CREATE VIEW vpc_flow_logs AS SELECT * FROM read_csv("
+            + repr(files) + ", delim=' ', header=true, nullstr='-')")
+con.execute(sys.argv[2]).fetchall()
+"""
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def _stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _available(module: str, python: str = PY) -> bool:
+    if not os.path.exists(python):
+        return False
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def _checkout(path: Path) -> dict:
+    """The interpreter and `vpcflow` entry point of a checkout (its own .venv)."""
+    bin_dir = path / ".venv" / "bin"
+    if not (bin_dir / "vpcflow").exists():
+        raise SystemExit(f"{path}: no .venv/bin/vpcflow; run 'make install' there first")
+    rev = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "path": str(path),
+        "python": str(bin_dir / "python"),
+        "vpcflow": str(bin_dir / "vpcflow"),
+        "rev": rev,
+    }
+
+
+def prepare(spec: str, work: Path, seed: int) -> tuple[int, Path, list[str]]:
+    """Generate (once) the data of a size spec; return records, its directory and its files."""
+    records, _, nfiles = spec.partition("x")
+    records = int(float(records))
+    logs = work / f"logs-{records}"
+    if not (logs / ".complete").exists():
+        print(f"[{spec}] generating {records:,} records", file=sys.stderr)
+        run(_py(_GENERATE, str(logs), str(records), str(seed)))
+    files = sorted(str(p) for p in logs.rglob("*.log.gz"))
+    if nfiles:
+        regrouped = work / f"files{nfiles}-{records}"
+        if not (regrouped / ".complete").exists():
+            listing = work / f"files-{records}.json"
+            listing.write_text(json.dumps(files))
+            run(_py(_REGROUP, str(listing), str(regrouped), nfiles))
+        logs = regrouped
+        files = sorted(str(p) for p in regrouped.glob("*.log.gz"))
+    return records, logs, files
 
 
 def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def bench_size(records: int, work: Path, repeat: int, reader_limit: int, seed: int) -> dict:
-    from vpcflow.generate import generate
-
-    logs = work / f"logs-{records}"
-    if not (logs / ".complete").exists():
-        shutil.rmtree(logs, ignore_errors=True)
-        rep = generate(logs, records=records, seed=seed)
-        (logs / ".complete").write_text(json.dumps(rep.to_dict()))
-    gen = json.loads((logs / ".complete").read_text())
-    files = sorted(str(p) for p in logs.rglob("*.log.gz"))
-    file_list = work / f"files-{records}.json"
+def bench_size(spec: str, work: Path, a) -> dict:
+    records, logs, files = prepare(spec, work, a.seed)
+    file_list = work / f"list-{spec}.json"
     file_list.write_text(json.dumps(files))
     gz_bytes = sum(os.path.getsize(f) for f in files)
-    print(f"[{records:,}] {len(files)} files, {gz_bytes / 1e6:.0f} MB gzip", file=sys.stderr)
+    print(f"[{spec}] {len(files)} files, {gz_bytes / 1e6:.0f} MB gzip", file=sys.stderr)
+    res: dict = {"size": spec, "records": records, "files": len(files), "gzip_bytes": gz_bytes}
+    me = {"path": str(HERE), "python": PY, "vpcflow": str(Path(PY).with_name("vpcflow"))}
+    other = _checkout(Path(a.compare).resolve()) if a.compare else None
+    src = str(logs / "AWSLogs") if (logs / "AWSLogs").exists() else str(logs)
+    out_pq = str(work / "contender.parquet")
 
-    res: dict = {
-        "records": records,
-        "files": len(files),
-        "gzip_bytes": gz_bytes,
-        "generate_records_per_s": gen["records_per_second"],
-    }
-    dec = _run_child(_DECOMPRESS, str(file_list))
-    res["text_bytes"] = dec["text_bytes"]
-    store = work / f"store-{records}"
-    shutil.rmtree(store, ignore_errors=True)
-    vpc_bin = str(Path(PY).with_name("vpcflow"))
-    ingest = {
-        "decompress only": dec,
-        "vpcflow ingest": _run_child(_VPCFLOW, vpc_bin, str(logs / "AWSLogs"), str(store)),
-        "duckdb COPY": _run_child(_DUCKDB_COPY, str(file_list), str(work / "duckdb.parquet")),
-        "flowlogs-reader": _run_child(_FLOWLOGS_READER, str(file_list), str(reader_limit)),
-    }
-    (work / "duckdb.parquet").unlink(missing_ok=True)
-    for name, r in ingest.items():
-        print(f"[{records:,}] {name}: {r['seconds']:.1f} s", file=sys.stderr)
-        share = r["records"] / records if r["records"] else 1.0
-        r["records_per_s"] = r["records"] / r["seconds"]
-        r["mb_per_s"] = gz_bytes * share / 1e6 / r["seconds"]
-        r["text_mb_per_s"] = dec["text_bytes"] * share / 1e6 / r["seconds"]
-    res["ingest"] = ingest
-    res["store_bytes"] = _du(store)
-    qs = json.dumps(QUERIES)
-    on_store = _run_child(_QUERIES, "store", qs, str(repeat), str(store))
-    on_raw = _run_child(_QUERIES, "raw", qs, str(repeat), str(file_list))
-    res["queries"] = {
-        name: {
-            "store_s": on_store[name],
-            "raw_gzip_s": on_raw[name],
-            "speedup": on_raw[name] / max(on_store[name], 1e-9),
+    def vpcflow_ingest(co: dict, tag: str):
+        store = work / f"store-{spec}-{tag}"
+
+        def argv():
+            shutil.rmtree(store, ignore_errors=True)
+            return [co["vpcflow"], "ingest", src, "--store", str(store), "--json"]
+
+        return argv, store
+
+    contenders: dict[str, tuple] = {}
+    ingest_a, store_a = vpcflow_ingest(me, "a")
+    contenders["vpcflow ingest"] = (ingest_a, "vpcflow")
+    if other:
+        ingest_b, store_b = vpcflow_ingest(other, "b")
+        contenders[f"vpcflow ingest ({other['rev'] or 'other'})"] = (ingest_b, "vpcflow")
+    if not a.only_vpcflow:
+        contenders["duckdb COPY"] = (lambda: _py(_DUCKDB_COPY, str(file_list), out_pq), "json")
+        if _available("polars"):
+            contenders["polars script"] = (lambda: _py(_POLARS, str(file_list), out_pq), "json")
+        if _available("chdb", CHDB_PY):
+            nested = "tree" if (logs / "AWSLogs").exists() else "flat"
+            contenders["chdb"] = (
+                lambda: _py(_CHDB, str(logs), out_pq, nested, python=CHDB_PY),
+                "json",
+            )
+        contenders["decompress only"] = (lambda: _py(_DECOMPRESS, str(file_list)), "json")
+    rounds = a.rounds if records <= 2_000_000 else max(1, a.rounds_large)
+    raw: dict[str, list[dict]] = {name: [] for name in contenders}
+    for rnd in range(rounds):
+        names = list(contenders)
+        if rnd % 2:  # alternate the order: A B C, C B A, ...
+            names.reverse()
+        for name in names:
+            make_argv, kind = contenders[name]
+            r = run(make_argv())
+            d = _last_json(r["out"])
+            r.pop("out")
+            r["seconds"] = d["seconds"]
+            r["records"] = d["records"]
+            if "text_bytes" in d:
+                res["text_bytes"] = d["text_bytes"]
+            raw[name].append(r)
+            print(f"[{spec}] {name}: {r['wall_s']:.2f} s whole process", file=sys.stderr)
+    if not a.only_vpcflow and not a.no_reader:
+        limit = min(a.reader_limit, records)
+        r = run(_py(_FLOWLOGS_READER, str(file_list), str(limit)))
+        d = _last_json(r.pop("out"))
+        r.update(seconds=d["seconds"], records=d["records"])
+        raw["flowlogs-reader"] = [r]
+    Path(out_pq).unlink(missing_ok=True)
+    ingest = {}
+    for name, runs in raw.items():
+        n = runs[0]["records"]
+        wall = _stats([r["wall_s"] for r in runs])
+        inproc = _stats([r["seconds"] for r in runs])
+        per_record = n / records if records else 1.0
+        # flowlogs-reader parses a prefix: its whole-process time is scaled to all records
+        ingest[name] = {
+            "records": n,
+            "rounds": len(runs),
+            "wall_s": wall,
+            "seconds": inproc,
+            "cpu_s": _stats([r["cpu_s"] for r in runs]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "records_per_s": n / inproc["median"],
+            "records_per_s_whole": n / wall["median"],
+            "mb_per_s": gz_bytes * per_record / 1e6 / inproc["median"],
         }
-        for name in QUERIES
-    }
-    res["query_rss_mb"] = {"store": on_store["peak_rss_mb"], "raw": on_raw["peak_rss_mb"]}
+    base = ingest["vpcflow ingest"]
+    for x in ingest.values():
+        x["vpcflow_is"] = base["records_per_s"] / x["records_per_s"]
+        x["vpcflow_is_whole"] = base["records_per_s_whole"] / x["records_per_s_whole"]
+    res["ingest"] = ingest
+    res["store_bytes"] = _du(store_a)
+    res["store_ratio"] = res["store_bytes"] / gz_bytes
+    if other:
+        res["store_bytes_other"] = _du(store_b)
+    res["queries"] = bench_queries(spec, store_a, file_list, me, a, other and (other, store_b))
     return res
 
 
-def _table(results: list[dict]) -> str:
-    lines = []
-    for r in results:
-        ing = r["ingest"]
-        v = ing["vpcflow ingest"]["records_per_s"]
-        lines.append(
-            f"\n{r['records']:,} records, {r['files']} files, {r['gzip_bytes'] / 1e6:.0f} MB gzip "
-            f"({r['text_bytes'] / 1e6:.0f} MB text); store {r['store_bytes'] / 1e6:.0f} MB "
-            f"({r['store_bytes'] / r['gzip_bytes']:.2f}× gzip)"
-        )
-        lines.append(
-            f"  {'ingest':<22}{'records/s':>12}{'MB/s gz':>9}{'peak RSS':>10}{'vpcflow is':>12}"
-        )
-        for name, x in ing.items():
-            ratio = v / x["records_per_s"]
-            lines.append(
-                f"  {name:<22}{x['records_per_s']:>12,.0f}{x['mb_per_s']:>9.1f}"
-                f"{x['peak_rss_mb']:>8.0f}MB{ratio:>11.2f}×"
+def bench_queries(spec, store, file_list, me, a, other) -> dict:
+    qs = json.dumps(QUERIES)
+    repeat = str(a.repeat)
+    on_store = _last_json(run(_py(_QUERIES, "store", qs, repeat, str(store)))["out"])
+    r = run(_py(_QUERIES, "raw", qs, repeat, str(file_list)))
+    on_raw = _last_json(r["out"])
+    out = {}
+    for name, q in QUERIES.items():
+        # whole processes, alternating: `vpcflow sql` on the store vs a fresh DuckDB on the raw
+        cli, cli_other, raw_whole = [], [], []
+        for _ in range(a.rounds):
+            cli.append(
+                run(
+                    [
+                        me["vpcflow"],
+                        "sql",
+                        q,
+                        "--store",
+                        str(store),
+                        "--dialect",
+                        "duckdb",
+                        "--format",
+                        "csv",
+                        "--limit",
+                        "0",
+                    ]
+                )["wall_s"]
             )
-        lines.append(f"  {'query (median)':<28}{'store':>9}{'raw gzip':>10}{'speedup':>9}")
-        for name, q in r["queries"].items():
+            if other:
+                co, st = other
+                cli_other.append(
+                    run(
+                        [
+                            co["vpcflow"],
+                            "sql",
+                            q,
+                            "--store",
+                            str(st),
+                            "--dialect",
+                            "duckdb",
+                            "--format",
+                            "csv",
+                            "--limit",
+                            "0",
+                        ]
+                    )["wall_s"]
+                )
+            if a.raw_whole:
+                raw_whole.append(run(_py(_RAW_ONE, str(file_list), q))["wall_s"])
+        entry = {
+            "store_s": on_store[name],
+            "raw_gzip_s": on_raw[name],
+            "speedup": on_raw[name]["median"] / max(on_store[name]["median"], 1e-9),
+            "cli_s": _stats(cli),
+        }
+        if raw_whole:
+            entry["raw_whole_s"] = _stats(raw_whole)
+            entry["speedup_whole"] = entry["raw_whole_s"]["median"] / entry["cli_s"]["median"]
+        if cli_other:
+            entry["cli_other_s"] = _stats(cli_other)
+            entry["ratio_vs_other"] = entry["cli_other_s"]["median"] / entry["cli_s"]["median"]
+        out[name] = entry
+        print(f"[{spec}] {name}: store {on_store[name]['median'] * 1000:.0f} ms", file=sys.stderr)
+    return out
+
+
+def startup(a) -> dict:
+    """`vpcflow --help` and `python -c pass`, whole processes, alternating."""
+    vpc = str(Path(PY).with_name("vpcflow"))
+    help_, bare = [], []
+    for _ in range(max(5, a.rounds)):
+        help_.append(run([vpc, "--help"])["wall_s"])
+        bare.append(run([PY, "-c", "pass"])["wall_s"])
+    return {"vpcflow --help": _stats(help_), "python -c pass": _stats(bare)}
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def _spread(s: dict, scale: float = 1.0, fmt: str = "{:.2f}") -> str:
+    return (
+        fmt.format(s["median"] * scale)
+        + " ("
+        + fmt.format(s["min"] * scale)
+        + "–"
+        + fmt.format(s["max"] * scale)
+        + ")"
+    )
+
+
+def table(doc: dict) -> str:
+    lines = []
+    st = doc.get("startup")
+    if st:
+        lines.append(
+            f"start-up: vpcflow --help {_spread(st['vpcflow --help'])} s, "
+            f"python -c pass {_spread(st['python -c pass'])} s (median (min–max))"
+        )
+    for r in doc["results"]:
+        lines.append(
+            f"\n{r['size']}: {r['records']:,} records, {r['files']} files, "
+            f"{r['gzip_bytes'] / 1e6:.0f} MB gzip; store {r['store_bytes'] / 1e6:.1f} MB "
+            f"({r['store_ratio']:.2f}× gzip)"
+        )
+        lines.append(
+            f"  {'ingest':<26}{'whole s (min–max)':>22}{'in-proc s':>11}{'cpu s':>8}"
+            f"{'rec/s whole':>13}{'peak RSS':>10}{'vpcflow is':>12}"
+        )
+        for name, x in r["ingest"].items():
             lines.append(
-                f"  {name:<28}{q['store_s'] * 1000:>7.0f}ms{q['raw_gzip_s'] * 1000:>8.0f}ms"
-                f"{q['speedup']:>8.0f}×"
+                f"  {name:<26}{_spread(x['wall_s']):>22}{x['seconds']['median']:>11.2f}"
+                f"{x['cpu_s']['median']:>8.2f}{x['records_per_s_whole']:>13,.0f}"
+                f"{x['peak_rss_mb']:>8.0f}MB{x['vpcflow_is_whole']:>11.2f}×"
+            )
+        lines.append(
+            f"  {'query (median ms)':<28}{'store':>8}{'raw gzip':>10}{'speedup':>9}"
+            f"{'vpcflow sql':>13}{'raw whole':>11}"
+        )
+        for name, q in r["queries"].items():
+            raw_whole = f"{q['raw_whole_s']['median'] * 1000:>9.0f}ms" if "raw_whole_s" in q else ""
+            other = f"  vs other {q['ratio_vs_other']:.2f}×" if "ratio_vs_other" in q else ""
+            lines.append(
+                f"  {name:<28}{q['store_s']['median'] * 1000:>6.0f}ms"
+                f"{q['raw_gzip_s']['median'] * 1000:>8.0f}ms{q['speedup']:>8.1f}×"
+                f"{q['cli_s']['median'] * 1000:>11.0f}ms{raw_whole}{other}"
             )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="2000000,20000000", help="comma list of record counts")
-    ap.add_argument("--quick", action="store_true", help="2M records only, 3 repetitions")
-    ap.add_argument("--repeat", type=int, default=5, help="query repetitions (median)")
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help="comma list: COUNT or COUNTxFILES")
+    ap.add_argument("--quick", action="store_true", help="250000,2000000x8 only, 3 rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each contender (median)")
+    ap.add_argument("--rounds-large", type=int, default=1, help="runs above 2M records")
+    ap.add_argument("--repeat", type=int, default=5, help="in-process query repetitions")
+    ap.add_argument("--compare", default=None, help="another checkout to run side by side")
+    ap.add_argument("--only-vpcflow", action="store_true", help="no other contenders")
+    ap.add_argument("--no-reader", action="store_true", help="skip flowlogs-reader")
+    ap.add_argument(
+        "--raw-whole",
+        action="store_true",
+        help="also time each query on the raw gzip in a fresh process",
+    )
     ap.add_argument(
         "--reader-limit",
         type=int,
@@ -254,13 +598,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=None, help="keep generated data here (default: temporary)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--json", action="store_true", help="print the JSON document, not the table")
     ap.add_argument(
         "--no-detect", action="store_true", help="skip detection quality (precision/recall)"
     )
     ap.add_argument("--detect-seeds", default="7,11,13", help="seeds of the detection days")
     a = ap.parse_args(argv)
-    sizes = [2_000_000] if a.quick else [int(float(s)) for s in a.sizes.split(",")]
-    repeat = 3 if a.quick else a.repeat
+    sizes = "250000,2000000x8" if a.quick else a.sizes
+    if a.quick:
+        a.rounds = 3
     tmp = None
     if a.work:
         work = Path(a.work)
@@ -269,40 +615,50 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.mkdtemp(prefix="vpcflow-bench-")
         work = Path(tmp)
     try:
-        results = [bench_size(n, work, repeat, a.reader_limit, a.seed) for n in sizes]
+        doc = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_average": os.getloadavg(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "processor": platform.processor() or platform.machine(),
+            },
+            "rounds": a.rounds,
+            "repeat": a.repeat,
+            "startup": startup(a),
+            "results": [],
+        }
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        name = out / f"{stamp}-{sizes.replace(',', '-')}.json"
+        for spec in (s.strip() for s in sizes.split(",") if s.strip()):
+            doc["results"].append(bench_size(spec, work, a))
+            name.write_text(json.dumps(doc, indent=2) + "\n")  # each size as soon as it is done
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    quality: dict = {}
     if not a.no_detect:
         from bench import detect_quality
 
         # generate with --attacks all --lookalikes, ingest, detect, score vs labels; speed of
         # the shared pre-aggregation vs every detector scanning the records; benign-only days
-        quality = detect_quality.main(
-            sizes=tuple(sizes),
+        counts = sorted(
+            {int(float(x)) for x in sizes.split(",") if x.strip() and "x" not in x}
+            & {n for n in (2_000_000, 20_000_000)}
+        ) or [2_000_000]
+        doc["detect_quality"] = detect_quality.main(
+            sizes=tuple(counts),
             seeds=tuple(int(x) for x in a.detect_seeds.split(",")),
             workdir=str(work) if a.work else None,
         )
-    doc = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "repeat": repeat,
-        "results": results,
-        "detect_quality": quality,
-    }
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = (
-        out / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{'-'.join(map(str, sizes))}.json"
-    )
     name.write_text(json.dumps(doc, indent=2) + "\n")
-    print(_table(results))
-    print(f"\nwrote {name}")
+    if a.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(table(doc))
+        print(f"\nwrote {name}")
     return 0
 
 

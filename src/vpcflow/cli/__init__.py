@@ -4,7 +4,8 @@ Each command opens a library object, calls one method and prints the result. Lib
 (``VpcflowError``) become one line on stderr and exit code 1; usage errors exit 2.
 
 Commands live in one module per area (``core``, ``aws``, ``insights``, ``troubleshoot``,
-``detect``, ``generate``, ``web``); each exposes ``register(main)``.
+``detect``, ``generate``, ``web``); each exposes ``register(main)``. A module is imported only
+when one of its commands runs (``COMMANDS`` says which module holds which command).
 """
 
 from __future__ import annotations
@@ -59,7 +60,138 @@ def _quiet_stdout() -> None:
         pass
 
 
+# Every command: (module of cli/, one-line help as `vpcflow --help` lists it). Commands load on
+# use, so `vpcflow --help` and each command import only what they need (no pyarrow, DuckDB or
+# boto3 for the help). tests/test_cli_startup.py checks this table against the commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "athena-ddl": (
+        "insights",
+        "Print the Athena CREATE EXTERNAL TABLE for flow logs on S3 (with partition projection).",
+    ),
+    "aws": ("aws", "Set up and inspect VPC flow logs in an AWS account."),
+    "check": (
+        "core",
+        "Verify every data file against the manifest (presence, size, checksum) and every line "
+        "of the manifest. Exits 1 if anything is damaged and was not repaired.",
+    ),
+    "compact": ("core", "Merge small Parquet files of each date partition."),
+    "demo": (
+        "generate",
+        "Generate a day of a small VPC's flow logs, ingest them and print what they show.",
+    ),
+    "detect": (
+        "detect",
+        "Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes.",
+    ),
+    "enrich": ("detect", "Enrichment data: AWS IP ranges, address look-ups."),
+    "explain": (
+        "troubleshoot",
+        "Say why flow-log records were rejected: security group or network ACL.",
+    ),
+    "generate": (
+        "generate",
+        "Write realistic synthetic VPC Flow Logs to OUT_DIR as AWS delivers them to S3.",
+    ),
+    "info": ("core", "Summarise the store: records, files, dates."),
+    "ingest": (
+        "core",
+        "Ingest flow logs from files, directories, globs, - (stdin), s3://… or cloudwatch://….",
+    ),
+    "insights": (
+        "insights",
+        "Run a CloudWatch Logs Insights QUERY over the store ('-' reads it from stdin).",
+    ),
+    "interfaces": (
+        "interfaces",
+        "The interface inventory: which instance, load balancer, database, NAT gateway or "
+        "endpoint is behind each ENI (used by sql, insights, detect, troubleshoot and the demo).",
+    ),
+    "quarantine": (
+        "core",
+        "List the lines ingest could not store: file, line, field and reason.",
+    ),
+    "queries": ("insights", "List the named queries with their parameters (-p NAME=VALUE)."),
+    "query": (
+        "insights",
+        "Run the named query NAME (see 'vpcflow queries' for the names and parameters).",
+    ),
+    "schema": (
+        "core",
+        "Print every flow-log field: AWS name, column, Athena type, version, description.",
+    ),
+    "serve": (
+        "web",
+        "Serve the web dashboard over the store (http://127.0.0.1:8000/ by default).",
+    ),
+    "settings": (
+        "core",
+        "List the settings: environment variable, value in force, default, meaning.",
+    ),
+    "spark-job": (
+        "spark",
+        "Write what a cluster needs to run 'vpcflow ingest --engine spark' and print the command.",
+    ),
+    "sql": (
+        "core",
+        "Run SQL over the table vpc_flow_logs (Athena dialect by default; '-' reads stdin).",
+    ),
+    "troubleshoot": (
+        "troubleshoot",
+        "Rank the blocked conversations in the store and say what blocked each.",
+    ),
+}
+
+
 class _Main(click.Group):
+    """The root group: commands load from their module on first use."""
+
+    _loaded: set[str]
+
+    def _load(self, module: str) -> None:
+        if module in self._loaded:
+            return
+        self._loaded.add(module)
+        try:
+            mod = importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:  # an area not built yet
+            if exc.name != f"{__name__}.{module}":
+                raise
+            return
+        mod.register(self)
+
+    def load_all(self) -> None:
+        for module in _COMMAND_MODULES:
+            self._load(module)
+
+    def list_commands(self, ctx):
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            if cmd_name in COMMANDS:
+                self._load(COMMANDS[cmd_name][0])
+            if cmd_name not in self.commands:  # a command missing from COMMANDS
+                self.load_all()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx, formatter):
+        # The listing comes from COMMANDS, so `vpcflow --help` imports no command module.
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in COMMANDS:
+                text = COMMANDS[name][1]
+                rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
+            else:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx):
         try:
             result = super().invoke(ctx)
@@ -110,11 +242,4 @@ def main(ctx: click.Context, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _name in _COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:  # an area not built yet
-        if _exc.name != f"{__name__}.{_name}":
-            raise
-        continue
-    _mod.register(main)
+main._loaded = set()

@@ -165,7 +165,7 @@ def assemble(
         elif fld.name == schema.EXTRA_COLUMN:
             arrays.append(extra_map(extras or {}, n))
         elif fld.name in defaults:
-            arrays.append(pa.array([defaults[fld.name]] * n, fld.type))
+            arrays.append(pa.repeat(pa.scalar(defaults[fld.name], fld.type), n))
         else:
             arrays.append(pa.nulls(n, fld.type))
     return pa.Table.from_arrays(arrays, schema=out_schema)
@@ -177,6 +177,9 @@ def _empty_table(n: int = 0, table: schema.Table = schema.VPC) -> pa.Table:
 
 def to_seconds(arr: pa.Array) -> pa.Array:
     """``start``/``end`` values given in milliseconds, as seconds."""
+    top = pc.max(arr).as_py()
+    if top is None or top < _MS_THRESHOLD:  # all in seconds (the usual case): nothing to do
+        return arr
     return pc.if_else(pc.greater_equal(arr, _MS_THRESHOLD), pc.divide(arr, 1000), arr)
 
 

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,9 +37,12 @@ import pyarrow.parquet as pq
 from .. import schema, settings
 from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
 from ..sources import RawObject, resolve
-from .ingest import Ingest, IngestReport
-from .manifest import Manifest, Txn
-from .parts import PartWriter, staged_path
+from .manifest import Manifest, Txn, staged_path
+
+# Ingest (the parser, Arrow compute, the Parquet writer) loads when a store is written to, so
+# that opening a store to query it stays cheap.
+if TYPE_CHECKING:
+    from .ingest import IngestReport
 
 log = logging.getLogger("vpcflow")
 
@@ -270,6 +274,8 @@ class Store:
         if log_format:
             schema.parse_log_format(log_format)  # fail early on a bad format
         batch_rows = batch_rows or int(settings.get("batch_rows"))
+        from .ingest import Ingest, IngestReport
+
         report = IngestReport()
         started = time.perf_counter()
         source_options.setdefault("on_ignored", report.ignore)
@@ -311,6 +317,9 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
+
+        from .parts import PartWriter
+
         merged = 0
         written = 0
         with self._writer():
@@ -435,3 +444,11 @@ def open_store(path: str | os.PathLike | None = None, create: bool = True) -> St
     that is not a store is refused.
     """
     return Store.create_or_open(path or settings.get("store"), create=create)
+
+
+def __getattr__(name):
+    if name == "IngestReport":  # re-exported, loaded on first use
+        from .ingest import IngestReport
+
+        return IngestReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -244,3 +244,10 @@ def live_files(txns: list[Txn], include_pending: bool = False) -> list[dict]:
         for f in t.files:
             files[f["path"]] = f
     return list(files.values())
+
+
+def staged_path(stage: Path, rel: str) -> Path:
+    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``)
+    waits in a transaction's staging directory."""
+    p = Path(rel)
+    return stage / (p.relative_to("data") if p.parts[0] == "data" else p)

@@ -30,8 +30,10 @@ from ..parse import (
 )
 from ..sources import RawObject
 from ..sources.local import open_decompressed
+from . import physical
+from .manifest import staged_path
 
-ROW_GROUP_ROWS = 262_144
+ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
 # bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
 ROW_GROUP_BYTES = 64 << 20
@@ -74,23 +76,20 @@ def table_of(table: pa.Table) -> schema.Table:
     return schema.TGW if table.schema.equals(schema.TGW.arrow_schema()) else schema.VPC
 
 
-def staged_path(stage: Path, rel: str) -> Path:
-    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``)
-    waits in a transaction's staging directory."""
-    p = Path(rel)
-    return stage / (p.relative_to("data") if p.parts[0] == "data" else p)
-
-
 class PartWriter:
     """One Parquet file per table and date partition, in a transaction's staging directory.
 
     Keys are partition directories relative to the store: ``data/date=YYYY-MM-DD`` for VPC
-    flow logs, ``tgw/date=YYYY-MM-DD`` for Transit Gateway flow logs."""
+    flow logs, ``tgw/date=YYYY-MM-DD`` for Transit Gateway flow logs. Records are buffered per
+    partition up to a row group, which is arranged and encoded as ``physical`` says (sorted by
+    address, dictionaries, delta-coded times) when it is written.
+    """
 
     def __init__(self, stage: Path, name: str):
         self.stage = stage
         self.name = name
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.schemas: dict[str, pa.Schema] = {}  # the logical schema of each key's table
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
         self.buffered_bytes: dict[str, int] = {}
@@ -115,7 +114,8 @@ class PartWriter:
     def add_part(self, day: str, table: pa.Table, tbl: schema.Table = schema.VPC) -> None:
         """Add records of ``tbl`` that belong to partition ``date=day``."""
         key = f"{tbl.directory}/date={day}"
-        self.buffers.setdefault(key, []).append(table)
+        self.schemas[key] = tbl.arrow_schema()
+        self.buffers.setdefault(key, []).append(physical.slim(table))
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
         self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
         if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
@@ -132,12 +132,10 @@ class PartWriter:
             w = self.writers.get(key)
             if w is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                w = pq.ParquetWriter(
-                    path, tables[0].schema, compression="zstd", compression_level=1
-                )
+                w = physical.writer(path, self.schemas[key])
                 self.writers[key] = w
-            t = pa.concat_tables(tables)
-            w.write_table(t, row_group_size=ROW_GROUP_ROWS)
+            t = physical.arrange(tables, self.schemas[key])
+            w.write_table(t, row_group_size=max(t.num_rows, 1))
         except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
             raise write_failure(exc, path) from exc
         self.rows[key] = self.rows.get(key, 0) + t.num_rows

@@ -1,0 +1,146 @@
+"""The store's physical design: how records are arranged and encoded in its Parquet files.
+
+The logical schema is ``schema.arrow_schema()`` and stays so in every file (plain INT32, INT64
+and UTF8 columns that Spark, Trino/Athena and DuckDB read as they are); only the order of
+records within a row group and the Parquet encodings are chosen here:
+
+- each row group is sorted by ``SORT_COLUMNS``: the addresses queries group on, then the
+  start time. Records of one conversation end up next to each other, so the address columns
+  become long runs of one dictionary index, and the times of a pair are close to each other.
+  Row groups still follow the order in which objects arrive, so their ``start`` statistics
+  stay narrow for time-range filters.
+- string columns are dictionary-encoded before the sort (moving indices, not strings) and
+  written as the dictionaries they are;
+- columns in ``DELTA_COLUMNS`` (times, sorted within a pair) use DELTA_BINARY_PACKED, those
+  in ``PLAIN_COLUMNS`` (near-unique counters, where a dictionary costs more than it saves)
+  PLAIN; every other column a dictionary, as Parquet writers do by default.
+
+A column the catalogue adds later simply gets the default (dictionary) encoding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import schema
+
+ROW_GROUP_ROWS = 1 << 19  # 524,288: larger groups compress better, but each is buffered
+SORT_COLUMNS = ("srcaddr", "dstaddr", "start")
+DELTA_COLUMNS = ("start", "end")
+PLAIN_COLUMNS = ("bytes",)
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 1
+
+
+def physical_schema(logical: pa.Schema | None = None) -> pa.Schema:
+    """``logical`` (default ``schema.arrow_schema()``) with its string columns as dictionaries
+    (as written)."""
+    logical = logical if logical is not None else schema.arrow_schema()
+    return pa.schema(
+        [
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type), nullable=True)
+            if pa.types.is_string(f.type)
+            else f
+            for f in logical
+        ]
+    )
+
+
+def slim(table: pa.Table) -> pa.Table:
+    """``table`` without its columns that hold no value (cheaper to buffer; ``arrange`` puts
+    them back). Fields absent from the records' format are most of the catalogue."""
+    n = table.num_rows
+    return table.select([i for i, c in enumerate(table.columns) if c.null_count < n])
+
+
+def arrange(tables: pa.Table | list[pa.Table], logical: pa.Schema | None = None) -> pa.Table:
+    """Records of ``logical`` (default ``schema.arrow_schema()``; one table, or ``slim`` parts
+    of one) as one row group to write: dictionary-encoded and sorted."""
+    logical = logical if logical is not None else schema.arrow_schema()
+    parts = [tables] if isinstance(tables, pa.Table) else tables
+    n = sum(t.num_rows for t in parts)
+    target = physical_schema(logical)
+    # Columns with no value at all (fields absent from the records' format) are not moved.
+    filled: dict[str, pa.Array] = {}
+    keys: dict[str, np.ndarray] = {}
+    for fld in logical:
+        name = fld.name
+        chunks = []
+        for t in parts:
+            i = t.schema.get_field_index(name)
+            chunks.extend(t.column(i).chunks if i >= 0 else [pa.nulls(t.num_rows, fld.type)])
+        if not chunks:
+            continue
+        arr = pa.chunked_array(chunks, fld.type)
+        if arr.null_count == n:
+            continue
+        arr = arr.combine_chunks()
+        if pa.types.is_string(arr.type):
+            arr = pc.dictionary_encode(arr)
+            if name in SORT_COLUMNS:
+                # first-appearance codes: the sort groups equal values, the order is arbitrary
+                keys[name] = arr.indices.fill_null(-1).to_numpy()
+        elif name in SORT_COLUMNS:
+            keys[name] = arr.fill_null(0).to_numpy()
+        filled[name] = arr
+    order = _order([keys[c] for c in SORT_COLUMNS if c in keys], n)
+    if order is not None:
+        filled = {name: _take(arr, order) for name, arr in filled.items()}
+    return pa.Table.from_arrays(
+        [filled[f.name] if f.name in filled else pa.nulls(n, f.type) for f in target],
+        schema=target,
+    )
+
+
+def _order(keys: list[np.ndarray], n: int) -> np.ndarray | None:
+    """The permutation that sorts by ``keys`` (first key first), or None if nothing to sort."""
+    if not keys or n < 2:
+        return None
+    # One 64-bit key when the parts fit (dictionary codes < n, offsets from the minimum), so
+    # that one argsort replaces a multi-key lexsort.
+    parts = [k.astype(np.int64) - k.min() for k in keys]
+    widths = [max(1, int(p.max()).bit_length()) for p in parts]
+    if sum(widths) > 63:
+        return np.lexsort(keys[::-1])  # lexsort sorts by its last key first
+    combined = np.zeros(n, dtype=np.uint64)
+    for p, w in zip(parts, widths, strict=True):
+        combined = (combined << np.uint64(w)) | p.astype(np.uint64)
+    return np.argsort(combined)
+
+
+def _take(arr: pa.Array, order: np.ndarray) -> pa.Array:
+    """``arr`` permuted by ``order`` (numpy's gather; Arrow's take is slower here)."""
+    if isinstance(arr, pa.DictionaryArray):
+        return pa.DictionaryArray.from_arrays(_take(arr.indices, order), arr.dictionary)
+    if pa.types.is_nested(arr.type):  # extra_fields (a MAP): Arrow's own take
+        return arr.take(pa.array(order))
+    if not arr.null_count:
+        return pa.array(arr.to_numpy()[order], type=arr.type)
+    values = arr.fill_null(0).to_numpy()[order]
+    mask = arr.is_null().to_numpy(zero_copy_only=False)[order]
+    return pa.array(values, type=arr.type, mask=mask)
+
+
+def writer(path: Path, logical: pa.Schema | None = None) -> pq.ParquetWriter:
+    """A Parquet writer of the store's physical design at ``path`` for records of ``logical``
+    (default ``schema.arrow_schema()``)."""
+    logical = logical if logical is not None else schema.arrow_schema()
+    flat = [f.name for f in logical if not pa.types.is_nested(f.type)]
+    encodings = {c: "DELTA_BINARY_PACKED" for c in DELTA_COLUMNS if c in flat}
+    encodings.update({c: "PLAIN" for c in PLAIN_COLUMNS if c in flat})
+    return pq.ParquetWriter(
+        path,
+        physical_schema(logical),
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=[c for c in flat if c not in encodings],
+        column_encoding=encodings,
+        # Readers take the column types from Parquet's own logical types (string, not the
+        # dictionary type used for writing).
+        store_schema=False,
+    )

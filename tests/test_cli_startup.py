@@ -1,0 +1,67 @@
+"""Start-up: a command imports what it uses and nothing more (import lists, not timings)."""
+
+import json
+import subprocess
+import sys
+
+import click
+
+import vpcflow
+from flowdata import write_s3_layout
+from vpcflow import cli
+
+# Modules that take tens of milliseconds or more to import, none of which `--help` needs.
+HEAVY = ("pyarrow", "numpy", "duckdb", "sqlglot", "rich", "boto3", "botocore", "isal", "polars")
+
+
+def imported_by(*argv: str, full: bool = False) -> set[str]:
+    """Packages (``full``: modules) in sys.modules after `vpcflow ARGV` in a fresh interpreter."""
+    code = (
+        "import sys, json\n"
+        "from vpcflow.cli import main\n"
+        "try:\n"
+        f"    main({list(argv)!r}, prog_name='vpcflow')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    mods = json.loads(r.stderr.strip().splitlines()[-1])
+    return set(mods) if full else {m.split(".")[0] for m in mods}
+
+
+def test_help_imports_no_heavy_module():
+    mods = imported_by("--help")
+    assert "click" in mods and "vpcflow" in mods  # the probe itself works
+    assert mods.isdisjoint(HEAVY), sorted(mods & set(HEAVY))
+
+
+def test_a_command_help_loads_only_its_own_module():
+    mods = imported_by("settings", "--help")
+    assert mods.isdisjoint({"boto3", "botocore", "rich", "polars"}), mods
+
+
+def test_sql_imports_neither_aws_clients_nor_the_write_path(tmp_path):
+    write_s3_layout(tmp_path / "logs", files=1, per_file=20)
+    store = str(tmp_path / "store")
+    with vpcflow.open_store(store) as st:
+        assert st.ingest([str(tmp_path / "logs")]).records == 20
+    mods = imported_by("sql", "SELECT count(*) FROM vpc_flow_logs", "--store", store, full=True)
+    assert "duckdb" in mods and "vpcflow.engines.duckdb" in mods
+    # a query loads neither AWS clients nor the write path (the parser, the ingest loop)
+    unwanted = {"boto3", "botocore", "vpcflow.parse", "vpcflow.store.ingest"}
+    assert mods.isdisjoint(unwanted), sorted(mods & unwanted)
+
+
+def test_command_table_matches_the_commands():
+    group = click.Group(name="probe")
+    for name in cli._COMMAND_MODULES:
+        __import__(f"vpcflow.cli.{name}", fromlist=["register"]).register(group)
+    assert set(group.commands) == set(cli.COMMANDS)
+    for name, cmd in group.commands.items():
+        module, text = cli.COMMANDS[name]
+        assert cmd.callback.__module__ == f"vpcflow.cli.{module}", name
+        for limit in (30, 45, 80, 300):
+            assert cmd.get_short_help_str(limit) == click.Command(
+                name, help=text
+            ).get_short_help_str(limit), name
