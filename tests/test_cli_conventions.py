@@ -374,7 +374,7 @@ def test_ingest_summary_counts_in_the_singular(tmp_path):
     (tmp_path / "one.log").write_text(HEADER + "\n" + v2_lines(1)[0] + "\n")
     res = cli("ingest", str(tmp_path / "one.log"), "--store", str(tmp_path / "s"))
     assert "Ingested 1 record from 1 file in" in res.stdout
-    assert "0 bad lines, 0 unreadable files." in res.stdout
+    assert "0 bad lines, 0 unreadable files, 1 header line skipped." in res.stdout
 
 
 # -- generate ------------------------------------------------------------------------------------

@@ -355,7 +355,8 @@ needs_mounts = pytest.mark.skipif(
 
 @needs_mounts
 def test_a_real_full_tmpfs_loses_nothing(tmp_path):
-    """The issue's reproduction, scaled down: a 3 MB tmpfs, a generated tree and a big file."""
+    """The issue's reproduction, scaled down: a 1 MB tmpfs, a generated tree and a big file
+    (together about 2 MB as stored)."""
     gen = run_proc("generate", str(tmp_path / "gen"), "--records", "60000", "--seed", "1")
     assert gen.returncode == 0, gen.stderr
     big = tmp_path / "big.log"
@@ -363,7 +364,7 @@ def test_a_real_full_tmpfs_loses_nothing(tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     script = (
-        f"mount -t tmpfs -o size=3m tmpfs {mnt} && "
+        f"mount -t tmpfs -o size=1m tmpfs {mnt} && "
         f"VPCFLOW_BATCH_ROWS=20000 {sys.executable} -m vpcflow ingest {tmp_path / 'gen'} {big} "
         f"--store {mnt / 's'} --json > {tmp_path / 'out.json'} 2> {tmp_path / 'err.txt'}; "
         f"echo $? > {tmp_path / 'rc'}; cp -a {mnt / 's'} {tmp_path / 'copy'}"

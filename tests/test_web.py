@@ -301,7 +301,11 @@ def test_entity_pages(server, demo_store):
         ip["about"]["country"] == demo_store.sql(f"SELECT ip_country('{top}')").column(0)[0].as_py()
     )
     assert any(f["source"] == top for f in ip["findings"])
-    eni = demo_store.sql("SELECT interface_id FROM vpc_flow_logs LIMIT 1").column(0)[0].as_py()
+    eni = (
+        demo_store.sql("SELECT interface_id FROM vpc_flow_logs WHERE log_status = 'OK' LIMIT 1")
+        .column(0)[0]
+        .as_py()
+    )
     _, page = get_json(f"{server}/interface/{eni}.json?range=all")
     n = demo_store.sql(f"SELECT count(*) FROM vpc_flow_logs WHERE interface_id = '{eni}'")
     assert page["panels"]["kpis"]["kpis"]["records"] == n.column(0)[0].as_py()
@@ -529,7 +533,11 @@ def test_named_queries_with_required_parameters_are_rendered_on_request(server, 
     par = next(p for p in eni_q["params"] if p["required"])
     status, err = get_json(f"{server}/queries.json?name={eni_q['name']}")
     assert status == 400 and par["name"] in err["error"]
-    eni = demo_store.sql("SELECT interface_id FROM vpc_flow_logs LIMIT 1").column(0)[0].as_py()
+    eni = (
+        demo_store.sql("SELECT interface_id FROM vpc_flow_logs WHERE log_status = 'OK' LIMIT 1")
+        .column(0)[0]
+        .as_py()
+    )
     status, one = get_json(
         f"{server}/queries.json?" + q(name=eni_q["name"], p=f"{par['name']}={eni}")
     )

@@ -117,7 +117,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "schema": (
         "core",
-        "Print every flow-log field: AWS name, column, Athena type, version, description.",
+        "Print every column of a table: the flow-log fields (AWS name, column, Athena type, "
+        "version, Logs Insights name, description), then the columns vpcflow adds.",
     ),
     "serve": (
         "web",

@@ -227,7 +227,7 @@ def ingest_cmd(
     else:
         rate = f" ({d['records_per_second']:,} records/s)" if d["records_per_second"] else ""
         skipped = "".join(
-            f", {n:,} {why} lines skipped" for why, n in sorted(d["skipped_lines"].items())
+            f", {plural(n, why + ' line')} skipped" for why, n in sorted(d["skipped_lines"].items())
         )
         click.echo(
             f"Ingested {plural(d['records'], 'record')} from {plural(d['files'], 'file')} "

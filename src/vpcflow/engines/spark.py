@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import ConfigError, MissingDependency, QueryError, QueryRefused, QueryTimeout
-from . import TABLE, Engine, QueryResult
+from . import Engine, QueryResult
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -121,10 +121,26 @@ def stop_session() -> None:
             _session = None
 
 
-def spark_ddl() -> str:
-    """The Spark schema of ``vpc_flow_logs`` (DDL), generated from ``schema.FIELDS``."""
-    cols = [f"`{f.column}` {f.athena_type.upper()}" for f in schema.FIELDS]
-    return ", ".join([*cols, f"`{schema.PARTITION_COLUMN}` DATE"])
+def _spark_type(t) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_map(t):
+        return f"MAP<{_spark_type(t.key_type)}, {_spark_type(t.item_type)}>"
+    if pa.types.is_int32(t):
+        return "INT"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_date32(t):
+        return "DATE"
+    return "STRING"
+
+
+def spark_ddl(table: schema.Table = schema.VPC) -> str:
+    """The Spark schema (DDL) of a flow-log table, generated from its store schema (the
+    ``schema`` table's fields, ``extra_fields``, the key columns, then ``date``)."""
+    return ", ".join(
+        f"`{f.name}` {_spark_type(f.type)}" for f in table.arrow_schema(with_partition=True)
+    )
 
 
 # -- SQL functions ------------------------------------------------------------------------
@@ -224,26 +240,32 @@ class SparkEngine(Engine):
         )
 
     def _connect(self):
-        # vpc_flow_logs only: Transit Gateway records (tgw/date=…/) are not read by Spark yet
-        files = [str(p) for p in self.store.files() if "/tgw/date=" not in str(p)]
+        files = [str(p) for p in self.store.files()]
         if self._spark is not None and files == self._files:
             return self._spark
         spark = self._spark or self._new_session()
-        reader = getattr(self.store, "spark_frame", None)
-        if reader is not None:  # a store that knows how Spark reads it (s3:// without s3a)
-            df = reader(spark, spark_ddl())
-        elif files:
-            df = (
-                spark.read.schema(spark_ddl())
-                .option("basePath", self._data_root())
-                .option("mergeSchema", "false")
-                .parquet(*files)
-            )
-        else:
-            df = spark.createDataFrame([], spark_ddl())
-        df.createOrReplaceTempView(TABLE)
+        for table in schema.TABLES:
+            self._frame(spark, table, files).createOrReplaceTempView(table.name)
         self._spark, self._files = spark, files
         return spark
+
+    def _frame(self, spark, table: schema.Table, files: list[str]):
+        """The DataFrame of one table: its files (``data/date=…``, ``tgw/date=…``) read with the
+        schema generated from the catalogue."""
+        ddl = spark_ddl(table)
+        reader = getattr(self.store, "spark_frame", None)
+        if reader is not None and table is schema.VPC:  # a store that knows how Spark reads it
+            return reader(spark, ddl)
+        root = self._data_root() if table is schema.VPC else str(self.store.path / table.directory)
+        mine = [f for f in files if f"/{table.directory}/date=" in f]
+        if not mine:
+            return spark.createDataFrame([], ddl)
+        return (
+            spark.read.schema(ddl)
+            .option("basePath", root)
+            .option("mergeSchema", "false")
+            .parquet(*mine)
+        )
 
     def _new_session(self):
         spark = self._root.newSession()
@@ -259,10 +281,11 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         if self._spark is not None:
-            try:
-                self._spark.catalog.dropTempView(TABLE)
-            except Exception:  # the session was stopped already
-                pass
+            for table in schema.TABLES:
+                try:
+                    self._spark.catalog.dropTempView(table.name)
+                except Exception:  # the session was stopped already
+                    pass
             self._spark = None
 
     # -- queries ------------------------------------------------------------------------------
