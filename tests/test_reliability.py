@@ -612,7 +612,7 @@ def test_comment_blank_and_header_lines_are_counted(tmp_path):
     assert rep["skipped_lines"] == {"header": 1, "blank": 2, "comment": 1}
     assert [q["line"] for q in vpcflow.open_store(tmp_path / "s").quarantined()] == [6, 7]
     text = run("ingest", str(p), "--store", str(tmp_path / "t"))
-    assert "2 blank lines skipped" in text.stdout and "1 comment lines skipped" in text.stdout
+    assert "2 blank lines skipped" in text.stdout and "1 comment line skipped" in text.stdout
 
 
 def test_files_left_out_of_a_directory_are_listed(tmp_path):
