@@ -328,6 +328,22 @@ class Ingest:
         records = prev.get("records", 0) if resume else 0
         bad_n = prev.get("bad_lines", 0) if resume else 0
         error = None
+
+        def take(res) -> None:
+            """Stage one parsed piece of the object and count it."""
+            nonlocal records, bad_n
+            for t in res.tables:
+                self.batch.local.add(t, obj.day)
+            r.unknown_fields |= res.unknown_fields
+            r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
+            self.batch.bad.extend(res.bad_lines)
+            for b in res.bad_lines:
+                r.problem(b.path, b.reason, b.line, b.field)
+            records += res.records
+            bad_n += len(res.bad_lines)
+            r.records += res.records
+            r.bad_lines += len(res.bad_lines)
+
         try:
             raw = obj.open()
             stream, kind = open_decompressed(raw)
@@ -342,17 +358,7 @@ class Ingest:
                 shutil.copyfileobj(stream, spool, 1 << 20)
                 spool.seek(0)
                 for res in iter_parquet(spool, path=obj.uri, defaults=obj.defaults):
-                    for t in res.tables:
-                        self.batch.local.add(t, obj.day)
-                    r.unknown_fields |= res.unknown_fields
-                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
-                    self.batch.bad.extend(res.bad_lines)
-                    for b in res.bad_lines:
-                        r.problem(b.path, b.reason, b.line, b.field)
-                    records += res.records
-                    bad_n += len(res.bad_lines)
-                    r.records += res.records
-                    r.bad_lines += len(res.bad_lines)
+                    take(res)
                     self.batch.rows += res.records
                     self.tick()
             else:
@@ -376,17 +382,7 @@ class Ingest:
                         first_line=first_line,
                         defaults=obj.defaults,
                     )
-                    for t in res.tables:
-                        self.batch.local.add(t, obj.day)
-                    r.unknown_fields |= res.unknown_fields
-                    r.tgw_records += res.tgw.num_rows if res.tgw is not None else 0
-                    self.batch.bad.extend(res.bad_lines)
-                    for b in res.bad_lines:
-                        r.problem(b.path, b.reason, b.line, b.field)
-                    records += res.records
-                    bad_n += len(res.bad_lines)
-                    r.records += res.records
-                    r.bad_lines += len(res.bad_lines)
+                    take(res)
                     r.skip_lines(res.skipped)
                     r.bytes += len(chunk)
                     self.batch.rows += res.records
