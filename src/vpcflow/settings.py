@@ -119,7 +119,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "batch_rows",
-            1_000_000,
+            4_000_000,
             "Records an ingest commits at a time (a crash re-does at most this many).",
             minimum=1,
         ),
