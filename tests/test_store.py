@@ -384,3 +384,26 @@ def test_a_bad_worker_start_setting_is_one_line(tmp_path):
         "Error: VPCFLOW_WORKER_START='spawn' is not valid: expected auto, fork or exec; "
         "unset it for the default (auto)"
     ]
+
+
+def test_workers_fork_only_a_process_without_other_threads(monkeypatch):
+    import threading
+
+    from vpcflow.store import workers
+
+    monkeypatch.setattr(workers.sys, "platform", "linux")
+    monkeypatch.delenv("VPCFLOW_WORKER_START", raising=False)
+    assert workers.start_method() == "fork"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:  # a thread that may hold a lock at the fork (an S3 download pool): fresh interpreters
+        assert workers.start_method() == "exec"
+        monkeypatch.setenv("VPCFLOW_WORKER_START", "fork")  # unless asked for
+        assert workers.start_method() == "fork"
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    monkeypatch.delenv("VPCFLOW_WORKER_START")
+    assert workers.start_method() == "exec"

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -128,10 +129,12 @@ def _worker(
 def start_method() -> str:
     """``fork`` or ``exec`` (a fresh interpreter per worker), as the ``worker_start`` setting
     says; ``auto`` forks on Linux only (on macOS, forking a process that has loaded system
-    frameworks is unsafe; Windows cannot fork)."""
+    frameworks is unsafe; Windows cannot fork), and only while no other thread runs: a lock
+    that a thread holds at the fork (an S3 download pool's, say) stays held in the child."""
     chosen = str(settings.get("worker_start")).lower()
     if chosen == "auto":
-        chosen = "fork" if sys.platform.startswith("linux") else "exec"
+        alone = threading.active_count() == 1
+        chosen = "fork" if sys.platform.startswith("linux") and alone else "exec"
     return "fork" if chosen == "fork" and hasattr(os, "fork") else "exec"
 
 
