@@ -116,6 +116,12 @@ SETTINGS: dict[str, Setting] = {
             minimum=1,
         ),
         Setting(
+            "rollups",
+            True,
+            "Keep the store's rollups (per-file summaries that detect and the dashboard read) "
+            "when writing data files.",
+        ),
+        Setting(
             "ip_ranges_url",
             "https://ip-ranges.amazonaws.com/ip-ranges.json",
             "Where 'vpcflow enrich update' downloads AWS's IP ranges.",
