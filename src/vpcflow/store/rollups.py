@@ -248,6 +248,66 @@ FROM (
     )
 )
 
+# The dashboard's volumes (records, bytes, packets) per 5 minutes, by what its KPI cards, time
+# series, protocol and interface panels group and filter by.
+_VOLUMES = (
+    Aggregate("records", "count"),
+    Aggregate("bytes", "sum", "bytes"),
+    Aggregate("packets", "sum", "packets"),
+)
+register(
+    Rollup(
+        name="traffic",
+        version=1,
+        description="records, bytes and packets per 5 minutes, action, log status, protocol "
+        "and interface",
+        source="""
+SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, action, log_status, protocol, interface_id,
+    bytes, packets
+FROM records
+WHERE start IS NOT NULL""",
+        keys=(
+            ("bucket", "BIGINT"),
+            ("action", "VARCHAR"),
+            ("log_status", "VARCHAR"),
+            ("protocol", "BIGINT"),
+            ("interface_id", "VARCHAR"),
+        ),
+        aggregates=_VOLUMES,
+        time_column="bucket",
+        time_unit=300,
+        grain=300,
+    )
+)
+
+# The dashboard's talkers: the same volumes per 5 minutes, source, destination, destination
+# port, protocol and action -- what its top-N, rejected-sources, map and Sankey panels group by.
+register(
+    Rollup(
+        name="talkers",
+        version=1,
+        description="records, bytes and packets per 5 minutes, source, destination, "
+        "destination port, protocol and action",
+        source="""
+SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, srcaddr, dstaddr, dstport, protocol, action,
+    bytes, packets
+FROM records
+WHERE start IS NOT NULL""",
+        keys=(
+            ("bucket", "BIGINT"),
+            ("srcaddr", "VARCHAR"),
+            ("dstaddr", "VARCHAR"),
+            ("dstport", "INTEGER"),
+            ("protocol", "BIGINT"),
+            ("action", "VARCHAR"),
+        ),
+        aggregates=_VOLUMES,
+        time_column="bucket",
+        time_unit=300,
+        grain=300,
+    )
+)
+
 
 # -- computing ---------------------------------------------------------------------------------
 

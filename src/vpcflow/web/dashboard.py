@@ -102,6 +102,7 @@ class Dashboard:
         self.store = store
         # Which relation answers each query: the store's rollups when they can, else the records.
         self.planner = Planner(store, enabled=rollups)
+        self._reads = threading.local()
         # The analyses (detect, troubleshoot) take seconds on a big store: they get a store
         # object (a DuckDB connection) of their own so that the charts do not wait for them.
         self._analysis_store = None
@@ -183,17 +184,27 @@ class Dashboard:
     # -- panels ----------------------------------------------------------------------------------
 
     def panel(self, name: str, view: View, n: int = TOP_N) -> dict:
-        """One chart's data (what the page draws)."""
+        """One chart's data (what the page draws); ``reads``: the relations that answered it (a
+        rollup ``rollup_<name>`` or the records ``vpc_flow_logs``)."""
         if name not in PANELS:
             raise BadRequest(f"no panel {name!r}; panels: {', '.join(PANELS)}")
         data = getattr(self, f"_panel_{name}", None)
+        self._reads.names = []
         rows = data(view, n) if data else self._top(name, view, n)
-        return {"panel": name, "view": view.to_dict(), **rows}
+        reads = sorted(set(self._reads.names))
+        return {"panel": name, "view": view.to_dict(), **rows, "reads": reads}
+
+    def _source(self, view: View, columns: set[str], **options):
+        src = self.planner.source(view, columns, **options)
+        names = getattr(self._reads, "names", None)
+        if names is not None:
+            names.append(src.relation)
+        return src
 
     def _panel_kpis(self, view: View, n: int) -> dict:
-        src = self.planner.source(view, {"action", "log_status", "interface_id"})
+        src = self._source(view, {"action", "log_status", "interface_id"})
         # Distinct sources are not additive: counted over a relation that keeps srcaddr.
-        by = self.planner.source(view, {"srcaddr"}) if src is not RAW else RAW
+        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
         both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
         k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
         if not both:
@@ -213,13 +224,13 @@ class Dashboard:
 
     def _panel_timeseries(self, view: View, n: int) -> dict:
         b = bucket_for(view.seconds)
-        src = self.planner.source(view, {"action", "log_status"}, step=b)
+        src = self._source(view, {"action", "log_status"}, step=b)
         rows = self.sql(_sql("timeseries").substitute(src.values(view), bucket=b))
         series: dict[str, list] = {}
         for r in rows:
             series.setdefault(r["action"], []).append([r["t"], r["value"]])
         shift = view.seconds
-        src = self.planner.source(view, set(), shift=shift, step=b)
+        src = self._source(view, set(), shift=shift, step=b)
         prev = self.sql(
             _sql("timeseries_previous").substitute(
                 src.values(view, shift=shift), bucket=b, shift=shift
@@ -234,7 +245,7 @@ class Dashboard:
 
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
-        src = self.planner.source(view, set(keys))
+        src = self._source(view, set(keys))
         rows = self.sql(
             _sql("top").substitute(src.values(view), keys=", ".join(keys), order=order, n=n)
         )
@@ -250,14 +261,14 @@ class Dashboard:
         return {"unit": view.unit, "keys": keys, "items": items, "other": other, "total": total}
 
     def _panel_rejected_sources(self, view: View, n: int) -> dict:
-        src = self.planner.source(view, {"srcaddr", "action", "dstport", "dstaddr"})
+        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
         rows = self.sql(_sql("rejected_sources").substitute(src.values(view), n=n))
         for r in rows:
             r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
         return {"unit": view.unit, "items": rows}
 
     def _panel_countries(self, view: View, n: int) -> dict:
-        src = self.planner.source(view, {"srcaddr"})
+        src = self._source(view, {"srcaddr"})
         rows = self.sql(_sql("countries").substitute(src.values(view)))
         items = []
         for r in rows:
@@ -269,7 +280,7 @@ class Dashboard:
         return {"unit": view.unit, "items": items}
 
     def _panel_sankey(self, view: View, n: int) -> dict:
-        src = self.planner.source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
+        src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
         top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
         ports = [
             f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})"

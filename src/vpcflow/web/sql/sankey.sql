@@ -9,4 +9,4 @@ SELECT CASE WHEN srcaddr IN ($sources) THEN srcaddr END AS src,
 FROM $rel
 WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND $where
 GROUP BY ALL
-ORDER BY value DESC
+ORDER BY value DESC, src NULLS LAST, port NULLS LAST, protocol NULLS LAST, dst NULLS LAST
