@@ -35,6 +35,7 @@ ROLLUP_VIEWS = [
     "range=all&f=addr=10.0.1.0/24",
     "range=all&unit=records&f=dstport=-",
     "range=all&f=src_country!=US",
+    "range=all&unit=records&f=log_status=OK&f=protocol=17",
 ]
 
 
@@ -110,7 +111,7 @@ def test_kpis_count_distinct_sources_over_the_keys_not_by_summing(dashboards, se
         ("from=2024-05-01T00:00:07Z&to=2024-05-01T03:00:00Z", "kpis"),
         # a chip on a column neither rollup keeps
         ("range=all&f=srcport=443", "talkers"),
-        ("range=all&f=log_status=NODATA", "sankey"),
+        ("range=all&f=vpc_id=vpc-0123456789abcdef0", "sankey"),
         # the talkers do not keep the interface
         ("range=all&f=interface_id=eni-0000000000000000", "sources"),
     ],

@@ -281,16 +281,17 @@ WHERE start IS NOT NULL""",
 )
 
 # The dashboard's talkers: the same volumes per 5 minutes, source, destination, destination
-# port, protocol and action -- what its top-N, rejected-sources, map and Sankey panels group by.
+# port, protocol, action and log status -- what its top-N, rejected-sources, map and Sankey
+# panels group by (the log status costs nothing: records without one have no addresses either).
 register(
     Rollup(
         name="talkers",
         version=1,
         description="records, bytes and packets per 5 minutes, source, destination, "
-        "destination port, protocol and action",
+        "destination port, protocol, action and log status",
         source="""
 SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, srcaddr, dstaddr, dstport, protocol, action,
-    bytes, packets
+    log_status, bytes, packets
 FROM records
 WHERE start IS NOT NULL""",
         keys=(
@@ -300,6 +301,7 @@ WHERE start IS NOT NULL""",
             ("dstport", "INTEGER"),
             ("protocol", "BIGINT"),
             ("action", "VARCHAR"),
+            ("log_status", "VARCHAR"),
         ),
         aggregates=_VOLUMES,
         time_column="bucket",

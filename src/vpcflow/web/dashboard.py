@@ -148,12 +148,13 @@ class Dashboard:
         return self._analysis_store
 
     def warm(self) -> None:
-        """Compute the slow pages (findings, rejections) of the default view ahead of the first
-        visit; run in a background thread by ``vpcflow serve``."""
+        """Compute the default view's overview and its slow pages (findings, rejections) ahead
+        of the first visit; run in a background thread by ``vpcflow serve``."""
         from starlette.datastructures import QueryParams
 
         try:
             view = self.view(QueryParams(""))
+            self.overview(view)  # the page a visit opens on
             self.findings(view)
             self.rejected(view)
         except Exception as exc:  # the page itself will report it
