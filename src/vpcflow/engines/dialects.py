@@ -263,7 +263,11 @@ def to_engine_sql(
         if window is not None:
             tree = _windowed(tree, window)
         if engine_dialect == "spark":
+            if read in _TRINO:
+                tree = tree.transform(trino_semantics.for_spark)
             return _to_spark(tree, macros or {})
+        if read in _TRINO:
+            tree = tree.transform(trino_semantics.for_duckdb)
         return tree.sql(dialect=engine_dialect)
     except RecursionError:
         raise QueryError(

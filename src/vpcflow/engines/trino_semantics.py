@@ -208,7 +208,15 @@ def fix(node: exp.Expression) -> exp.Expression:
             return exp.IntDiv(this=node.this, expression=node.expression)
         return node
     if isinstance(node, exp.ArraySize):
-        return exp.Anonymous(this="cardinality", expressions=[node.this])
+        # BIGINT as in Trino (DuckDB's is UBIGINT, Spark's INT)
+        return exp.cast(
+            exp.Anonymous(this="cardinality", expressions=[node.this]),
+            exp.DataType.build("BIGINT"),
+        )
+    return node
+
+
+def _format_datetime(node: exp.Expression) -> tuple[exp.Expression, str] | None:
     if (
         isinstance(node, exp.Anonymous)
         and str(node.this).lower() == "format_datetime"
@@ -216,7 +224,27 @@ def fix(node: exp.Expression) -> exp.Expression:
         and isinstance(node.expressions[1], exp.Literal)
         and node.expressions[1].is_string
     ):
-        ts = exp.cast(node.expressions[0], exp.DataType.build("TIMESTAMPTZ"))
-        fmt = joda_to_strftime(node.expressions[1].this)
-        return exp.func("strftime", ts, exp.Literal.string(fmt))
-    return node
+        return node.expressions[0], node.expressions[1].this
+    return None
+
+
+def for_duckdb(node: exp.Expression) -> exp.Expression:
+    """``format_datetime(ts, joda)`` as DuckDB's ``strftime`` (a Trino tree on its way to DuckDB)."""
+    found = _format_datetime(node)
+    if found is None:
+        return node
+    ts, pattern = found
+    fmt = joda_to_strftime(pattern)
+    return exp.func(
+        "strftime", exp.cast(ts, exp.DataType.build("TIMESTAMPTZ")), exp.Literal.string(fmt)
+    )
+
+
+def for_spark(node: exp.Expression) -> exp.Expression:
+    """``format_datetime(ts, joda)`` as Spark's ``date_format`` (Java's letters are Joda's)."""
+    found = _format_datetime(node)
+    if found is None:
+        return node
+    ts, pattern = found
+    joda_to_strftime(pattern)  # the same letters are refused on both engines
+    return exp.Anonymous(this="date_format", expressions=[ts, exp.Literal.string(pattern)])
