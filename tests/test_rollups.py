@@ -199,3 +199,19 @@ def test_rollups_off_writes_none(tmp_path):
     assert s.sql(
         "SELECT count(*) AS n FROM rollup_conversations", dialect="duckdb"
     ).to_pylist() == [{"n": 0}]
+
+
+def test_spark_ingest_writes_the_same_rollups_as_native_ingest(tmp_path, spark):
+    """The Spark ingest writes its files through the same PartWriter in the executors: its
+    files carry the same rollups, current and merging to the same rows."""
+    write_s3_layout(tmp_path / "logs", files=4, per_file=300, seed=9)
+    runner = CliRunner()
+    for name, extra in (("native", []), ("spark", ["--engine", "spark"])):
+        out = runner.invoke(
+            main, ["ingest", str(tmp_path / "logs"), "--store", str(tmp_path / name), *extra]
+        )
+        assert out.exit_code == 0, out.output
+    native, sp = open_store(tmp_path / "native"), open_store(tmp_path / "spark")
+    assert native.rollup_status("conversations")["complete"]
+    assert sp.rollup_status("conversations")["complete"]
+    assert _merged(sp) == _merged(native) and len(_merged(native)) > 100

@@ -29,6 +29,8 @@ class Engine(ABC):
 
     name: str = "engine"
     dialect: str = "duckdb"  # the sqlglot dialect this engine speaks
+    #: Whether the engine defines the views ``rollup_<name>`` over the store's rollups.
+    reads_rollups: bool = False
 
     @abstractmethod
     def query(

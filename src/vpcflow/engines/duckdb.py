@@ -120,6 +120,7 @@ def _present_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[st
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
+    reads_rollups = True
 
     def __init__(self, store):
         self.store = store
