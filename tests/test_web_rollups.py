@@ -196,3 +196,42 @@ def test_serve_answers_from_rollups_and_no_rollups_from_the_records(seeded):
         .column(0)[0]
         .as_py()
     )
+
+
+def test_the_server_keeps_the_default_overview_warm_across_ingests(tmp_path):
+    import threading
+
+    generate(tmp_path / "a", records=3_000, seed=3)
+    generate(tmp_path / "b", records=3_000, seed=4, start="2024-05-02T00:00:00Z")
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a" / "AWSLogs")])
+    dash = Dashboard(store)
+    stop = threading.Event()
+    th = threading.Thread(target=dash.keep_warm, args=(stop, 0.05), daemon=True)
+    th.start()
+    try:
+
+        def warmed() -> bool:
+            # the KPI query of the store as it is now is in the cache (of that store version)
+            now = dash.version()
+            return any(
+                v == now and "count(DISTINCT interface_id)" in k[1] for k, v in list(dash._cache)
+            )
+
+        for _ in range(600):
+            if warmed():
+                break
+            threading.Event().wait(0.05)
+        assert warmed()
+        store.ingest([str(tmp_path / "b" / "AWSLogs")])  # a new version: warmed again
+        for _ in range(600):
+            if warmed():
+                break
+            threading.Event().wait(0.05)
+        assert warmed()
+        kpis = dash.panel("kpis", dash.view(QueryParams("range=all")))["kpis"]
+        assert kpis["records"] == 6_000
+    finally:
+        stop.set()
+        th.join(30)
+        store.close()

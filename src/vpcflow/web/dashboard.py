@@ -160,6 +160,21 @@ class Dashboard:
         except Exception as exc:  # the page itself will report it
             log.info("warming the dashboard's cache failed: %s", exc)
 
+    def keep_warm(self, stop: threading.Event, every: float = 5.0) -> None:
+        """``warm()`` now and again whenever the store's version changes (a new ingest, a
+        compaction), until ``stop`` is set: the default view stays answered from the cache."""
+        last = None
+        while not stop.is_set():
+            try:
+                version = self.version()
+            except Exception as exc:  # a store being repaired: try again later
+                log.info("reading the store's version failed: %s", exc)
+                version = last
+            if version != last:
+                self.warm()
+                last = version
+            stop.wait(every)
+
     def close(self) -> None:
         if self._analysis_store is not None:
             self._analysis_store.close()

@@ -98,6 +98,8 @@ class Planner:
     def _registry(self) -> dict:
         if not self.enabled or not hasattr(self.store, "rollup_status"):
             return {}
+        if not getattr(getattr(self.store, "engine", None), "reads_rollups", False):
+            return {}  # an engine without the views rollup_<name>
         try:
             from ..store import rollups
         except ImportError:  # a storage layer without rollups
