@@ -280,35 +280,34 @@ WHERE start IS NOT NULL""",
     )
 )
 
-# The dashboard's talkers: the same volumes per 5 minutes, source, destination, destination
-# port, protocol, action and log status -- what its top-N, rejected-sources, map and Sankey
-# panels group by (the log status costs nothing: records without one have no addresses either).
-register(
-    Rollup(
-        name="talkers",
-        version=1,
-        description="records, bytes and packets per 5 minutes, source, destination, "
-        "destination port, protocol, action and log status",
-        source="""
-SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, srcaddr, dstaddr, dstport, protocol, action,
-    log_status, bytes, packets
+# The dashboard's sources and destinations: the same volumes per 5 minutes and address, action
+# and log status -- its distinct sources, top sources and destinations and the map. (The pairs
+# of a conversation, with the destination port, are nearly as many as the records: the panels
+# that group by them read the records.)
+for _end in ("src", "dst"):
+    register(
+        Rollup(
+            name="sources" if _end == "src" else "destinations",
+            version=1,
+            description=f"records, bytes and packets per 5 minutes, {_end}addr, action and log "
+            "status",
+            source=f"""
+SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, {_end}addr, action, log_status, bytes, packets
 FROM records
 WHERE start IS NOT NULL""",
-        keys=(
-            ("bucket", "BIGINT"),
-            ("srcaddr", "VARCHAR"),
-            ("dstaddr", "VARCHAR"),
-            ("dstport", "INTEGER"),
-            ("protocol", "BIGINT"),
-            ("action", "VARCHAR"),
-            ("log_status", "VARCHAR"),
-        ),
-        aggregates=_VOLUMES,
-        time_column="bucket",
-        time_unit=300,
-        grain=300,
+            keys=(
+                ("bucket", "BIGINT"),
+                (f"{_end}addr", "VARCHAR"),
+                ("action", "VARCHAR"),
+                ("log_status", "VARCHAR"),
+            ),
+            aggregates=_VOLUMES,
+            time_column="bucket",
+            time_unit=300,
+            grain=300,
+        )
     )
-)
+del _end
 
 
 # -- computing ---------------------------------------------------------------------------------

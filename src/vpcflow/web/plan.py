@@ -26,7 +26,7 @@ log = logging.getLogger("vpcflow.web")
 __all__ = ["Source", "RAW", "Planner", "DASHBOARD_ROLLUPS"]
 
 # The rollups the dashboard reads, smallest first (the first that answers a query is used).
-DASHBOARD_ROLLUPS = ("traffic", "talkers")
+DASHBOARD_ROLLUPS = ("traffic", "destinations", "sources")
 # The aggregates a dashboard rollup must have (a record count and the two volumes).
 _AGGREGATES = {"records", "bytes", "packets"}
 # The columns a filter reads: a derived field reads the column it is derived from.
