@@ -244,7 +244,11 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     env = {"VPCFLOW_BATCH_ROWS": "10000", "VPCFLOW_THREADS": "1"}
     monkeypatch.setattr("vpcflow.store.ingest.SMALL_OBJECT", 1 << 20)  # big.log streams
     monkeypatch.setattr("vpcflow.store.ingest.CHUNK_BYTES", 256 << 10)
-    _fail_writes_after(monkeypatch, 6)
+    from vpcflow.store.rollups import rollups_for
+
+    # the small files' batch (4 data files and their rollups) is committed, then the disk fills
+    # up in the middle of big.log's second batch
+    _fail_writes_after(monkeypatch, 4 * (1 + len(rollups_for("vpc_flow_logs"))) + 2)
     r = run("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
     assert r.returncode == 1
     err = one_line_error(r.stderr)
