@@ -246,9 +246,8 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     monkeypatch.setattr("vpcflow.store.ingest.CHUNK_BYTES", 256 << 10)
     from vpcflow.store.rollups import rollups_for
 
-    # the small files' batch (4 data files and their rollups) is committed, then the disk fills
-    # up in the middle of big.log's second batch
-    _fail_writes_after(monkeypatch, 4 * (1 + len(rollups_for("vpc_flow_logs"))) + 2)
+    # a data file and each of its rollups are one write each: fail after the sixth data file
+    _fail_writes_after(monkeypatch, 6 * (1 + len(rollups_for("vpc_flow_logs"))))
     r = run("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
     assert r.returncode == 1
     err = one_line_error(r.stderr)
