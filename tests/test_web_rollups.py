@@ -5,6 +5,7 @@ on a column they do not keep, data files without them) reads the records instead
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -15,10 +16,23 @@ import pytest
 from starlette.datastructures import QueryParams
 
 import vpcflow
-from vpcflow import settings
 from vpcflow.generate import generate
+from vpcflow.store.rollups import enabled as enabled_rollups
 from vpcflow.web.dashboard import PANELS, Dashboard
 from webserver import get_json
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _every_rollup():
+    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
+    old = os.environ.get("VPCFLOW_ROLLUPS")
+    os.environ["VPCFLOW_ROLLUPS"] = "all"
+    yield
+    if old is None:
+        os.environ.pop("VPCFLOW_ROLLUPS", None)
+    else:
+        os.environ["VPCFLOW_ROLLUPS"] = old
+
 
 EXE = Path(sys.executable).parent / "vpcflow"
 
@@ -158,9 +172,9 @@ def test_files_without_the_rollups_make_their_range_read_the_records(tmp_path, m
     store = vpcflow.open_store(tmp_path / "store")
     store.ingest([str(tmp_path / "a" / "AWSLogs")])
     monkeypatch.setenv("VPCFLOW_ROLLUPS", "0")
-    assert not settings.get("rollups")
+    assert enabled_rollups() == []
     store.ingest([str(tmp_path / "b" / "AWSLogs")])  # a day written without rollups
-    monkeypatch.delenv("VPCFLOW_ROLLUPS")
+    monkeypatch.setenv("VPCFLOW_ROLLUPS", "all")
     on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
     first = _view(on, "from=2024-05-01T00:00:00Z&to=2024-05-02T00:00:00Z")
     both = _view(on, "range=all")

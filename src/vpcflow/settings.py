@@ -125,9 +125,14 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "rollups",
-            True,
-            "Keep the store's rollups (per-file summaries that detect and the dashboard read) "
-            "when writing data files.",
+            "traffic",
+            "Which rollups (per-file summaries that detect and the dashboard read) ingest keeps "
+            "with each data file: a comma-separated list of names, 'all' (or true) or 'none' "
+            "(or false). The default, traffic, costs under 1 % of ingest time and store size; "
+            "all adds about 65 % to the store and makes detect and the dashboard's top-N "
+            "panels faster.",
+            form="a comma-separated list of rollup names, all or none",
+            pattern=re.compile(r"[a-z0-9_]+(\s*,\s*[a-z0-9_]+)*", re.I),
         ),
         Setting(
             "ip_ranges_url",

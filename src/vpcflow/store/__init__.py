@@ -384,7 +384,7 @@ class Store:
         how many files and rollups were written."""
         from . import rollups
 
-        names = list(names or rollups.ROLLUPS)
+        names = list(names or rollups.enabled())
         unknown = sorted(set(names) - set(rollups.ROLLUPS))
         if unknown:
             raise StoreError(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from .. import schema, settings
+from ..errors import SettingError
 
 __all__ = ["Aggregate", "Rollup", "ROLLUPS", "register", "rollups_for", "Summariser"]
 
@@ -155,11 +156,27 @@ def register(rollup: Rollup) -> Rollup:
     return rollup
 
 
-def rollups_for(table: str) -> list[Rollup]:
-    """The registered rollups of the table named ``table`` (``vpc_flow_logs``, …)."""
-    if not settings.get("rollups"):
+def enabled() -> list[str]:
+    """The names of the rollups ingest keeps (the ``rollups`` setting: names, ``all``, ``none``)."""
+    raw = str(settings.get("rollups")).strip().lower()
+    if raw in ("all", "true", "1", "yes", "on"):
+        return list(ROLLUPS)
+    if raw in ("none", "false", "0", "no", "off", ""):
         return []
-    return [r for r in ROLLUPS.values() if r.table == table]
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ROLLUPS]
+    if unknown:
+        raise SettingError(
+            f"VPCFLOW_ROLLUPS={raw!r}: no rollup named {', '.join(unknown)}; "
+            f"known: {', '.join(ROLLUPS)}, or all or none"
+        )
+    return names
+
+
+def rollups_for(table: str) -> list[Rollup]:
+    """The enabled rollups of the table named ``table`` (``vpc_flow_logs``, …)."""
+    wanted = set(enabled())
+    return [r for r in ROLLUPS.values() if r.table == table and r.name in wanted]
 
 
 def _ports(text) -> list[int]:
