@@ -43,7 +43,7 @@ def sql_json(store: Path, query: str) -> list[dict]:
 
 # A value for every field, valid for its kind, and distinct enough to catch a shifted column.
 SAMPLE = {
-    "version": "10",
+    "version": "11",
     "account-id": "123456789010",
     "interface-id": "eni-1235b8ca123456789",
     "srcaddr": "10.0.1.5",
@@ -83,7 +83,21 @@ SAMPLE = {
     "ecs-task-arn": "arn:aws:ecs:ap-southeast-2:123456789010:task/web/0123",
     "ecs-task-id": "0123",
     "reject-reason": "BPA",
+    "resource-id": "nat-0123456789abcdef0",
     "encryption-status": "3",
+    # version 11 (June 2026): tag values are percent-encoded UTF-8
+    "instance-tag": "web%20tier",
+    "instance-tag-2": "prod",
+    "interface-tag": "frontend",
+    "interface-tag-2": "team%3Dnet",
+    "asg-tag": "web-asg",
+    "asg-tag-2": "blue",
+    "interface-type": "nat_gateway",
+    "next-hop-interface-id": "eni-0fedcba9876543210",
+    "next-hop-subnet-id": "subnet-bbbbbbbb012345678",
+    "next-hop-az-id": "apse2-az1",
+    "next-hop-vpc-id": "vpc-0123456789abcdef0",
+    "next-hop-interface-type": "vpc_endpoint",
 }
 FUTURE = {"quantum-path-id": "qp-77", "future-flag": "-"}
 
@@ -98,6 +112,10 @@ def test_the_catalogue_has_every_field_once_with_its_type():
     assert set(SAMPLE) == {f.name for f in schema.FIELDS}
     es = schema.FIELD_BY_NAME["encryption-status"]
     assert (es.version, es.athena_type, es.min_value, es.max_value) == (10, "int", 0, 3)
+    # AWS's "Available fields" table (2026): 9 resource-id, 11 the tag and next-hop fields
+    assert [f.name for f in schema.FIELDS if f.version == 9] == ["resource-id"]
+    assert len([f for f in schema.FIELDS if f.version == 11]) == 12
+    assert len(schema.FIELDS) == 54
     assert len({f.column for f in schema.TGW.fields}) == len(schema.TGW.fields) == 36
 
 

@@ -29,7 +29,7 @@ def test_later_versions_and_layout_sizes():
     assert [f.column for f in schema.FIELDS if f.version == 8] == ["reject_reason"]
     assert [f.column for f in schema.FIELDS if f.version == 10] == ["encryption_status"]
     # "All fields of version N" header-less layouts, by field count.
-    assert sorted(schema.ALL_FIELDS_LAYOUTS) == [14, 21, 25, 29, 39, 40, 41]
+    assert sorted(schema.ALL_FIELDS_LAYOUTS) == [14, 21, 25, 29, 39, 40, 41, 42, 54]
     # Transit Gateway flow logs: 36 fields by default, a count no VPC layout has.
     assert sorted(schema.TGW.layouts) == [36]
     assert schema.ALL_FIELDS_LAYOUTS[14] == schema.DEFAULT_FORMAT

@@ -10,8 +10,13 @@ Sources:
   (https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html#flow-logs-fields:
   field, version, Parquet type) and the Athena column types of the AWS Athena documentation for
   VPC flow logs (https://docs.aws.amazon.com/athena/latest/ug/vpc-flow-logs.html).
-  ``encryption-status`` (VPC Encryption Controls, 2025): values 0-3 as described with the
-  launch (AWS News Blog, "Introducing VPC encryption controls"), Parquet INT_32.
+  Versions 9-11 as that table lists them in 2026: 9 ``resource-id``; 10 ``encryption-status``
+  (VPC Encryption Controls: values 0-3 as described with the launch, AWS News Blog
+  "Introducing VPC encryption controls", Parquet INT_32); 11 the tag fields (``instance-tag``,
+  ``interface-tag``, ``asg-tag`` and their ``-2``, filled from the flow log's
+  TagFieldSpecifications) and the next-hop fields (``interface-type``, ``next-hop-*``; AWS
+  What's New, June 2026, "Amazon VPC Flow Logs adds EC2 resource tags and next-hop
+  metadata"), all STRING.
 - Transit Gateway: "Transit Gateway Flow Log records"
   (https://docs.aws.amazon.com/vpc/latest/tgw/tgw-flow-logs.html#flow-log-records): the
   default format is every field in this order; Athena types as for the VPC fields of the same
@@ -172,8 +177,23 @@ FIELDS: tuple[Field, ...] = (
     _f("ecs-task-id", "string", 7, "ID of the ECS task.", ID),
     # --- version 8 ---
     _f("reject-reason", "string", 8, "Why traffic was rejected, e.g. BPA (VPC Block Public Access); '-' otherwise.", ID),
+    # --- version 9 ---
+    _f("resource-id", "string", 9, "ID of the resource the flow went through when it has no interface of its own, e.g. a regional NAT gateway (interface-id is '-' then).", ID),
     # --- version 10: VPC Encryption Controls ---
     _f("encryption-status", "int", 10, "Whether the flow was encrypted in transit: 0 not encrypted, 1 by the Nitro hardware, 2 at the application layer (TLS), 3 both; '-' when unknown.", INT, min_value=0, max_value=3),
+    # --- version 11: EC2 resource tags and next-hop metadata (June 2026) ---
+    _f("instance-tag", "string", 11, "Value of the first instance tag key named in the flow log's TagFieldSpecifications (UTF-8, percent-encoded).", TEXT),
+    _f("instance-tag-2", "string", 11, "Value of the second instance tag key of the TagFieldSpecifications.", TEXT),
+    _f("interface-tag", "string", 11, "Value of the first network-interface tag key of the TagFieldSpecifications.", TEXT),
+    _f("interface-tag-2", "string", 11, "Value of the second network-interface tag key of the TagFieldSpecifications.", TEXT),
+    _f("asg-tag", "string", 11, "Value of the first Auto Scaling group tag key of the TagFieldSpecifications.", TEXT),
+    _f("asg-tag-2", "string", 11, "Value of the second Auto Scaling group tag key of the TagFieldSpecifications.", TEXT),
+    _f("interface-type", "string", 11, "Type of the interface that captured the flow: nat_gateway, network_load_balancer, regional_nat_gateway, transit_gateway, vpc_endpoint, ...", ID),
+    _f("next-hop-interface-id", "string", 11, "ID of the next-hop interface: the receiving interface for egress traffic, the sending one for ingress.", ID),
+    _f("next-hop-subnet-id", "string", 11, "Subnet of the next-hop interface.", ID, prefix="subnet-"),
+    _f("next-hop-az-id", "string", 11, "Availability Zone ID of the next-hop interface.", ID),
+    _f("next-hop-vpc-id", "string", 11, "VPC of the next-hop interface.", ID, prefix="vpc-"),
+    _f("next-hop-interface-type", "string", 11, "Type of the next-hop interface (same values as interface-type).", ID),
 )
 
 # Transit Gateway flow logs: their own field set (resource types TransitGateway and
