@@ -154,8 +154,9 @@ def test_the_s3_store_has_the_local_layout_and_no_leftovers(aws_env):
         ["insights", "filter action = 'REJECT' | stats count(*) as n by srcAddr "
          "| sort n desc, srcAddr | limit 10"],
         ["detect", "--detector", "port-scan"],
+        ["troubleshoot"],
     ],
-    ids=["sql", "sql-date", "query", "insights", "detect"],
+    ids=["sql", "sql-date", "query", "insights", "detect", "troubleshoot"],
 )  # fmt: skip
 def test_every_query_command_answers_the_same_from_s3(aws_env, args):
     want = _json(*args, "--store", aws_env["local"])
@@ -178,6 +179,10 @@ def test_duckdb_and_the_native_ingest_say_what_an_s3_store_needs(aws_env):
     assert "a store on S3 is queried by the Spark engine: add --engine spark" in res.output
     res = _cli("ingest", "s3://flows/extra/", "--store", STORE, "--engine", "duckdb", ok=False)
     assert res.exit_code == 1 and "written by the Spark ingest: add --engine spark" in res.output
+    res = _cli("compact", "--store", STORE, ok=False)
+    assert res.exit_code == 1 and "compact works on local stores only" in res.output
+    res = _cli("interfaces", "sync", "--from-aws", "--store", STORE, ok=False)
+    assert res.exit_code == 1 and "inventory is kept in local stores only" in res.output
     res = _cli("sql", "SELECT 1", "--store", "s3://stores/nothing-here", ok=False)
     assert res.exit_code == 1 and "no vpcflow store here" in res.output
     res = _cli("ingest", "s3://flows/extra/", "--store", "s3://flows/AWSLogs", ok=False)

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import ConfigError, MissingDependency, QueryError, QueryRefused, QueryTimeout
-from . import Engine, QueryResult
+from . import Engine, QueryResult, inventory
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -236,14 +236,24 @@ class SparkEngine(Engine):
 
     def _connect(self):
         files = [str(p) for p in self.store.files()]
-        if self._spark is not None and files == self._files:
+        snapshots = inventory.state(self.store)
+        if self._spark is not None and (files, snapshots) == self._files:
             return self._spark
         spark = self._spark or self._new_session()
         self._uncache()
         for table in schema.TABLES:
             self._frame(spark, table, files).createOrReplaceTempView(table.name)
-        self._spark, self._files = spark, files
+        self._inventory(spark)
+        self._spark, self._files = spark, (files, snapshots)
         return spark
+
+    def _inventory(self, spark) -> None:
+        """The tables ``interfaces``, ``interface_addresses`` and the functions
+        ``interface_name``, ``address_owner``, ``address_interface`` (``engines.inventory``)."""
+        for name, table in inventory.spark_tables(self.store).items():
+            spark.createDataFrame(table).createOrReplaceTempView(name)
+        for name, (fn, returns, arity) in inventory.spark_functions(self.store).items():
+            spark.udf.register(name, _arrow_udf(fn, returns, arity))
 
     def _frame(self, spark, table: schema.Table, files: list[str]):
         """The DataFrame of one table: its files (``data/date=…``, ``tgw/date=…``) read with the
@@ -291,9 +301,9 @@ class SparkEngine(Engine):
     def close(self) -> None:
         self._uncache()
         if self._spark is not None:
-            for table in schema.TABLES:
+            for table in [t.name for t in schema.TABLES] + list(inventory.spark_tables(None)):
                 try:
-                    self._spark.catalog.dropTempView(table.name)
+                    self._spark.catalog.dropTempView(table)
                 except Exception:  # the session was stopped already
                     pass
             self._spark = None
@@ -309,7 +319,8 @@ class SparkEngine(Engine):
         timeout: float | None = None,
         window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
-        sql = to_engine_sql(query, dialect, self.dialect, window=window, macros=functions().macros)
+        macros = {**functions().macros, **inventory.SPARK_MACROS}
+        sql = to_engine_sql(query, dialect, self.dialect, window=window, macros=macros)
         spark = self._connect()
         sc = spark.sparkContext
         group = f"{self._job}-{uuid.uuid4().hex[:6]}"

@@ -153,6 +153,39 @@ class S3Journal:
         return [o for t in self.transactions() for o in t.objects if o["uri"].startswith(prefix)]
 
 
+class NoInventory:
+    """The interface inventory of a store on S3: none is kept there (``vpcflow interfaces sync``
+    needs a local store), so every look-up is empty and a sync is refused."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __bool__(self) -> bool:
+        return False
+
+    def files(self) -> list:
+        return []
+
+    def history(self) -> list[dict]:
+        return []
+
+    def latest(self) -> dict[str, dict]:
+        return {}
+
+    def table(self):
+        from .inventory.history import interfaces_table
+
+        return interfaces_table([])
+
+    def names(self):
+        from .inventory.history import Names
+
+        return Names([])
+
+    def add(self, *_a, **_kw):
+        raise StoreError(f"{self.url}: the interface inventory is kept in local stores only")
+
+
 class S3Store:
     """A vpcflow store under ``s3://BUCKET/PREFIX``. Use ``S3Store.create_or_open(url)``.
 
@@ -160,13 +193,13 @@ class S3Store:
     Spark engine; the native ingest and the DuckDB engine need a local store."""
 
     remote = True
-    inventory = None  # the interface inventory lives in local stores only
 
     def __init__(self, url: str):
         self.bucket, self.prefix = split_url(url)
         self.url = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         self.path = self.url  # what messages name; not a filesystem path
         self.manifest = S3Journal(self)
+        self.inventory = NoInventory(self.url)
         self._base: set[str] | None = None  # the commits a writer saw when it started
 
     # -- objects ------------------------------------------------------------------------------
