@@ -250,3 +250,15 @@ def test_info_and_quarantine_read_the_s3_store(aws_env):
     assert sorted(q["field"] for q in lines) == ["action", "dstport"]
     assert info["records"] == aws_env["native"]["records"]
     assert info["store"] == STORE
+
+
+def test_a_damaged_commit_object_is_named(aws_env):
+    store = open_store("s3://stores/damaged", create=True)
+    store._put_new(store._key("_vpcflow/journal/00000000000000000001.json"), b'{"op": "commit"')
+    res = _cli("info", "--store", "s3://stores/damaged", ok=False)
+    assert res.exit_code == 1
+    assert res.output.startswith(
+        "Error: s3://stores/damaged/_vpcflow/journal/00000000000000000001.json: damaged commit: "
+        "not JSON"
+    )
+    assert len(res.output.strip().splitlines()) == 1

@@ -197,13 +197,11 @@ def ingest_cmd(
     }
     failure = None
     choice = engine_choice()
-    from ..engines.spark import parse_conf
+    engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
+    if choice.get("spark_conf"):
+        from ..engines.spark import parse_conf
 
-    engine = {
-        "engine": choice.get("engine"),
-        "spark_master": choice.get("spark_master"),
-        "spark_conf": parse_conf(choice.get("spark_conf")),
-    }
+        engine["spark_conf"] = parse_conf(choice["spark_conf"])
     try:
         if as_json or not sys.stderr.isatty():
             report = store.ingest(list(sources), log_format=log_format, **engine, **options)
