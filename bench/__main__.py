@@ -603,6 +603,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-detect", action="store_true", help="skip detection quality (precision/recall)"
     )
     ap.add_argument("--detect-seeds", default="7,11,13", help="seeds of the detection days")
+    ap.add_argument(
+        "--no-rollups", action="store_true", help="skip the rollups' ingest cost and detect speed"
+    )
+    ap.add_argument(
+        "--only-rollups",
+        action="store_true",
+        help="only the rollups' ingest cost and detect speed (bench/rollups.py) at --sizes",
+    )
+    ap.add_argument("--repeat-detect", type=int, default=3, help="detect runs per path (median)")
     a = ap.parse_args(argv)
     sizes = "250000,2000000x8" if a.quick else a.sizes
     if a.quick:
@@ -633,13 +642,24 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         name = out / f"{stamp}-{sizes.replace(',', '-')}.json"
-        for spec in (s.strip() for s in sizes.split(",") if s.strip()):
+        specs = [s.strip() for s in sizes.split(",") if s.strip()]
+        for spec in specs if not a.only_rollups else []:
             doc["results"].append(bench_size(spec, work, a))
             name.write_text(json.dumps(doc, indent=2) + "\n")  # each size as soon as it is done
+        if a.only_rollups or not a.no_rollups:
+            from bench import rollups
+
+            # ingest with and without rollups; detect from the records and from the rollups
+            big = [x for x in specs if "x" not in x and int(float(x)) >= 2_000_000]
+            doc["rollups"] = []
+            for spec in big if not a.only_rollups else specs:
+                doc["rollups"].append(rollups.bench(spec, work, a))
+                name.write_text(json.dumps(doc, indent=2) + "\n")
+                print(rollups.table(doc["rollups"][-1:]), file=sys.stderr)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    if not a.no_detect:
+    if not a.no_detect and not a.only_rollups:
         from bench import detect_quality
 
         # generate with --attacks all --lookalikes, ingest, detect, score vs labels; speed of
@@ -658,6 +678,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(doc, indent=2))
     else:
         print(table(doc))
+        if doc.get("rollups"):
+            from bench import rollups
+
+            print(rollups.table(doc["rollups"]))
         print(f"\nwrote {name}")
     return 0
 

@@ -140,8 +140,11 @@ def test_the_s3_store_has_the_local_layout_and_no_leftovers(aws_env):
         "_vpcflow/journal/00000000000000000001.done",
         "_vpcflow/journal/00000000000000000001.json",
     ]
-    files = open_store(STORE, create=False).files()
-    assert sorted(f.removeprefix(STORE + "/") for f in files) == sorted(data)
+    store = open_store(STORE, create=False)
+    assert sorted(f.removeprefix(STORE + "/") for f in store.files()) == sorted(data)
+    # each data file's rollups were uploaded and moved with it
+    rolled = [r["path"] for f in store.manifest.live_files() for r in f.get("rollups", {}).values()]
+    assert rolled and set(rolled) <= set(rel)
 
 
 @pytest.mark.parametrize(

@@ -110,10 +110,24 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
+            "worker_start",
+            "auto",
+            "How ingest starts its worker processes: fork (ready at once), exec (a fresh "
+            "interpreter each) or auto (fork on Linux while no other thread runs, else exec).",
+            form="auto, fork or exec",
+            pattern=re.compile(r"auto|fork|exec", re.I),
+        ),
+        Setting(
             "batch_rows",
-            1_000_000,
+            4_000_000,
             "Records an ingest commits at a time (a crash re-does at most this many).",
             minimum=1,
+        ),
+        Setting(
+            "rollups",
+            True,
+            "Keep the store's rollups (per-file summaries that detect and the dashboard read) "
+            "when writing data files.",
         ),
         Setting(
             "ip_ranges_url",

@@ -115,6 +115,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "insights",
         "Run the named query NAME (see 'vpcflow queries' for the names and parameters).",
     ),
+    "rollup": (
+        "core",
+        "The store's rollups: per-file summaries that ingest keeps and detect reads "
+        "(status, rebuild).",
+    ),
     "schema": (
         "core",
         "Print every column of a table: the flow-log fields (AWS name, column, Athena type, "

@@ -338,7 +338,13 @@ def check_cmd(store_path, repair, fmt, as_json):
     as_json = as_json or fmt == "json"
     store = open_existing(store_path)
     r = store.check(repair=repair)
-    bad = r["damaged_files"] or r["manifest_damaged_lines"] or r["unreferenced_files"]
+    bad = (
+        r["damaged_files"]
+        or r["manifest_damaged_lines"]
+        or r["unreferenced_files"]
+        or r["damaged_rollups"]
+        or r["unreferenced_rollups"]
+    )
     if as_json:
         click.echo(json.dumps(r, indent=2))
     else:
@@ -354,6 +360,16 @@ def check_cmd(store_path, repair, fmt, as_json):
             click.echo(f"  {f['path']}: {f['reason']} ({f['rows']:,} records)", err=True)
         for f in r["unreferenced_files"][:20]:
             click.echo(f"  {f}: not in the manifest", err=True)
+        if r["rollups_checked"] or r["unreferenced_rollups"]:
+            click.echo(
+                f"Checked {r['rollups_checked']:,} rollup files: "
+                f"{len(r['damaged_rollups']):,} missing or damaged, "
+                f"{len(r['unreferenced_rollups']):,} not in the manifest."
+            )
+        for f in r["damaged_rollups"][:20]:
+            click.echo(f"  {f['path']}: {f['reason']} (rollup {f['rollup']})", err=True)
+        for f in r["unreferenced_rollups"][:20]:
+            click.echo(f"  {f}: not in the manifest", err=True)
         if r["repaired"]:
             click.echo(
                 f"Repaired: {r['files_dropped']:,} files ({r['records_dropped']:,} records) "
@@ -362,6 +378,11 @@ def check_cmd(store_path, repair, fmt, as_json):
                 + (f"; files moved to {r['set_aside']}" if r["set_aside"] else "")
                 + "."
             )
+            if r["damaged_rollups"] or r["unreferenced_rollups"]:
+                click.echo(
+                    f"Rollups: {r['rollups_rebuilt']:,} written again from their data files, "
+                    f"{len(r['unreferenced_rollups']):,} stray files deleted."
+                )
             for uri in r["objects_to_reingest"][:20]:
                 click.echo(f"  re-ingest: {uri}", err=True)
             if len(r["objects_to_reingest"]) > 20:
@@ -371,6 +392,53 @@ def check_cmd(store_path, repair, fmt, as_json):
             click.echo(f"Run 'vpcflow check --repair --store {store.path}' to repair.", err=True)
     if bad and not r["repaired"]:
         sys.exit(1)
+
+
+@click.group("rollup")
+def rollup_group():
+    """The store's rollups: per-file summaries that ingest keeps and detect reads (status, rebuild)."""
+
+
+@rollup_group.command("status")
+@store_option
+@output_options
+def rollup_status_cmd(store_path, fmt, output):
+    """How many data files have each rollup, current with today's settings."""
+    from ..store import rollups
+
+    store = open_existing(store_path)
+    rows = []
+    for name, r in rollups.ROLLUPS.items():
+        st = store.rollup_status(name)
+        rows.append(
+            {
+                "rollup": name,
+                "table": r.table,
+                "files": st["files"],
+                "current": len(st["current"]),
+                "missing": len(st["missing"]),
+                "complete": st["complete"],
+                "description": r.description,
+            }
+        )
+    emit(rows, fmt, output=output)
+
+
+@rollup_group.command("rebuild")
+@store_option
+@click.argument("names", nargs=-1)
+def rollup_rebuild_cmd(store_path, names):
+    """Write the rollups NAMES (default: all) for every data file that lacks a current one:
+    files of an older vpcflow or a Spark ingest, or written with other detection settings."""
+    from .progress import Activity
+
+    store = open_existing(store_path)
+    with Activity("writing rollups") as act:
+        r = store.rebuild_rollups(names or None)
+        act.done(f"{plural(r['files'], 'file')} summarised")
+    click.echo(
+        f"Wrote {plural(r['rollups_written'], 'rollup')} for {plural(r['files'], 'data file')}."
+    )
 
 
 @click.command("info")
@@ -433,6 +501,7 @@ def register(main: click.Group) -> None:
         sql_cmd,
         compact_cmd,
         check_cmd,
+        rollup_group,
         info_cmd,
         quarantine_cmd,
         settings_cmd,

@@ -108,6 +108,12 @@ def register(main: click.Group) -> None:
         is_flag=True,
         help="Only findings no earlier --new run on this store reported (for a cron job).",
     )
+    @click.option(
+        "--no-rollups",
+        "no_rollups",
+        is_flag=True,
+        help="Read the records even where the store's rollups answer (the same findings).",
+    )
     def detect_cmd(
         store_path,
         since,
@@ -119,6 +125,7 @@ def register(main: click.Group) -> None:
         detectors,
         overrides,
         new_only,
+        no_rollups,
     ):
         """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes.
 
@@ -151,6 +158,7 @@ def register(main: click.Group) -> None:
                 thresholds=thresholds,
                 allow=[allowed],
                 new_only=new_only,
+                rollups=not no_rollups,
             )
             act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
         if fmt == "ocsf":

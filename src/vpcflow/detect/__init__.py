@@ -131,6 +131,50 @@ def cells_sql(
     return sql
 
 
+def _rollup_cells_sql(store, *, since, until, internal, params: dict) -> str | None:
+    """The run's cells read from the store's ``conversations`` rollup, or None when the rollup
+    cannot answer exactly: an engine without rollup views, a data file of the time range
+    without a current rollup (an older store, a Spark ingest), a time range not on whole hours,
+    or thresholds other than the ones the rollup baked in."""
+    engine = getattr(store, "engine", None)
+    if not getattr(engine, "reads_rollups", False) or not hasattr(store, "rollup_status"):
+        return None
+    from ..store.rollups import ROLLUPS
+
+    rollup = ROLLUPS.get("conversations")
+    t0 = to_epoch(since, name="since") if since is not None else None
+    t1 = to_epoch(until, name="until") if until is not None else None
+    why = None
+    if rollup is None:
+        why = "no conversations rollup"
+    elif not rollup.answers(t0, t1):
+        why = "the time range does not start and end on whole hours"
+    elif rollup.current_params() != params:
+        why = "the probe or login thresholds differ from the ones the rollup was written with"
+    else:
+        status = store.rollup_status("conversations", t0, t1)
+        if not status["complete"]:
+            why = (
+                f"{len(status['missing'])} of {status['files']} data files have no current "
+                "rollup ('vpcflow rollup rebuild' writes them)"
+            )
+    if why:
+        log.info("reading the records, not the rollup: %s", why)
+        return None
+    log.info("cells from the conversations rollup of %d data files", status["files"])
+    values = {
+        "client_internal": _internal_sql("client", internal),
+        "server_internal": _internal_sql("server", internal),
+        "since_bucket": t0 // BUCKET if t0 is not None else -(2**62),
+        "until_bucket": t1 // BUCKET if t1 is not None else 2**62,
+        "bucket": BUCKET,
+    }
+    sql = read_sql("cells_rollup")
+    for key, value in values.items():
+        sql = sql.replace("{" + key + "}", str(value))
+    return sql
+
+
 def render_sql(template: str, *, cells: str = "detect_cells", **params) -> str:
     """Fill a detector's SQL template: the cells table's name, then thresholds."""
     sql = template.replace("{cells}", cells).replace("{bucket}", str(BUCKET))
@@ -293,6 +337,7 @@ def detect(
     new_only: bool = False,
     samples: int = 3,
     shared: bool = True,
+    rollups: bool = True,
 ) -> list[Finding]:
     """Run the detectors over ``store`` (anything with ``.sql(query, dialect=...)``).
 
@@ -304,6 +349,8 @@ def detect(
     matching findings are dropped. ``new_only``: only findings no earlier ``new_only`` run on
     this store reported (and remember these). ``samples``: records shown per finding.
     ``shared=False`` inlines the pre-aggregation in every detector (for comparison).
+    ``rollups``: build the pre-aggregation from the store's conversations rollup when it answers
+    the run exactly (the same findings, without reading the records); False: from the records.
     Returns findings ranked most urgent first.
     """
     thresholds = dict(thresholds or {})
@@ -322,14 +369,25 @@ def detect(
     allowed = load_allow_lists(allow)
     configured = {name: _configure(name, thresholds.get(name)) for name in DETECTORS}
     bf = configured["brute-force"]
-    sql = cells_sql(
-        since=since,
-        until=until,
-        internal=internal,
-        login_min_bytes=bf.min_bytes,
-        login_max_bytes=bf.max_bytes,
-        login_ports=bf.ports,
-    )
+    sql = None
+    if rollups and shared:
+        params = {
+            "login_max_bytes": int(bf.max_bytes),
+            "login_min_bytes": int(bf.min_bytes),
+            "login_ports": [int(p) for p in bf.ports] or [-1],
+            "probe_bytes": int(settings.get("probe_bytes")),
+            "probe_packets": int(settings.get("probe_packets")),
+        }
+        sql = _rollup_cells_sql(store, since=since, until=until, internal=internal, params=params)
+    if sql is None:
+        sql = cells_sql(
+            since=since,
+            until=until,
+            internal=internal,
+            login_min_bytes=bf.min_bytes,
+            login_max_bytes=bf.max_bytes,
+            login_ports=bf.ports,
+        )
     findings: list[Finding] = []
     owner: dict[int, Detector] = {}
     cells = _Cells(store, sql, shared=shared)

@@ -30,6 +30,8 @@ class Engine(ABC):
     name: str = "engine"
     dialect: str = "duckdb"  # the sqlglot dialect this engine speaks
     reads_s3: bool = False  # can it query a store on S3 (``--store s3://…``)?
+    #: Whether the engine defines the views ``rollup_<name>`` over the store's rollups.
+    reads_rollups: bool = False
 
     @abstractmethod
     def query(

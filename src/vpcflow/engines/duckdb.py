@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused, QueryTimeout, StoreDamaged
+from ..store import rollups
 from . import Engine, QueryResult, functions, inventory
 from .dialects import to_engine_sql
 
@@ -88,6 +89,25 @@ def view_sql(
     )
 
 
+def _rollup_files(store) -> dict[str, list[str]]:
+    """Rollup name -> its current files (``store.rollups``); none for a store without them."""
+    if not hasattr(store, "rollup_files"):
+        return {}
+    return {name: [str(p) for p in store.rollup_files(name)] for name in rollups.ROLLUPS}
+
+
+def rollup_view_sql(name: str, files: list[str]) -> str:
+    """The view ``rollup_<name>`` over the current files of rollup ``name``. A reader asks
+    ``Store.rollup_status`` whether they cover its time range before it reads them."""
+    r = rollups.ROLLUPS[name]
+    if not files:
+        typed = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in r.columns())
+        return f"CREATE OR REPLACE VIEW rollup_{name} AS SELECT {typed} WHERE false"
+    listing = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
+    cols = ", ".join(f'"{c}"' for c, _ in r.columns())
+    return f"CREATE OR REPLACE VIEW rollup_{name} AS SELECT {cols} FROM read_parquet({listing})"
+
+
 def _present_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[str]:
     listing = "[" + ", ".join(_sql_literal(f) for f in files) + "]"
     rows = con.execute(
@@ -100,6 +120,7 @@ def _present_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[st
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
+    reads_rollups = True
 
     def __init__(self, store):
         self.store = store
@@ -122,7 +143,8 @@ class DuckDBEngine(Engine):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [str(p) for p in self.store.files()]
-        state = files + inventory.state(self.store)
+        rolled = _rollup_files(self.store)
+        state = files + [p for ps in rolled.values() for p in ps] + inventory.state(self.store)
         if self._con is not None and state == self._files:
             return self._con
         if self._con is not None:
@@ -143,12 +165,16 @@ class DuckDBEngine(Engine):
                 mine = [f for f in files if f.startswith(root)]
                 present = _present_columns(con, mine) if mine else None
                 con.execute(view_sql(mine, present, tbl))
+            for name, paths in rolled.items():
+                con.execute(rollup_view_sql(name, paths))
         except duckdb.Error as exc:
             con.close()
             raise (self._damaged(exc, files) or sql_error(exc)) from None
         _register_functions(con)
         inventory.register(con, self.store)
-        dirs = ", ".join(_sql_literal(str(self.store.path / t.directory)) for t in schema.TABLES)
+        roots = [self.store.path / t.directory for t in schema.TABLES]
+        roots.append(self.store.path / rollups.ROLLUP_DIR)
+        dirs = ", ".join(_sql_literal(str(p)) for p in roots)
         con.execute(f"SET allowed_directories = [{dirs}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

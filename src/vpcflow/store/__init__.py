@@ -31,13 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .. import schema, settings
 from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
 from ..sources import RawObject, resolve
-from .manifest import Manifest, Txn, staged_path
+from .manifest import Manifest, Txn, rollup_paths, staged_path
 
 # Ingest (the parser, Arrow compute, the Parquet writer) loads when a store is written to, so
 # that opening a store to query it stays cheap.
@@ -170,9 +168,9 @@ class Store:
     def _apply(self, txn: Txn) -> None:
         """Roll a committed transaction forward: idempotent."""
         stage = self._staging / txn.txn
-        for f in txn.files:
-            final = self.path / f["path"]
-            staged = staged_path(stage, f["path"])
+        for rel in [p for f in txn.files for p in [f["path"], *rollup_paths(f)]]:
+            final = self.path / rel
+            staged = staged_path(stage, rel)
             if staged.exists():
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, final)
@@ -317,6 +315,7 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
+        import pyarrow.parquet as pq  # the write path only: a query never needs it
 
         from .parts import PartWriter
 
@@ -357,12 +356,76 @@ class Store:
                         rows += t.num_rows
                 if writer is not None:
                     new_files += writer.close()
-                self._commit(
-                    Txn(txn_id, [], new_files, [f["path"] for f in files], None, time.time())
-                )
+                gone = [p for f in files for p in [f["path"], *rollup_paths(f)]]
+                self._commit(Txn(txn_id, [], new_files, gone, None, time.time()))
                 merged += len(files)
                 written += len(new_files)
         return {"files_merged": merged, "files_written": written}
+
+    # -- rollups ---------------------------------------------------------------------------
+
+    def rollup_status(self, name: str, since: int | None = None, until: int | None = None) -> dict:
+        """Whether every data file whose records may start in [since, until) (epoch seconds,
+        None: open) has the current rollup ``name`` (``store.rollups``): ``complete``, with
+        ``current`` (the rollup files) and ``missing`` (data files without it)."""
+        from . import rollups
+
+        if name not in rollups.ROLLUPS:
+            raise StoreError(f"no rollup named {name!r}; known: {', '.join(rollups.ROLLUPS)}")
+        return rollups.status(self.manifest.live_files(), rollups.ROLLUPS[name], since, until)
+
+    def rollup_files(self, name: str) -> list[Path]:
+        """The current files of rollup ``name`` (a reader checks ``rollup_status`` first)."""
+        return [self.path / p for p in self.rollup_status(name)["current"]]
+
+    def rebuild_rollups(self, names: Iterable[str] | None = None, batch: int = 64) -> dict:
+        """Write the rollups that data files lack (written before a rollup existed, by a Spark
+        ingest, with other parameters, or damaged), ``batch`` files per transaction. Returns
+        how many files and rollups were written."""
+        from . import rollups
+
+        names = list(names or rollups.ROLLUPS)
+        unknown = sorted(set(names) - set(rollups.ROLLUPS))
+        if unknown:
+            raise StoreError(
+                f"no rollup named {', '.join(unknown)}; known: {', '.join(rollups.ROLLUPS)}"
+            )
+        with self._writer():
+            self.assert_intact()
+            return self._rebuild_rollups_locked([rollups.ROLLUPS[n] for n in names], batch)
+
+    def _rebuild_rollups_locked(self, wanted: list, batch: int = 64) -> dict:
+        from . import rollups
+        from .parts import write_rollups
+
+        live = self.manifest.live_files()
+        todo: dict[str, list] = {}
+        for r in wanted:
+            for p in rollups.status(live, r)["missing"]:
+                todo.setdefault(p, []).append(r)
+        by_path = {f["path"]: f for f in live}
+        tables = {t.directory: t for t in schema.TABLES}
+        paths = sorted(todo)
+        written = 0
+        for lo in range(0, len(paths), batch):
+            txn_id = uuid.uuid4().hex[:16]
+            stage = self._staging / txn_id
+            entries, gone = [], []
+            for p in paths[lo : lo + batch]:
+                f = by_path[p]
+                logical = tables[Path(p).parts[0]].arrow_schema()
+                try:
+                    summary = rollups.summarise_file(self.path / p, todo[p], logical)
+                    new = write_rollups(stage, p, summary, tag=txn_id)
+                except OSError as exc:
+                    shutil.rmtree(stage, ignore_errors=True)
+                    raise write_failure(exc, stage) from exc
+                old = f.get("rollups", {})
+                gone += [old[n]["path"] for n in new if n in old]
+                entries.append({**f, "rollups": {**old, **new}})
+                written += len(new)
+            self._commit(Txn(txn_id, [], entries, gone, None, time.time()))
+        return {"files": len(paths), "rollups_written": written}
 
     def check(self, repair: bool = False) -> dict:
         """Verify every data file against the manifest (present, size and CRC-32 recorded at
@@ -419,6 +482,8 @@ def _conform(t: pa.Table, tbl: schema.Table) -> pa.Table:
     """Records of an older file in today's store schema: a field the catalogue gained since the
     file was written is taken from its ``extra_fields`` (where it was kept), other columns the
     file lacks are NULL. ``extra_fields`` itself is kept as it is."""
+    import pyarrow.compute as pc
+
     target = tbl.arrow_schema()
     extra = t.column(schema.EXTRA_COLUMN) if schema.EXTRA_COLUMN in t.column_names else None
     cols = []

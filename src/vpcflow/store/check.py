@@ -31,8 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import StoreError
-from .manifest import Txn, live_files
+from .manifest import Txn, live_files, rollup_paths
 from .parts import file_crc32
+from .rollups import ROLLUP_DIR, ROLLUPS
 
 log = logging.getLogger("vpcflow")
 
@@ -75,6 +76,10 @@ def check_store(store, repair: bool = False) -> dict:
         "records_dropped": 0,
         "objects_to_reingest": [],
         "set_aside": None,
+        "rollups_checked": 0,
+        "damaged_rollups": [],
+        "unreferenced_rollups": [],
+        "rollups_rebuilt": 0,
     }
     if not repair:
         txns, damaged = store.manifest.scan()
@@ -100,10 +105,22 @@ def check_store(store, repair: bool = False) -> dict:
             _drop(store, txns, result, aside)
         for rel in result["unreferenced_files"]:
             _move(store.path, rel, aside)
+        # Rollups are derived from the data files: damaged ones are written again, stray ones
+        # (left by a lost commit line) deleted.
+        for rel in result["unreferenced_rollups"]:
+            (store.path / rel).unlink(missing_ok=True)
+        if result["damaged_rollups"]:
+            _forget_rollups(store, result["damaged_rollups"])
+            wanted = list(ROLLUPS.values())
+            result["rollups_rebuilt"] = store._rebuild_rollups_locked(wanted)["rollups_written"]
         if result["damaged_files"] or result["unreferenced_files"]:
             result["set_aside"] = str(aside)
         result["repaired"] = bool(
-            damaged or result["damaged_files"] or result["unreferenced_files"]
+            damaged
+            or result["damaged_files"]
+            or result["unreferenced_files"]
+            or result["damaged_rollups"]
+            or result["unreferenced_rollups"]
         )
         store._invalidate()
     return result
@@ -122,7 +139,22 @@ def _check_files(store, txns: list[Txn], result: dict) -> None:
             result["files_ok"] += 1
         else:
             result["damaged_files"].append({"path": f["path"], "rows": f["rows"], "reason": why})
-    named = {f["path"] for f in live_files(txns, include_pending=True)}
+        for name, r in f.get("rollups", {}).items():
+            result["rollups_checked"] += 1
+            why = verify_file(store.path, r)
+            if why is not None:
+                result["damaged_rollups"].append(
+                    {"path": r["path"], "rollup": name, "file": f["path"], "reason": why}
+                )
+    pending = live_files(txns, include_pending=True)
+    named = {f["path"] for f in pending}
+    named_rollups = {p for f in pending for p in rollup_paths(f)}
+    rdir = store.path / ROLLUP_DIR
+    if rdir.exists():
+        for p in sorted(rdir.rglob("*.parquet")):
+            rel = p.relative_to(store.path).as_posix()
+            if rel not in named_rollups:
+                result["unreferenced_rollups"].append(rel)
     for top in ("data", "tgw"):  # VPC and Transit Gateway records
         data = store.path / top
         if data.exists():
@@ -157,8 +189,8 @@ def _origins(txns: list[Txn]) -> dict[str, set[str]]:
             origin = {t.txn}
         else:  # compaction: the records of the files it replaced
             origin = set().union(*(made.get(p, set()) for p in t.remove)) if t.remove else set()
-        for f in t.files:
-            made[f["path"]] = origin
+        for f in t.files:  # a file listed again (its rollups rebuilt) keeps its origin
+            made[f["path"]] = origin or made.get(f["path"], set())
     return made
 
 
@@ -204,11 +236,26 @@ def _drop(store, txns: list[Txn], result: dict, aside: Path) -> None:
         marked.append(e)
     for f in drop:
         _move(store.path, f["path"], aside)
-    txn = Txn(uuid.uuid4().hex[:16], marked, [], [f["path"] for f in drop], None, time.time())
+    gone = [p for f in drop for p in [f["path"], *rollup_paths(f)]]
+    txn = Txn(uuid.uuid4().hex[:16], marked, [], gone, None, time.time())
     store._commit(txn)
     result["files_dropped"] = len(drop)
     result["records_dropped"] = sum(f["rows"] for f in drop)
     result["objects_to_reingest"] = [e["uri"] for e in marked]
+
+
+def _forget_rollups(store, damaged: list[dict]) -> None:
+    """Take damaged rollups out of their files' manifest entries (readers fall back to the
+    records until they are written again)."""
+    bad = {(d["file"], d["rollup"]) for d in damaged}
+    entries = []
+    for f in store.manifest.live_files():
+        names = [n for n in f.get("rollups", {}) if (f["path"], n) in bad]
+        if names:
+            keep = {n: r for n, r in f["rollups"].items() if n not in names}
+            entries.append({**f, "rollups": keep})
+    gone = [d["path"] for d in damaged]
+    store._commit(Txn(uuid.uuid4().hex[:16], [], entries, gone, None, time.time()))
 
 
 def _move(root: Path, rel: str, aside: Path) -> None:

@@ -30,6 +30,7 @@ from ..errors import StoreDamaged
 # What a path in the journal may look like: relative, inside the store's data/ (or the
 # quarantine), no "..", no glob characters (DuckDB would expand them), no control characters.
 _DATA_PATH = re.compile(r"(data|tgw)(/[A-Za-z0-9_.=:+-]+)+\.parquet")
+_ROLLUP_PATH = re.compile(r"_vpcflow/rollups/[a-z0-9_]+/(data|tgw)(/[A-Za-z0-9_.=:+-]+)+\.parquet")
 _QUARANTINE_PATH = re.compile(r"_vpcflow/quarantine/[A-Za-z0-9_.-]+\.jsonl")
 
 
@@ -65,8 +66,16 @@ def validate(rec) -> str | None:
             return why
         if not isinstance(f.get("rows"), int) or f["rows"] < 0:
             return f"file {f['path']!r} has no row count"
+        rollups = f.get("rollups", {})
+        if not isinstance(rollups, dict):
+            return f"file {f['path']!r}: rollups must be an object"
+        for name, r in rollups.items():
+            if not isinstance(r, dict) or not isinstance(r.get("rows"), int):
+                return f"file {f['path']!r}: rollup {name!r} has no row count"
+            if why := _bad_path(r.get("path"), _ROLLUP_PATH):
+                return why
     for p in remove:
-        if why := _bad_path(p, _DATA_PATH):
+        if _bad_path(p, _DATA_PATH) and (why := _bad_path(p, _ROLLUP_PATH)):
             return why
     q = rec.get("quarantine")
     if q is not None and (why := _bad_path(q, _QUARANTINE_PATH)):
@@ -246,8 +255,13 @@ def live_files(txns: list[Txn], include_pending: bool = False) -> list[dict]:
     return list(files.values())
 
 
+def rollup_paths(entry: dict) -> list[str]:
+    """The rollup files recorded with the data file of manifest entry ``entry``."""
+    return [r["path"] for r in entry.get("rollups", {}).values()]
+
+
 def staged_path(stage: Path, rel: str) -> Path:
-    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``)
-    waits in a transaction's staging directory."""
+    """Where the file ``rel`` (relative to the store: ``data/date=…/…``, ``tgw/date=…/…``,
+    ``_vpcflow/rollups/…``) waits in a transaction's staging directory."""
     p = Path(rel)
     return stage / (p.relative_to("data") if p.parts[0] == "data" else p)

@@ -30,13 +30,13 @@ from ..parse import (
 )
 from ..sources import RawObject
 from ..sources.local import open_decompressed
-from . import physical
+from . import physical, rollups
 from .manifest import staged_path
 
 ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
 # bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
-ROW_GROUP_BYTES = 64 << 20
+ROW_GROUP_BYTES = 96 << 20
 CHUNK_BYTES = 8 << 20
 
 
@@ -94,6 +94,7 @@ class PartWriter:
         self.buffered: dict[str, int] = {}
         self.buffered_bytes: dict[str, int] = {}
         self.rows: dict[str, int] = {}
+        self.summaries: dict[str, rollups.Summariser] = {}  # each key's rollups, as written
 
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
         if not table.num_rows:
@@ -114,10 +115,14 @@ class PartWriter:
     def add_part(self, day: str, table: pa.Table, tbl: schema.Table = schema.VPC) -> None:
         """Add records of ``tbl`` that belong to partition ``date=day``."""
         key = f"{tbl.directory}/date={day}"
-        self.schemas[key] = tbl.arrow_schema()
-        self.buffers.setdefault(key, []).append(physical.slim(table))
+        if key not in self.schemas:
+            self.schemas[key] = tbl.arrow_schema()
+            self.summaries[key] = rollups.Summariser(rollups.rollups_for(tbl.name))
+        slim = physical.slim(table)
+        self.buffers.setdefault(key, []).append(slim)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
-        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
+        # what is held (the columns with values), not the all-NULL columns dropped above
+        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + slim.nbytes
         if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
@@ -136,6 +141,7 @@ class PartWriter:
                 self.writers[key] = w
             t = physical.arrange(tables, self.schemas[key])
             w.write_table(t, row_group_size=max(t.num_rows, 1))
+            self.summaries[key].add(t)
         except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
             raise write_failure(exc, path) from exc
         self.rows[key] = self.rows.get(key, 0) + t.num_rows
@@ -152,11 +158,17 @@ class PartWriter:
             for key, n in sorted(self.rows.items()):
                 rel = f"{key}/part-{self.name}.parquet"
                 size, crc = fsync_file(staged_path(self.stage, rel), checksum=True)
-                files.append({"path": rel, "rows": n, "size": size, "crc32": crc})
+                entry = {"path": rel, "rows": n, "size": size, "crc32": crc}
+                summary = self.summaries.get(key)
+                if summary is not None and summary.rollups:
+                    entry["rollups"] = write_rollups(self.stage, rel, summary)
+                files.append(entry)
         except OSError as exc:
             raise write_failure(exc, self.stage) from exc
         self.writers.clear()
         self.rows.clear()
+        self.summaries.clear()
+        self.schemas.clear()
         return files
 
     def abort(self) -> None:
@@ -171,6 +183,21 @@ class PartWriter:
         self.buffered.clear()
         self.buffered_bytes.clear()
         self.rows.clear()
+        self.summaries.clear()
+        self.schemas.clear()
+
+
+def write_rollups(stage: Path, rel: str, summary: rollups.Summariser, tag: str = "") -> dict:
+    """Write the rollups of the data file ``rel`` into the staging directory ``stage``; their
+    entries for the data file's manifest entry (``rollups``: name -> path, rows, size, CRC)."""
+    out = {}
+    for name, (table, meta) in summary.finish().items():
+        path = rollups.ROLLUPS[name].path_for(rel, tag)
+        staged = staged_path(stage, path)
+        rollups.write(staged, table)
+        size, crc = fsync_file(staged, checksum=True)
+        out[name] = {"path": path, "rows": table.num_rows, "size": size, "crc32": crc, **meta}
+    return out
 
 
 def file_crc32(path: Path) -> tuple[int, int]:

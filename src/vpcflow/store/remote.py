@@ -3,6 +3,7 @@
     s3://BUCKET/PREFIX/
       vpcflow-store.json                   marker (created with If-None-Match: *)
       data/date=YYYY-MM-DD/part-*.parquet  the records, as in a local store (Athena reads them)
+      _vpcflow/rollups/<name>/data/...     each data file's rollups, as in a local store
       tgw/date=YYYY-MM-DD/part-*.parquet   Transit Gateway records
       _vpcflow/journal/<N>.json            commit number N: the same record as a local journal line
       _vpcflow/journal/<N>.done            N has been applied (its files are in data/)
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from .. import aws, schema
 from ..errors import StoreDamaged, StoreError, StoreWriteError
-from .manifest import Txn, live_files, staged_path, validate
+from .manifest import Txn, live_files, rollup_paths, staged_path, validate
 
 log = logging.getLogger("vpcflow")
 
@@ -76,8 +77,8 @@ def upload_staged(files: list[dict], local_stage: Path, stage_url: str) -> None:
     (a Spark executor, say)."""
     bucket, prefix = split_url(stage_url)
     s3 = _s3()
-    for f in files:
-        local = staged_path(local_stage, f["path"])
+    for rel in [p for f in files for p in [f["path"], *rollup_paths(f)]]:
+        local = staged_path(local_stage, rel)
         key = f"{prefix}/{local.relative_to(local_stage).as_posix()}"
         with aws.aws_errors(f"s3://{bucket}/{key}"):
             s3.upload_file(str(local), bucket, key)
@@ -435,7 +436,12 @@ class S3Store:
         if n is None:
             n = next(k for k, t in self.manifest.numbered() if t.txn == txn.txn)
         stage = Path(f"_vpcflow/staging/{txn.txn}")
-        moves = [(staged_path(stage, f["path"]).as_posix(), f["path"]) for f in txn.files]
+        # Each data file with its rollups (``store.rollups``), written in the same transaction.
+        moves = [
+            (staged_path(stage, rel).as_posix(), rel)
+            for f in txn.files
+            for rel in [f["path"], *rollup_paths(f)]
+        ]
         if txn.quarantine:
             moves.append(((stage / "quarantine.jsonl").as_posix(), txn.quarantine))
         for src, dst in moves:

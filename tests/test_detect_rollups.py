@@ -1,0 +1,120 @@
+"""Detect reads its cells from the store's conversations rollup when the rollup answers the run
+exactly, and the findings are the same as from the records: on a generated store with every
+kind of incident, on the busy VPC of ``tests/busy_vpc.py`` (which the generator did not make),
+and through the CLI. Where the rollup cannot answer (files without it, a time range off the
+hour, other probe or login thresholds) detect reads the records."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+import busy_vpc
+from vpcflow import open_store
+from vpcflow.cli import main
+from vpcflow.detect import detect
+
+ROLLUP = "cells from the conversations rollup"
+RECORDS = "reading the records, not the rollup"
+
+
+def _key(findings):
+    return [
+        (
+            f.type,
+            f.source,
+            f.targets,
+            f.ports,
+            f.first_seen,
+            f.last_seen,
+            f.records,
+            f.summary,
+            f.severity,
+            f.thresholds,
+            f.samples,
+        )
+        for f in findings
+    ]
+
+
+def _both(store, caplog, **kw):
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="vpcflow.detect"):
+        new = detect(store, enrich=False, **kw)
+    used = ROLLUP in caplog.text
+    old = detect(store, enrich=False, rollups=False, **kw)
+    return new, old, used
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    from vpcflow.generate import THREAT_LIST_FILE, generate
+
+    root = tmp_path_factory.mktemp("gen")
+    generate(root / "logs", records=60_000, seed=11, attacks="all")
+    store = open_store(root / "store")
+    store.ingest([str(root / "logs" / "AWSLogs")])
+    return store, root / "logs" / THREAT_LIST_FILE
+
+
+def test_generated_store_same_findings_from_the_rollup(generated, caplog):
+    store, threats = generated
+    new, old, used = _both(store, caplog, threat_lists=[threats])
+    assert used
+    assert len({f.type for f in old}) >= 5  # every kind of incident is there to compare
+    assert _key(new) == _key(old)
+
+
+@pytest.mark.parametrize("flags", [False, True], ids=["v2", "tcp-flags"])
+def test_busy_vpc_same_findings_from_the_rollup(tmp_path, caplog, flags):
+    written = busy_vpc.write(tmp_path, seed=2, flags=flags, scale=0.3)
+    store = open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "flows.log")])
+    new, old, used = _both(store, caplog, threat_lists=[tmp_path / "threat-list.txt"])
+    assert used and old and written["labels"]
+    assert _key(new) == _key(old)
+
+
+def test_whole_hours_use_the_rollup_and_other_ranges_the_records(generated, caplog):
+    store, _ = generated
+    t0 = store.sql("SELECT min(start) AS t FROM vpc_flow_logs", dialect="duckdb").column(0)[0]
+    hour = (t0.as_py() // 3600 + 2) * 3600
+    new, old, used = _both(store, caplog, since=hour, until=hour + 4 * 3600)
+    assert used and _key(new) == _key(old)
+    new, old, used = _both(store, caplog, since=hour + 60, until=hour + 4 * 3600)
+    assert not used and "whole hours" in caplog.text and _key(new) == _key(old)
+
+
+def test_other_login_thresholds_read_the_records(generated, caplog):
+    store, _ = generated
+    kw = {"thresholds": {"brute-force": {"min_bytes": 500}}}
+    new, old, used = _both(store, caplog, **kw)
+    assert not used and "thresholds differ" in caplog.text
+    assert _key(new) == _key(old)
+
+
+def test_files_without_rollups_read_the_records_until_rebuilt(tmp_path, caplog, monkeypatch):
+    busy_vpc.write(tmp_path, seed=3, flags=False, scale=0.2)
+    monkeypatch.setenv("VPCFLOW_ROLLUPS", "0")
+    store = open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "flows.log")])
+    monkeypatch.delenv("VPCFLOW_ROLLUPS")
+    new, old, used = _both(store, caplog)
+    assert not used and "rollup rebuild" in caplog.text and _key(new) == _key(old)
+    store.rebuild_rollups()
+    new, old, used = _both(store, caplog)
+    assert used and _key(new) == _key(old)
+
+
+def test_cli_detect_with_and_without_rollups(generated):
+    store, threats = generated
+    runner = CliRunner()
+    args = ["detect", "--store", str(store.path), "--format", "json", "--threat-list", str(threats)]
+    a = runner.invoke(main, args)
+    b = runner.invoke(main, [*args, "--no-rollups"])
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    fa, fb = json.loads(a.stdout), json.loads(b.stdout)
+    assert fa and fa == fb
