@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             capture_output=True,
         )
     res: dict = {"records": a.records, "repeat": a.repeat, "machine": platform.platform()}
+    # The figures are ratios within one run; the load says how much else the machine was doing.
+    res["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
     res["ingest"] = {}
     for name, engine, master in (
         ("native", "duckdb", None),
@@ -139,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, r in res["ingest"].items():
         lines.append(f"  {name:18} {r['records_per_s']:>10,}   {r['records_per_s'] / native:6.2f}x")
+    i1 = res["ingest"]["spark local[1]"]["records_per_s"]
+    i2 = res["ingest"]["spark local[2]"]["records_per_s"]
+    res["speedup_1_to_2_cores"] = {
+        "ingest": round(i2 / i1, 3),
+        "queries_median": round(
+            statistics.median(sp1[q]["median_s"] / sp2[q]["median_s"] for q in sp1), 3
+        ),
+    }
+    lines.append(f"  spark ingest 1->2 cores: {i2 / i1:.2f}x")
     lines += [
         "",
         "query                         duckdb s  spark[1] s  spark[2] s  spark[2]/duckdb  1->2 cores",
@@ -150,6 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append(
         f"  startup (JVM + first query): spark[2] {res['queries']['spark local[2]']['startup_s']:.1f} s"
+    )
+    speedups = sorted(sp1[q]["median_s"] / sp2[q]["median_s"] for q in sp1)
+    lines.append(
+        f"  spark queries 1->2 cores: median {res['speedup_1_to_2_cores']['queries_median']:.2f}x "
+        f"(range {speedups[0]:.2f}-{speedups[-1]:.2f}x over {len(speedups)} queries)"
+    )
+    res["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    lines.append(
+        f"  load average at start {res['load_average_before']}, at end {res['load_average_after']}"
     )
     print("\n".join(lines))
     out = Path(a.out)

@@ -448,3 +448,56 @@ def test_an_unwritable_inventory_is_one_line_and_nothing_is_lost(tmp_path):
     assert res.output.startswith("Error: ") and "cannot write the inventory" in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert (store.path / "_vpcflow" / "interfaces").read_text() == "in the way"
+
+
+@pytest.mark.spark
+def test_the_inventory_answers_the_same_on_spark(tmp_path, spark):
+    """The tables and the three functions on the Spark engine: the same rows and types as on
+    DuckDB, an address that moved attributed by time, through the CLI as well."""
+    morning, afternoon = int(T1.timestamp()) + 3600, int(T2.timestamp()) + 3600
+    records = "".join(
+        f"2 111122223333 {eni} 203.0.113.9 10.0.1.50 40000 443 6 1 60 {t} {t + 60} ACCEPT OK\n"
+        for eni, t in (("eni-0aaa", morning), ("eni-0bbb", afternoon), ("eni-0ccc", afternoon))
+    )
+    store = _store(tmp_path, records)
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(_doc(("eni-0aaa", "10.0.1.50", "old-worker", "vpc-1"))))
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(_doc(("eni-0bbb", "10.0.1.50", "new-worker", "vpc-1"))))
+    sync(store, file=a, taken_at=T1)
+    sync(store, file=b, taken_at=T2)
+    sync(store, file=SAMPLE, taken_at=T2 + dt.timedelta(hours=1))
+    queries = [
+        "SELECT start, interface_id, address_owner(dstaddr, start) AS then_, "
+        "address_owner(dstaddr) AS now_, address_interface(dstaddr, start) AS eni, "
+        "address_interface(dstaddr) AS eni_now, interface_name(interface_id) AS iface, "
+        "address_owner('10.0.1.14') AS web FROM vpc_flow_logs ORDER BY start, interface_id",
+        "SELECT * FROM interfaces ORDER BY interface_id, seen_from",
+        "SELECT * FROM interface_addresses ORDER BY address, held_from, interface_id",
+        "SELECT i.kind, count(*) AS n FROM vpc_flow_logs f LEFT JOIN interfaces i "
+        "ON i.interface_id = f.interface_id AND i.seen_until IS NULL GROUP BY 1 ORDER BY 1",
+    ]
+    duck = [store.sql(q) for q in queries]
+    other = vpcflow.open_store(tmp_path / "store", create=False)
+    other.use_engine("spark")
+    on_spark = [other.sql(q) for q in queries]
+    for q, d, s in zip(queries, duck, on_spark, strict=True):
+        assert [(f.name, f.type) for f in s.schema] == [(f.name, f.type) for f in d.schema], q
+        assert s.to_pylist() == d.to_pylist(), q
+    assert [(r["then_"], r["now_"], r["eni"], r["iface"]) for r in on_spark[0].to_pylist()] == [
+        ("old-worker", "new-worker", "eni-0aaa", "old-worker"),
+        ("new-worker", "new-worker", "eni-0bbb", "new-worker"),
+        ("new-worker", "new-worker", "eni-0bbb", None),  # eni-0ccc is not in the inventory
+    ]
+    assert on_spark[0].to_pylist()[0]["web"] == "web-4"
+    out = {}
+    for engine in ("duckdb", "spark"):
+        res = run(
+            "insights", "fields interface_name(interfaceId) as iface | sort iface", "--store",
+            tmp_path / "store", "--engine", engine, "--format", "json",
+        )  # fmt: skip
+        out[engine] = [r["iface"] for r in json.loads(res.stdout)]
+    assert out["spark"] == out["duckdb"]
+    assert sorted(out["spark"], key=str) == [None, "new-worker", "old-worker"]
+    with pytest.raises(vpcflow.VpcflowError, match="takes 1 or 2 argument"):
+        other.sql("SELECT address_owner('a', 1, 2) FROM vpc_flow_logs")

@@ -14,16 +14,47 @@ import pyarrow as pa
 
 from . import settings
 from . import store as storage
+from .store.remote import S3Store as S3Storage
+from .store.remote import is_s3_url
 
-__all__ = ["Store", "open_store"]
+__all__ = ["S3Store", "Store", "open_store"]
 
 
-class Store(storage.Store):
-    """A vpcflow store: ingest into it, query it, analyse it. Use ``open_store(path)``."""
+class _Analyses:
+    """What a store answers, on top of either storage class (a directory or ``s3://``)."""
 
     def __init__(self, path: str | os.PathLike):
         super().__init__(path)
         self._engine = None
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        sources,
+        *,
+        engine: str | None = None,
+        spark_master: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+        tasks: int | None = None,
+        **options,
+    ):
+        """Ingest SOURCES (see ``vpcflow.store.Store.ingest`` for the options).
+
+        ``engine="spark"`` (default: the ``engine`` setting, ``VPCFLOW_ENGINE``) runs the ingest
+        as a Spark job (``vpcflow.engines.spark_ingest``): listed in the driver, parsed and
+        written by the executors, committed as one transaction; ``spark_master``, ``spark_conf``
+        and ``tasks`` are its settings. A store on S3 is written only this way."""
+        from .engines import ingest_job
+
+        job = ingest_job(engine)
+        if job is None:
+            return super().ingest(sources, **options)
+        options.pop("progress", None)  # a Spark job reports when it ends
+        options.pop("batch_rows", None)
+        return job(
+            self, sources, spark_master=spark_master, spark_conf=spark_conf, tasks=tasks, **options
+        )
 
     # -- the engine -------------------------------------------------------------------------
 
@@ -167,6 +198,15 @@ class Store(storage.Store):
         return troubleshoot(self, **options)
 
 
+class Store(_Analyses, storage.Store):
+    """A vpcflow store: ingest into it, query it, analyse it. Use ``open_store(path)``."""
+
+
+class S3Store(_Analyses, S3Storage):
+    """A vpcflow store on S3 (``s3://bucket/prefix``): written by the Spark ingest, queried by the
+    Spark engine. Use ``open_store("s3://…")``."""
+
+
 def _window(since, until) -> tuple[int | None, int | None] | None:
     if since is None and until is None:
         return None
@@ -176,9 +216,13 @@ def _window(since, until) -> tuple[int | None, int | None] | None:
 
 
 def open_store(path: str | os.PathLike | None = None, create: bool = True) -> Store:
-    """Open the store at ``path`` (default: ``$VPCFLOW_STORE`` or the per-user data dir).
+    """Open the store at ``path`` (default: ``$VPCFLOW_STORE`` or the per-user data dir), a
+    directory or ``s3://bucket/prefix``.
 
-    ``create=True`` makes a new store in a missing or empty directory; a non-empty directory
-    that is not a store is refused.
+    ``create=True`` makes a new store in a missing or empty directory (or S3 prefix); a non-empty
+    one that is not a store is refused.
     """
-    return Store.create_or_open(path or settings.get("store"), create=create)
+    path = path or settings.get("store")
+    if is_s3_url(path):
+        return S3Store.create_or_open(path, create=create)
+    return Store.create_or_open(path, create=create)

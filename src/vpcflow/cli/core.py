@@ -180,7 +180,9 @@ def ingest_cmd(
     Already-ingested objects are skipped; bad lines are counted, reported and quarantined.
     """
     as_json = as_json or fmt == "json"
-    store = open_existing(store_path, create=True)
+    from ..api import open_store
+
+    store = open_store(store_path, create=True)  # the engine options choose the ingest job
     options = {
         k: v
         for k, v in {
@@ -195,25 +197,18 @@ def ingest_cmd(
     }
     failure = None
     choice = engine_choice()
-    try:
-        if (choice.get("engine") or settings.get("engine")) == "spark":
-            from ..engines.spark import parse_conf
-            from ..engines.spark_ingest import spark_ingest
+    engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
+    if choice.get("spark_conf"):
+        from ..engines.spark import parse_conf
 
-            report = spark_ingest(
-                store,
-                list(sources),
-                log_format=log_format,
-                spark_master=choice.get("spark_master"),
-                spark_conf=parse_conf(choice.get("spark_conf")),
-                **options,
-            )
-        elif as_json or not sys.stderr.isatty():
-            report = store.ingest(list(sources), log_format=log_format, **options)
+        engine["spark_conf"] = parse_conf(choice["spark_conf"])
+    try:
+        if as_json or not sys.stderr.isatty():
+            report = store.ingest(list(sources), log_format=log_format, **engine, **options)
         else:
             with _Progress() as progress:
                 report = store.ingest(
-                    list(sources), log_format=log_format, progress=progress, **options
+                    list(sources), log_format=log_format, progress=progress, **engine, **options
                 )
     except StoreWriteError as exc:
         if exc.report is None:

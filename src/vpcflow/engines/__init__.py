@@ -29,6 +29,7 @@ class Engine(ABC):
 
     name: str = "engine"
     dialect: str = "duckdb"  # the sqlglot dialect this engine speaks
+    reads_s3: bool = False  # can it query a store on S3 (``--store s3://…``)?
     #: Whether the engine defines the views ``rollup_<name>`` over the store's rollups.
     reads_rollups: bool = False
 
@@ -128,9 +129,37 @@ def create(
         raise ConfigError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
     module, _, cls = target.partition(":")
     engine_cls = getattr(importlib.import_module(module), cls)
+    if getattr(store, "remote", False) and not engine_cls.reads_s3:
+        raise ConfigError(
+            f"{store.url}: a store on S3 is queried by the Spark engine: add --engine spark "
+            f"(or set VPCFLOW_ENGINE=spark); for {name}, copy it to a local directory first "
+            f"(aws s3 sync {store.url} DIR)"
+        )
     if name == "spark":
         return engine_cls(store, master=spark_master, conf=spark_conf)
     return engine_cls(store)
+
+
+# name -> "module:function" of an engine's own ingest job; an engine not listed ingests natively.
+INGEST_JOBS = {"spark": "vpcflow.engines.spark_ingest:spark_ingest"}
+
+
+def ingest_job(name: str | None):
+    """The ingest job of engine ``name`` (default: the ``engine`` setting), None for the native
+    ingest of the storage layer."""
+    import importlib
+
+    from .. import settings
+    from ..errors import ConfigError
+
+    name = (name or str(settings.get("engine"))).lower()
+    if name not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    target = INGEST_JOBS.get(name)
+    if target is None:
+        return None
+    module, _, fn = target.partition(":")
+    return getattr(importlib.import_module(module), fn)
 
 
 def default_engine(store) -> Engine:

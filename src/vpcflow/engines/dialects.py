@@ -303,17 +303,24 @@ _MACRO = re.compile(
 def _expand_macros(tree: exp.Expression, macros: dict) -> exp.Expression:
     if not macros:
         return tree
+    # A macro is (params, body), or a list of them: one per number of arguments (DuckDB's
+    # overloads, ``CREATE MACRO f(a) AS …, (a, b) AS …``).
     bodies = {
-        name: (params, sqlglot.parse_one(body, read="duckdb"))
-        for name, (params, body) in macros.items()
+        name: {
+            len(params): (params, sqlglot.parse_one(body, read="duckdb"))
+            for params, body in (defs if isinstance(defs, list) else [defs])
+        }
+        for name, defs in macros.items()
     }
 
     def expand(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and node.name.lower() in bodies:
-            params, body = bodies[node.name.lower()]
+            overloads = bodies[node.name.lower()]
             args = node.expressions
-            if len(args) != len(params):
-                raise QueryError(f"{node.name}() takes {len(params)} argument(s), got {len(args)}")
+            if len(args) not in overloads:
+                takes = " or ".join(str(n) for n in sorted(overloads))
+                raise QueryError(f"{node.name}() takes {takes} argument(s), got {len(args)}")
+            params, body = overloads[len(args)]
             mapping = dict(zip(params, args, strict=True))
 
             def substitute(n: exp.Expression) -> exp.Expression:

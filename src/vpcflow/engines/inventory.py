@@ -104,3 +104,59 @@ def _at_function(names, col: str):
         return pa.array(out, type=pa.string())
 
     return fn
+
+
+# -- on Spark -------------------------------------------------------------------------------
+# Spark has no SQL macros and no overloading by arity: the three functions are expanded (by
+# ``dialects``, as the other macros are) into calls of vectorised Arrow functions registered per
+# session, which look up the same ``Names`` the DuckDB macros join against.
+
+SPARK_MACROS: dict[str, list[tuple[list[str], str]]] = {
+    "interface_name": [(["x"], "_vpcflow_interface_name(x)")],
+    "address_owner": [
+        (["a"], "_vpcflow_address_owner(a, CAST(NULL AS DOUBLE))"),
+        (["a", "ts"], "_vpcflow_address_owner(a, CAST(ts AS DOUBLE))"),
+    ],
+    "address_interface": [
+        (["a"], "_vpcflow_address_interface(a, CAST(NULL AS DOUBLE))"),
+        (["a", "ts"], "_vpcflow_address_interface(a, CAST(ts AS DOUBLE))"),
+    ],
+}
+
+
+def spark_tables(store) -> dict[str, pa.Table]:
+    """The inventory tables a Spark session registers as temporary views."""
+    from ..store.inventory.history import Names, interfaces_table
+
+    inv = getattr(store, "inventory", None)
+    history = inv.history() if inv is not None else []
+    names = Names(history)
+    return {"interfaces": interfaces_table(history), "interface_addresses": names.addresses_table()}
+
+
+def spark_functions(store) -> dict[str, tuple[object, str, int]]:
+    """name -> (Arrow function, return type, arity) of the functions ``SPARK_MACROS`` call."""
+    from ..store.inventory.history import Names
+
+    inv = getattr(store, "inventory", None)
+    names = Names(inv.history() if inv is not None else [])
+    by_eni = {k: e.name for k, e in names._by_eni.items()}
+
+    def interface_name(eni):
+        return pa.array([by_eni.get(x) for x in eni.to_pylist()], type=pa.string())
+
+    def lookup(col: str):
+        def fn(addr, at):
+            out = []
+            for a, t in zip(addr.to_pylist(), at.to_pylist(), strict=True):
+                e = names.address(a, t)
+                out.append(getattr(e, col) if e is not None else None)
+            return pa.array(out, type=pa.string())
+
+        return fn
+
+    return {
+        "_vpcflow_interface_name": (interface_name, "VARCHAR", 1),
+        "_vpcflow_address_owner": (lookup("name"), "VARCHAR", 2),
+        "_vpcflow_address_interface": (lookup("interface_id"), "VARCHAR", 2),
+    }

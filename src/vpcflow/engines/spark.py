@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import ConfigError, MissingDependency, QueryError, QueryRefused, QueryTimeout
-from . import Engine, QueryResult
+from . import Engine, QueryResult, inventory
 from .dialects import to_engine_sql
 
 log = logging.getLogger("vpcflow")
@@ -216,6 +216,7 @@ class SparkEngine(Engine):
 
     name = "spark"
     dialect = "spark"
+    reads_s3 = True
 
     def __init__(
         self,
@@ -228,41 +229,51 @@ class SparkEngine(Engine):
         self._root = spark or session(master, conf)
         self._spark = None
         self._files: list[str] | None = None
+        self._cached: list = []  # frames kept by Spark for this engine (a store on S3)
         self._job = f"vpcflow-{uuid.uuid4().hex[:8]}"
 
     # -- the table ----------------------------------------------------------------------------
 
-    def _data_root(self) -> str:
-        return (
-            self.store.data_url()
-            if hasattr(self.store, "data_url")
-            else str(self.store.path / "data")
-        )
-
     def _connect(self):
         files = [str(p) for p in self.store.files()]
-        if self._spark is not None and files == self._files:
+        snapshots = inventory.state(self.store)
+        if self._spark is not None and (files, snapshots) == self._files:
             return self._spark
         spark = self._spark or self._new_session()
+        self._uncache()
         for table in schema.TABLES:
             self._frame(spark, table, files).createOrReplaceTempView(table.name)
-        self._spark, self._files = spark, files
+        self._inventory(spark)
+        self._spark, self._files = spark, (files, snapshots)
         return spark
+
+    def _inventory(self, spark) -> None:
+        """The tables ``interfaces``, ``interface_addresses`` and the functions
+        ``interface_name``, ``address_owner``, ``address_interface`` (``engines.inventory``)."""
+        for name, table in inventory.spark_tables(self.store).items():
+            spark.createDataFrame(table).createOrReplaceTempView(name)
+        for name, (fn, returns, arity) in inventory.spark_functions(self.store).items():
+            spark.udf.register(name, _arrow_udf(fn, returns, arity))
 
     def _frame(self, spark, table: schema.Table, files: list[str]):
         """The DataFrame of one table: its files (``data/date=…``, ``tgw/date=…``) read with the
         schema generated from the catalogue."""
         ddl = spark_ddl(table)
-        reader = getattr(self.store, "spark_frame", None)
-        if reader is not None and table is schema.VPC:  # a store that knows how Spark reads it
-            return reader(spark, ddl)
-        root = self._data_root() if table is schema.VPC else str(self.store.path / table.directory)
         mine = [f for f in files if f"/{table.directory}/date=" in f]
         if not mine:
             return spark.createDataFrame([], ddl)
+        if getattr(self.store, "remote", False):
+            from .spark_s3 import remote_frame
+
+            frame, cached = remote_frame(
+                spark, table, ddl, mine, f"{self.store.url}/{table.directory}"
+            )
+            if cached:
+                self._cached.append(frame)
+            return frame
         return (
             spark.read.schema(ddl)
-            .option("basePath", root)
+            .option("basePath", str(self.store.path / table.directory))
             .option("mergeSchema", "false")
             .parquet(*mine)
         )
@@ -279,11 +290,20 @@ class SparkEngine(Engine):
     def refresh(self) -> None:
         self._files = None
 
+    def _uncache(self) -> None:
+        for frame in self._cached:
+            try:
+                frame.unpersist()
+            except Exception:  # the session was stopped already
+                pass
+        self._cached = []
+
     def close(self) -> None:
+        self._uncache()
         if self._spark is not None:
-            for table in schema.TABLES:
+            for table in [t.name for t in schema.TABLES] + list(inventory.spark_tables(None)):
                 try:
-                    self._spark.catalog.dropTempView(table.name)
+                    self._spark.catalog.dropTempView(table)
                 except Exception:  # the session was stopped already
                     pass
             self._spark = None
@@ -299,7 +319,8 @@ class SparkEngine(Engine):
         timeout: float | None = None,
         window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
-        sql = to_engine_sql(query, dialect, self.dialect, window=window, macros=functions().macros)
+        macros = {**functions().macros, **inventory.SPARK_MACROS}
+        sql = to_engine_sql(query, dialect, self.dialect, window=window, macros=macros)
         spark = self._connect()
         sc = spark.sparkContext
         group = f"{self._job}-{uuid.uuid4().hex[:6]}"

@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -95,11 +97,15 @@ def _reopen(d: dict, s3_client) -> RawObject:
 
 
 def _task(stage: str, txn: str, log_format: str | None, env: Mapping[str, str]):
-    """The function each Spark task runs over its share of object descriptions."""
+    """The function each Spark task runs over its share of object descriptions. ``stage``: the
+    transaction's staging directory (a filesystem every node mounts), or its ``s3://`` prefix
+    for a store on S3 (the task writes to a local directory, then uploads)."""
 
     def run(index: int, items: Iterable[tuple[int, dict]]) -> Iterator[dict]:
         os.environ.update(env)
         client = {}
+        remote = stage.startswith("s3://")
+        local = Path(tempfile.mkdtemp(prefix="vpcflow-stage-")) if remote else Path(stage)
 
         def s3():
             if "s3" not in client:
@@ -108,7 +114,7 @@ def _task(stage: str, txn: str, log_format: str | None, env: Mapping[str, str]):
                 client["s3"] = aws.client("s3")
             return client["s3"]
 
-        writer = PartWriter(Path(stage), f"{txn}-t{index:05d}")
+        writer = PartWriter(local, f"{txn}-t{index:05d}")
         for seq, d in items:
             obj = _reopen(d, s3)
             res = read_object(obj, log_format, lambda t, day=obj.day: writer.add(t, day))
@@ -123,7 +129,15 @@ def _task(stage: str, txn: str, log_format: str | None, env: Mapping[str, str]):
                 "skipped": dict(res.skipped),
                 "entry": entry(obj, res.records, len(res.bad), res.error, complete=True),
             }
-        yield {"files": writer.close()}
+        files = writer.close()
+        if remote:
+            from ..store.remote import upload_staged
+
+            try:
+                upload_staged(files, local, stage)
+            finally:
+                shutil.rmtree(local, ignore_errors=True)
+        yield {"files": files}
 
     return run
 
@@ -164,19 +178,30 @@ def spark_ingest(
         ]
         if objs:
             txn = uuid.uuid4().hex[:16]
-            stage = store.path / "_vpcflow" / "staging" / txn
-            stage.mkdir(parents=True, exist_ok=True)
+            remote = getattr(store, "remote", False)
+            if remote:
+                stage = store.stage_url(txn)
+            else:
+                stage = store.path / "_vpcflow" / "staging" / txn
+                stage.mkdir(parents=True, exist_ok=True)
             n = max(1, min(len(objs), tasks or sc.defaultParallelism * 4))
             rdd = sc.parallelize(list(enumerate(objs)), n)
             sc.setJobGroup(f"vpcflow-ingest-{txn}", f"vpcflow ingest of {len(objs)} objects")
-            results = rdd.mapPartitionsWithIndex(_task(str(stage), txn, log_format, env)).collect()
+            try:
+                results = rdd.mapPartitionsWithIndex(
+                    _task(str(stage), txn, log_format, env)
+                ).collect()
+            except BaseException:
+                if remote:  # a local store's next writer sweeps its staging under the lock
+                    store.abort(txn)
+                raise
             _commit(store, txn, stage, results, report)
         report.workers = sc.defaultParallelism
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _commit(store, txn: str, stage: Path, results: list[dict], report: IngestReport) -> None:
+def _commit(store, txn: str, stage: Path | str, results: list[dict], report: IngestReport) -> None:
     """Count what the tasks did, exactly as the native ingest does, and commit it at once."""
     from ..store.manifest import Txn
 
@@ -208,10 +233,14 @@ def _commit(store, txn: str, stage: Path, results: list[dict], report: IngestRep
     quarantine = None
     if bad_lines:
         quarantine = f"_vpcflow/quarantine/{txn}.jsonl"
-        with open(stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
-            for b in bad_lines:
-                fh.write(json.dumps(b) + "\n")
-        fsync_file(stage / "quarantine.jsonl")
-        report.quarantine.append(str(store.path / quarantine))
+        text = "".join(json.dumps(b) + "\n" for b in bad_lines)
+        if isinstance(stage, str):  # a store on S3
+            store.put_staged(txn, "quarantine.jsonl", text.encode())
+            report.quarantine.append(store.location(quarantine))
+        else:
+            with open(stage / "quarantine.jsonl", "w", encoding="utf-8") as fh:
+                fh.write(text)
+            fsync_file(stage / "quarantine.jsonl")
+            report.quarantine.append(str(store.path / quarantine))
     if objects or files:
         store._commit(Txn(txn, objects, files, [], quarantine, time.time()))

@@ -230,6 +230,8 @@ def sync(
     ``instances``: with ``file``, the JSON ``aws ec2 describe-instances`` printed, whose Name
     tags name the instances' interfaces (as ``from_aws`` does by itself).
     """
+    if getattr(store, "remote", False):  # before any AWS call
+        store.inventory.add()  # raises: a store on S3 keeps no inventory
     if bool(file) == bool(from_aws):
         raise ConfigError(
             "give either a describe-network-interfaces JSON file or from_aws=True "
