@@ -51,17 +51,45 @@ def _lookup_tables(names) -> dict[str, pa.Table]:
     }
 
 
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.list_(pa.string()): "VARCHAR[]",
+    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
+}
+
+
+def _empty_view(con, name: str, columns) -> None:
+    """An empty table ``name`` with ``columns`` ((name, Arrow type)), made in SQL: building an
+    empty Arrow table loads pandas when it is installed, a second of start-up for nothing."""
+    cols = ", ".join(f'CAST(NULL AS {_DUCKDB_TYPES[t]}) AS "{c}"' for c, t in columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE false")
+
+
 def register(con, store) -> None:
     """Add the inventory tables and functions to ``con`` (empty tables for a store without)."""
-    from ..store.inventory.history import Names, interfaces_table
+    from ..store.inventory.history import _ADDRESS_COLUMNS, INTERFACE_COLUMNS, Names
 
     inv = getattr(store, "inventory", None)
     history = inv.history() if inv is not None else []
     names = Names(history)
-    con.register("interfaces", interfaces_table(history))
-    con.register("interface_addresses", names.addresses_table())
-    for name, table in _lookup_tables(names).items():
-        con.register(name, table)
+    if history:
+        from ..store.inventory.history import interfaces_table
+
+        con.register("interfaces", interfaces_table(history))
+        con.register("interface_addresses", names.addresses_table())
+        for name, table in _lookup_tables(names).items():
+            con.register(name, table)
+    else:
+        s = pa.string()
+        _empty_view(con, "interfaces", [(n, t) for n, t, _ in INTERFACE_COLUMNS])
+        _empty_view(con, "interface_addresses", _ADDRESS_COLUMNS)
+        _empty_view(con, "_vpcflow_interface_names", [("interface_id", s), ("name", s)])
+        _empty_view(
+            con, "_vpcflow_address_latest", [("address", s), ("name", s), ("interface_id", s)]
+        )
     # Scalar subqueries over the small tables: DuckDB turns them into hash joins, which cost
     # about a fifth of a Python function called per batch.
     con.execute(
