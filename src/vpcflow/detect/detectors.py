@@ -145,6 +145,13 @@ class PortScan(Detector):
     * ``window = 3600`` s: windows of two hours starting every hour, so a slow scan spread over
       up to an hour is counted whole.
 
+    * severity: from one of our instances ``high``; from outside ``medium`` when a probe was
+      accepted (an open door) or when the scan is persistent, ``low`` otherwise. Persistent:
+      ``persistent_seconds = 1800``, the probes of one host spread over half an hour or more.
+      A fast scan that is all rejected is the internet's background noise; one source pacing
+      its probes over hours to stay under rate alarms is deliberate reconnaissance of that
+      host, even when the security group rejected every probe so far.
+
     Covers inbound scans of our hosts (rejected, or let through by the security group and
     answered by resets) and outbound scans by one of our instances.
     """
@@ -154,6 +161,7 @@ class PortScan(Detector):
     min_ports: int = _setting("port_scan_min_ports")
     min_probe_share: float = _setting("port_scan_min_probe_share")
     window: int = _setting("port_scan_window")
+    persistent_seconds: int = 1800
 
     def finding(self, row):
         target = row["targets"][0]
@@ -172,10 +180,17 @@ class PortScan(Detector):
             )
             what = f"{row['source']} probed {n_ports} ports of {target}; {answered}."
         w = int(row["window_ports"])
+        severity = _probe_severity(row)
+        lasted = int(row["last_seen"] or 0) - int(row["first_seen"] or 0)
+        persistent = lasted >= self.persistent_seconds
+        if severity == "low" and persistent:
+            severity = "medium"
+            what = what[:-1] + f", but it went on for {lasted // 60} minutes: a deliberate scan."
         return self._base(
             row,
-            _probe_severity(row),
+            severity,
             what,
+            lasted_seconds=lasted,
             ports_probed=n_ports,
             ports_accepted=open_ports,
             thresholds=[
@@ -393,6 +408,14 @@ class BruteForce(Detector):
     * only accepted connections count: a login cannot be attempted through a security group
       that rejects the connection, so rejected SYNs to SSH (the bulk of internet background
       noise) are probes, not brute force.
+    * ``fanout_hosts = 5``: an internal source logging in to 5 or more internal hosts on one
+      port in a window is configuration management (Ansible without ControlPersist opens one
+      SSH session per task on every host), not guessing one host's password. Trade-off: an
+      internal host spraying logins over many internal hosts is left to host-sweep and review.
+    * ``poller_hours = 6``, ``poller_peak_ratio = 2``: a pair with attempts in 6 or more hours
+      whose busiest hour holds at most twice its average hour is a scheduled poller (an SFTP
+      pickup every 90 s all day). Password guessing is a burst: its busiest hour stands out,
+      or it is over within a few hours.
     * ``ports = 22, 3389, 5985, 5986``; ``window = 3600`` s.
     """
 
@@ -403,6 +426,9 @@ class BruteForce(Detector):
     min_bytes: int = _setting("brute_force_min_bytes")
     ports: tuple[int, ...] = _setting("brute_force_ports")
     window: int = _setting("brute_force_window")
+    fanout_hosts: int = 5
+    poller_hours: int = 6
+    poller_peak_ratio: float = 2.0
 
     def finding(self, row):
         port = int(_sorted(row["ports"])[0])
@@ -449,10 +475,16 @@ class DataExfiltration(Detector):
     * ``min_bytes = 100 MB``: below that a transfer is not worth a person's time.
     * ``min_baseline_windows = 3``: an instance seen for fewer hours has no baseline; then
       ``min_bytes`` alone decides.
-    * ``partner_windows = 3``: an external address the instance sent to in 3 or more hours of
-      the period is a usual partner (S3, an API, a package mirror) whose volume is business as
-      usual; only transfers to other addresses count. A slow exfiltration to one address spread
-      over many hours is therefore not this detector's.
+    * a destination is a network, not one address: the AWS service and region of the address
+      when the AWS ranges are loaded (``vpcflow enrich update``; EC2 and the generic AMAZON
+      ranges excepted, anyone can rent those), else its IPv4 /16. S3 and CDNs rotate their
+      addresses per connection; an upload spread over them is one transfer to one destination.
+    * ``partner_windows = 3``: a destination the instance sent to in 3 or more windows *before*
+      the transfer began is a usual partner (S3, an API, a package mirror) whose volume is
+      business as usual. History before the transfer only: a transfer of many hours cannot
+      make its own destination usual.
+    * consecutive windows over the thresholds to one destination are one episode: one finding
+      with the whole transfer's bytes, times and addresses.
 
     Only requests the instance made count (it connected out); answers of our servers to
     internet clients, and downloads from mirrors, are not uploads.
@@ -471,24 +503,39 @@ class DataExfiltration(Detector):
         # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
         usual = float(row["usual"] or 0)
         sent = float(row["bytes"])
+        peak = float(row["peak"] or sent)
+        n_windows = int(row["n_windows"] or 1)
         has_baseline = int(row["windows"]) >= self.min_baseline_windows
-        ratio = sent / usual if usual and has_baseline else None
+        ratio = peak / usual if usual and has_baseline else None
         times = f", {ratio:.0f}x its usual peak" if ratio else ""
+        targets = _sorted(row["targets"])
+        dest = str(row["destination"])
+        if len(targets) == 1:
+            where = f"external address {targets[0]}"
+        else:
+            where = f"{len(targets)} external addresses of {dest}"
+        hours = self.window / 3600
+        span = (
+            f"within {hours:g} hour{'s' if hours != 1 else ''}"
+            if n_windows == 1
+            else f"over {n_windows} consecutive windows of {hours:g} h "
+            f"({human_bytes(peak)} in the busiest)"
+        )
         what = (
-            f"Our instance {row['source']} sent {human_bytes(sent)} to external address "
-            f"{row['targets'][0]} within an hour{times}: find the process that sent it and "
-            "block the destination."
+            f"Our instance {row['source']} sent {human_bytes(sent)} to {where} {span}{times}: "
+            "find the process that sent it and block the destination."
         )
         thresholds = [
             crossed(
                 "min_bytes",
-                "bytes sent to one external address in a window",
+                "bytes sent to one external destination in a window (the busiest)",
                 self.min_bytes,
-                int(sent),
+                int(peak),
             ),
             crossed(
                 "partner_windows",
-                "windows the address was sent to (fewer: not a usual partner)",
+                "earlier windows the destination was sent to before this began "
+                "(fewer: not a usual partner)",
                 self.partner_windows,
                 int(row["partner_windows"]),
             ),
@@ -506,8 +553,11 @@ class DataExfiltration(Detector):
             row,
             "high",
             what,
+            destination=dest,
             baseline_bytes=usual,
             ratio=round(ratio, 1) if ratio else None,
+            windows=n_windows,
+            peak_bytes=int(peak),
             # records of one upload logged on both the instance's and the NAT gateway's
             # interfaces: the instance's finding outweighs the gateway's translated copy
             logged=int(row["logged"] or 0),
@@ -589,13 +639,21 @@ class RejectedSpike(Detector):
             f"{usual:.0f}; top source {row['top_source']} of {row['n_sources']}: check whether "
             "that source is an attack or a configuration change broke something."
         )
+        top = [str(a) for a in row.get("top_sources") or []]
+        counts = [int(c) for c in row.get("top_rejects") or []]
         f = self._base(
             row,
             "medium",
             what,
             baseline_rejects=usual,
             top_source=row["top_source"],
-            sources=int(row["n_sources"]),
+            # who sent the rejected records (up to 20, most first) and how many each
+            sources=top,
+            source_rejects=counts,
+            n_sources=int(row["n_sources"]),
+            # fewer rejects than this in the window would not have been a spike: an allow-list
+            # rule for the sources that took it above is a rule for the spike
+            spike_rejects=max(float(self.min_rejects), self.factor * max(usual, 1.0)),
             thresholds=[
                 crossed("min_rejects", "rejected records in one window", self.min_rejects, n),
                 crossed(
