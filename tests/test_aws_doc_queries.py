@@ -297,3 +297,42 @@ def test_insights_skipdata_and_nodata_by_interface(store):
         if r["log_status"] == "NODATA":
             per[r["interface_id"]] += 1
     assert {g["interfaceId"]: g["n"] for g in got} == dict(per)
+
+
+# -- Trino meanings sqlglot does not keep (Athena's answers, computed here) ---------------------
+
+
+def test_integer_division_is_integer_as_in_athena(store):
+    rows = [r for r in ROWS if r["packets"]]
+    per_packet = sorted({r["bytes"] // r["packets"] for r in rows if r["bytes"] >= 0})
+    got = sql(
+        store,
+        "SELECT DISTINCT bytes / packets AS per_packet FROM vpc_flow_logs "
+        "WHERE packets > 0 ORDER BY 1",
+    )
+    assert [g["per_packet"] for g in got] == per_packet
+    assert sql(store, "SELECT 7 / 2 AS a, -7 / 2 AS b, 7.0 / 2 AS c") == [
+        {"a": 3, "b": -3, "c": 3.5}
+    ]
+    # through WITH and a subquery: integer when the column is, not when it is a double
+    total = sum(r["bytes"] for r in ROWS if r["bytes"] is not None)
+    got = sql(
+        store,
+        "WITH t AS (SELECT sum(bytes) AS b, sum(bytes) * 1.0 AS f FROM vpc_flow_logs) "
+        "SELECT b / 2 AS half, f / 2 AS exact FROM t",
+    )
+    assert got == [{"half": total // 2, "exact": total / 2}]
+
+
+def test_cardinality_of_a_map_and_format_datetime(store):
+    got = sql(
+        store,
+        "SELECT cardinality(map(ARRAY['a', 'b'], ARRAY[1, 2])) AS n, "
+        "format_datetime(from_unixtime(start), 'yyyy-MM-dd HH:mm ''UTC''') AS t "
+        "FROM vpc_flow_logs WHERE start IS NOT NULL ORDER BY start LIMIT 1",
+    )
+    first = min(r["start"] for r in ROWS if r["start"] is not None)
+    expected = dt.datetime.fromtimestamp(first, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    assert got == [{"n": 2, "t": expected}]
+    res = CliRunner().invoke(main, ["sql", "SELECT format_datetime(now(), 'QQ')", "--store", store])
+    assert res.exit_code != 0 and "pattern letter 'Q'" in res.output

@@ -154,6 +154,14 @@ ATHENA = [
         False,
     ),
     ("SELECT * FROM vpc_flow_logs WHERE dstport = 3389", False),
+    (
+        # Trino's integer division, cardinality of a map, format_datetime's Joda letters
+        "SELECT bytes / packets AS per_packet, sum(bytes) / count(*) AS mean, "
+        "cardinality(map(ARRAY['a'], ARRAY[1])) AS n, "
+        "format_datetime(from_unixtime(start), 'yyyy-MM-dd HH:mm') AS t "
+        "FROM vpc_flow_logs WHERE packets > 0 GROUP BY 1, 3, 4",
+        False,
+    ),
 ]
 
 

@@ -8,6 +8,8 @@ construct has no direct equivalent, it is fixed here and only here:
   catalog and database the query names;
 * ``day_of_week``/``dow`` is ISO (Monday = 1); ``to_iso8601(ts)`` is ``2019-12-13T23:40:12.000Z``;
 * ``contains('10.0.0.0/16', CAST(srcaddr AS IPADDRESS))`` tests CIDR membership (IPv4 and IPv6);
+* ``7 / 2`` is 3 (integer division of integers), ``cardinality(map)``, ``format_datetime(ts,
+  'yyyy-MM-dd')`` (Joda letters): :mod:`.trino_semantics`;
 * result columns without a name are ``_col0``, ``_col1``, … by position, as Athena names them;
 * ``SHOW TABLES``, ``SHOW DATABASES``, ``SHOW PARTITIONS t`` and ``SHOW COLUMNS IN t`` answer
   as Athena does (one column each: ``tab_name``, ``database_name``, ``partition``, ``field``).
@@ -24,6 +26,7 @@ from sqlglot.errors import ParseError as SqlglotParseError
 from sqlglot.errors import SqlglotError
 
 from ..errors import QueryError, QueryRefused
+from . import trino_semantics
 
 # sqlglot logs a warning for syntax it falls back on ('SHOW ...' as a Command); vpcflow says
 # what it does with such statements itself.
@@ -125,7 +128,8 @@ def _fix_trino_semantics(node: exp.Expression) -> exp.Expression:
         )
     if isinstance(node, exp.Cast) and _is_ip_type(node.to):
         return exp.cast(node.this, exp.DataType.build("VARCHAR"))
-    return node
+    # integer division, cardinality(map), format_datetime: see trino_semantics
+    return trino_semantics.fix(node)
 
 
 def _unqualify(node: exp.Expression) -> exp.Expression:
@@ -259,7 +263,11 @@ def to_engine_sql(
         if window is not None:
             tree = _windowed(tree, window)
         if engine_dialect == "spark":
+            if read in _TRINO:
+                tree = tree.transform(trino_semantics.for_spark)
             return _to_spark(tree, macros or {})
+        if read in _TRINO:
+            tree = tree.transform(trino_semantics.for_duckdb)
         return tree.sql(dialect=engine_dialect)
     except RecursionError:
         raise QueryError(
