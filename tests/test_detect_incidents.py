@@ -293,3 +293,33 @@ def test_a_slow_rejected_scan_is_medium_a_fast_one_low(tmp_path):
     assert sev == {"185.220.101.47": "medium", "203.0.113.9": "low"}
     slow_f = next(f for f in found if f.source == "185.220.101.47")
     assert "went on for" in slow_f.summary and slow_f.details["lasted_seconds"] >= 1800
+
+
+def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
+    """An instance uploads every hour to S3 at rotating addresses of 52.217.x.y, then dumps
+    300 MB an hour to 52.216.x.y: with the AWS ranges loaded, both are S3 in us-east-1, a usual
+    destination (no finding); without them, 52.216.0.0/16 is a network it never sent to."""
+    from pathlib import Path
+
+    rnd = random.Random(3)
+    lines = []
+    for h in range(8):
+        s3 = f"52.217.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+        lines += _via_nat(T0 + h * H + 60, UPLOADER, s3, 1_000_000, "eni-0i16", 41000 + h)
+    for h in (8, 9):
+        for k in range(6):
+            s3 = f"52.216.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+            lines += _via_nat(
+                T0 + h * H + 600 * k + 100, UPLOADER, s3, 50_000_000, "eni-0i16", 43000 + k
+            )
+    store = _store(tmp_path, lines)
+    args = ["detect", "--store", str(store), "--format", "json", "--detector", "data-exfiltration"]
+    found = _json(args)
+    assert [(f["source"], f["details"]["destination"]) for f in found] == [
+        (UPLOADER, "52.216.0.0/16")
+    ]
+    assert len(found[0]["targets"]) == 12 and found[0]["details"]["windows"] == 2
+    ranges = Path(__file__).parent / "data" / "enrich" / "ip-ranges.json"
+    r = CliRunner().invoke(main, ["enrich", "update", "--file", str(ranges)])
+    assert r.exit_code == 0, r.output
+    assert _json(args) == []
