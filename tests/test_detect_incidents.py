@@ -84,8 +84,15 @@ def test_a_scanner_is_one_sweep_and_one_scan_with_samples(scan_store):
         assert "all were rejected" in f["summary"]
         assert f["samples"] and {s["action"] for s in f["samples"]} == {"REJECT"}
     assert all(f["samples"] for f in found)
-    # one spike per interface, its sender the scanner, its target the interface's host
-    spikes = by["rejected-spike"]
+    # the reject spikes it set off on the six interfaces are part of it, not six more findings
+    assert "rejected-spike" not in by
+    folded = scan["details"]["reject_spikes"]
+    assert sorted(s["interface"] for s in folded) == [f"eni-0c{i}" for i in range(6)]
+    assert "reject spikes on 6 interfaces" in scan["summary"]
+    # alone, one spike per interface, its sender the scanner, its target the interface's host
+    spikes = _json(
+        ["detect", "--store", str(scan_store), "--format", "json", "--detector", "rejected-spike"]
+    )
     assert len(spikes) == 6
     for s in spikes:
         assert s["details"]["sources"] == [SCANNER] and s["details"]["n_sources"] == 1
@@ -323,3 +330,21 @@ def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
     r = CliRunner().invoke(main, ["enrich", "update", "--file", str(ranges)])
     assert r.exit_code == 0, r.output
     assert _json(args) == []
+
+
+def test_a_steady_upload_from_the_start_of_the_data_is_usual(tmp_path):
+    """An hourly S3 upload all day, 150 MB in the first five hours of the data and 60 MB in the
+    others: the first hours have too little past to judge by, so the hours after them count, and
+    the destination is usual. The same volume to a new address late in the day is still found."""
+    rnd = random.Random(9)
+    lines = []
+    for h in range(12):
+        for k in range(3):
+            s3 = f"52.216.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+            t = T0 + h * H + 1200 * k + 60
+            size = 50_000_000 if h < 5 else 20_000_000
+            lines += _via_nat(t, UPLOADER, s3, size, "eni-0i16", 41000 + k)
+    lines += _via_nat(T0 + 10 * H + 100, UPLOADER, "192.0.2.44", 150_000_000, "eni-0i16", 45000)
+    store = _store(tmp_path, lines)
+    found = detect(open_store(store, create=False), enrich=False, detectors=["data-exfiltration"])
+    assert [(f.source, f.targets) for f in found] == [(UPLOADER, ["192.0.2.44"])]

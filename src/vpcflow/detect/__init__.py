@@ -31,7 +31,7 @@ from . import history
 from .allowlist import AllowList, load_allow_lists
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
-from .grouping import group_scans
+from .grouping import fold_spikes, group_scans
 from .naming import name_findings
 from .threats import ThreatEntry, load_threat_list, load_threat_lists
 
@@ -466,7 +466,7 @@ def detect(
         before = len(findings)
         findings = [f for f in findings if not allowed.allows(f)]
         log.info("allow-list: %d findings dropped", before - len(findings))
-    findings = group_scans(findings)
+    findings = fold_spikes(group_scans(findings))
     owner = {id(f): configured[f.type] for f in findings}
     for f in findings:
         f.id = _finding_id(f)

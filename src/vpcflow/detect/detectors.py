@@ -362,6 +362,9 @@ class DataExfiltration(Detector):
       the transfer began is a usual partner (S3, an API, a package mirror) whose volume is
       business as usual. History before the transfer only: a transfer of many hours cannot
       make its own destination usual.
+    * ``history_windows = 6``: a transfer that begins within 6 windows of the start of the
+      data has too little past to judge by (a steady hourly S3 upload would look new in the
+      first hours of every run); there the windows after it count instead, never its own.
     * consecutive windows over the thresholds to one destination are one episode: one finding
       with the whole transfer's bytes, times and addresses.
 
@@ -376,6 +379,7 @@ class DataExfiltration(Detector):
     baseline_quantile: float = 0.5
     min_baseline_windows: int = 3
     partner_windows: int = _setting("exfiltration_partner_windows")
+    history_windows: int = 6
     window: int = _setting("exfiltration_window")
 
     def finding(self, row):
@@ -413,8 +417,8 @@ class DataExfiltration(Detector):
             ),
             crossed(
                 "partner_windows",
-                "earlier windows the destination was sent to before this began "
-                "(fewer: not a usual partner)",
+                "windows the destination was sent to before this began (near the start of "
+                "the data: after it); fewer: not a usual partner",
                 self.partner_windows,
                 int(row["partner_windows"]),
             ),

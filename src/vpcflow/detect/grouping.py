@@ -3,7 +3,9 @@ port-scan rows of one source that overlap in time are one incident to a person, 
 reported as one finding each (ports, or hosts, grouped) rather than one per port or host.
 
 An authorised scanner that tries 1,000 ports on 18 hosts is one host-sweep finding listing the
-ports and one port-scan finding listing the hosts, not 1,000 and 18.
+ports and one port-scan finding listing the hosts, not 1,000 and 18. The reject spikes the scan
+set off on the interfaces it scanned are part of it too: folded into the scan's finding
+(``details.reject_spikes``), not reported one per interface.
 """
 
 from __future__ import annotations
@@ -172,4 +174,43 @@ def group_scans(findings: list[Finding]) -> list[Finding]:
             out.append(_sweep(group))
         else:
             out.append(_scan(group))
+    return out
+
+
+def _spike_cause(spike: Finding, scans: list[Finding]) -> Finding | None:
+    """The scan finding whose sources caused ``spike``: without their rejects the window would
+    not have been a spike, and the scan was running then."""
+    srcs = spike.details.get("sources") or []
+    counts = spike.details.get("source_rejects") or []
+    limit = float(spike.details.get("spike_rejects") or 0)
+    if not isinstance(srcs, list) or len(srcs) != len(counts) or not limit:
+        return None
+    t0, t1 = _t(spike.first_seen), _t(spike.last_seen)
+    for g in scans:
+        if _t(g.first_seen) - SLACK > t1 or t0 > _t(g.last_seen) + SLACK:
+            continue
+        mine = {g.source, *(g.details.get("sources") or [])}
+        theirs = sum(n for a, n in zip(srcs, counts, strict=True) if a in mine)
+        if theirs and spike.records - theirs < limit:
+            return g
+    return None
+
+
+def fold_spikes(findings: list[Finding]) -> list[Finding]:
+    """Reject spikes a scan or sweep caused, folded into that scan's finding."""
+    scans = [f for f in findings if f.type in ("port-scan", "host-sweep")]
+    scans.sort(key=lambda f: (f.type != "port-scan", f.first_seen or ""))
+    if not scans:
+        return findings
+    out = []
+    for f in findings:
+        g = _spike_cause(f, scans) if f.type == "rejected-spike" else None
+        if g is None:
+            out.append(f)
+            continue
+        spikes = g.details.setdefault("reject_spikes", [])
+        spikes.append({"interface": f.source, "first_seen": f.first_seen, "rejected": f.records})
+        n = len(spikes)
+        base = g.summary.split(" It set off reject spikes", 1)[0]
+        g.summary = f"{base} It set off reject spikes on {n} interface{'s' if n > 1 else ''}."
     return out
