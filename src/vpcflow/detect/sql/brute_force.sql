@@ -31,17 +31,20 @@ fanout AS (  -- internal sources logging in to many internal hosts in a window
 windows AS (
     SELECT c.src, c.dst, c.port, c.h + u.d AS w, sum(c.logins) AS attempts
     FROM cells c CROSS JOIN (VALUES (0), (1)) AS u(d)
-    WHERE NOT EXISTS (SELECT 1 FROM pollers p
-        WHERE p.src = c.src AND p.dst = c.dst AND p.port = c.port)
+    LEFT JOIN pollers p ON p.src = c.src AND p.dst = c.dst AND p.port = c.port
+    WHERE p.src IS NULL
     GROUP BY c.src, c.dst, c.port, c.h + u.d
     HAVING sum(c.logins) >= {min_attempts}
-        AND NOT EXISTS (SELECT 1 FROM fanout f
-            WHERE f.src = c.src AND f.port = c.port AND f.w = c.h + u.d)
+),
+kept AS (
+    SELECT x.* FROM windows x
+    LEFT JOIN fanout f ON f.src = x.src AND f.port = x.port AND f.w = x.w
+    WHERE f.src IS NULL
 ),
 islands AS (
     SELECT src, dst, port, min(w) AS w0, max(w) + 1 AS w1, max(attempts) AS window_attempts
     FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst, port ORDER BY w) AS g
-          FROM windows) x
+          FROM kept) x
     GROUP BY src, dst, port, g
 )
 SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets, array_agg(DISTINCT c.port) AS ports,
