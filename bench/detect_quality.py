@@ -136,6 +136,7 @@ def _day(root: Path, records: int, seed: int, **options) -> tuple[Path, Path]:
         s = open_store(store)
         t = time.perf_counter()
         s.ingest([str(logs / "AWSLogs")])
+        s.rebuild_rollups(["conversations"])  # not in the default set
         s.close()
         (root / ".complete").write_text(
             json.dumps({"generate": round(gen_s, 2), "ingest": round(time.perf_counter() - t, 2)})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +17,19 @@ import busy_vpc
 from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.detect import detect
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _every_rollup():
+    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
+    old = os.environ.get("VPCFLOW_ROLLUPS")
+    os.environ["VPCFLOW_ROLLUPS"] = "all"
+    yield
+    if old is None:
+        os.environ.pop("VPCFLOW_ROLLUPS", None)
+    else:
+        os.environ["VPCFLOW_ROLLUPS"] = old
+
 
 ROLLUP = "cells from the conversations rollup"
 RECORDS = "reading the records, not the rollup"
@@ -101,7 +115,7 @@ def test_files_without_rollups_read_the_records_until_rebuilt(tmp_path, caplog, 
     monkeypatch.setenv("VPCFLOW_ROLLUPS", "0")
     store = open_store(tmp_path / "store")
     store.ingest([str(tmp_path / "flows.log")])
-    monkeypatch.delenv("VPCFLOW_ROLLUPS")
+    monkeypatch.setenv("VPCFLOW_ROLLUPS", "all")
     new, old, used = _both(store, caplog)
     assert not used and "rollup rebuild" in caplog.text and _key(new) == _key(old)
     store.rebuild_rollups()

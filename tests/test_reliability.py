@@ -244,7 +244,10 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     env = {"VPCFLOW_BATCH_ROWS": "10000", "VPCFLOW_THREADS": "1"}
     monkeypatch.setattr("vpcflow.store.ingest.SMALL_OBJECT", 1 << 20)  # big.log streams
     monkeypatch.setattr("vpcflow.store.ingest.CHUNK_BYTES", 256 << 10)
-    _fail_writes_after(monkeypatch, 12)  # a data file and its rollup are two writes
+    from vpcflow.store.rollups import rollups_for
+
+    # a data file and each of its rollups are one write each: fail after the sixth data file
+    _fail_writes_after(monkeypatch, 6 * (1 + len(rollups_for("vpc_flow_logs"))))
     r = run("ingest", str(small), str(big), "--store", str(store), "--json", env=env)
     assert r.returncode == 1
     err = one_line_error(r.stderr)

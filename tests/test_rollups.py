@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +18,19 @@ from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.store import rollups
 from vpcflow.store.manifest import rollup_paths
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _every_rollup():
+    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
+    old = os.environ.get("VPCFLOW_ROLLUPS")
+    os.environ["VPCFLOW_ROLLUPS"] = "all"
+    yield
+    if old is None:
+        os.environ.pop("VPCFLOW_ROLLUPS", None)
+    else:
+        os.environ["VPCFLOW_ROLLUPS"] = old
+
 
 CONV = rollups.ROLLUPS["conversations"]
 
@@ -114,7 +129,7 @@ def test_files_without_rollups_are_missing_until_rebuilt(tmp_path, monkeypatch):
     s.ingest([str(tmp_path / "logs")])
     st = s.rollup_status("conversations")
     assert not st["complete"] and len(st["missing"]) == st["files"] > 0
-    monkeypatch.delenv("VPCFLOW_ROLLUPS")
+    monkeypatch.setenv("VPCFLOW_ROLLUPS", "all")
     runner = CliRunner()
     out = runner.invoke(main, ["rollup", "rebuild", "--store", str(s.path)])
     assert out.exit_code == 0, out.output
@@ -134,7 +149,8 @@ def test_other_parameters_make_a_rollup_stale(store, monkeypatch):
     monkeypatch.setenv("VPCFLOW_PROBE_BYTES", "100000")
     st = store.rollup_status("conversations")
     assert not st["complete"] and not st["current"]
-    old = _rollup_files(store)
+    conv = f"{rollups.ROLLUP_DIR}/conversations/"
+    old = {p for p in _rollup_files(store) if p.startswith(conv)}
     store.rebuild_rollups()
     assert store.rollup_status("conversations")["complete"]
     assert not (_rollup_files(store) & old)  # replaced, not kept beside
@@ -193,11 +209,43 @@ def test_rollups_off_writes_none(tmp_path):
         s = open_store(tmp_path / "store")
         s.ingest([str(src)])
     finally:
-        del os.environ["VPCFLOW_ROLLUPS"]
+        os.environ["VPCFLOW_ROLLUPS"] = "all"
     assert not any("rollups" in f for f in s.manifest.live_files())
     assert s.sql(
         "SELECT count(*) AS n FROM rollup_conversations", dialect="duckdb"
     ).to_pylist() == [{"n": 0}]
+
+
+def test_the_default_set_is_traffic_and_a_list_names_them(tmp_path):
+    """Without the setting ingest keeps only the small traffic rollup; a list keeps exactly the
+    rollups named; an unknown name is one line naming the variable, through the CLI."""
+    src = tmp_path / "a.log"
+    src.write_text("\n".join([HEADER, *v2_lines(50)]) + "\n")
+    kept = {}
+    for value in (None, "traffic,sources", "none"):
+        if value is None:
+            os.environ.pop("VPCFLOW_ROLLUPS", None)
+        else:
+            os.environ["VPCFLOW_ROLLUPS"] = value
+        try:
+            s = open_store(tmp_path / f"store-{value}")
+            s.ingest([str(src)])
+        finally:
+            os.environ["VPCFLOW_ROLLUPS"] = "all"
+        (entry,) = s.manifest.live_files()
+        kept[value] = sorted(entry.get("rollups", {}))
+    assert kept == {None: ["traffic"], "traffic,sources": ["sources", "traffic"], "none": []}
+    env = {**os.environ, "VPCFLOW_ROLLUPS": "traffic,nope"}
+    r = subprocess.run(
+        [sys.executable, "-m", "vpcflow", "ingest", str(src), "--store", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode != 0
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and "VPCFLOW_ROLLUPS" in err[0] and "nope" in err[0], r.stderr
 
 
 def test_spark_ingest_writes_the_same_rollups_as_native_ingest(tmp_path, spark):

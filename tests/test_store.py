@@ -329,3 +329,83 @@ def test_a_killed_worker_is_one_clear_error_and_loses_nothing_committed(tmp_path
     monkeypatch.setattr(ingest.Workers, "submit", real_submit)
     r = s.ingest([str(tmp_path / "logs")])
     assert exact_count(s) == (60_000, 60_000) and r.records + r.skipped_files * 2_000 == 60_000
+
+
+@pytest.mark.parametrize("start", ["fork", "exec"])
+def test_forked_and_fresh_workers_store_the_same_records(tmp_path, start):
+    # 40 objects of 3 dates (past the few MB after which workers start) through two worker
+    # processes started either way, from the CLI; the same bad line in the same place
+    total = write_s3_layout(tmp_path / "logs", files=40, per_file=3000)
+    bad = next((tmp_path / "logs").rglob("*.log.gz"))
+    with gzip.open(bad, "rb") as fh:
+        head = fh.read()
+    with gzip.open(bad, "wb") as fh:
+        fh.write(head + b"2 123456789012 eni-0 10.0.0.1 10.0.0.2 99999 80 6 1 40 1 2 ACCEPT OK\n")
+    env = {
+        "VPCFLOW_WORKER_START": start,
+        "VPCFLOW_THREADS": "2",
+        "VPCFLOW_BATCH_ROWS": "5000",
+    }
+    r = _run_cli(
+        "ingest", str(tmp_path / "logs"), "--store", str(tmp_path / "s"), "--json", env=env
+    )
+    assert r.returncode == 0, r.stderr
+    rep = __import__("json").loads(r.stdout)
+    assert (rep["records"], rep["bad_lines"], rep["workers"]) == (total, 1, 2)
+    assert rep["problems"][0]["field"] == "srcport" and rep["problems"][0]["line"] == 3002
+    s = vpcflow.open_store(tmp_path / "s", create=False)
+    assert exact_count(s) == (total, total)
+    days = s.sql("SELECT count(DISTINCT date) AS d FROM vpc_flow_logs").to_pylist()[0]["d"]
+    assert days == len({p.parent for p in (tmp_path / "logs").rglob("*.log.gz")})
+    # nothing left running: a worker (forked: the ingest's command line; exec: the staging
+    # path) would name this test's directory
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _names(int(p), tmp_path)]
+
+
+def _names(pid: int, path: Path) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return str(path).encode() in fh.read()
+    except OSError:
+        return False
+
+
+def test_a_bad_worker_start_setting_is_one_line(tmp_path):
+    write_s3_layout(tmp_path / "logs", files=2, per_file=10)
+    r = _run_cli(
+        "ingest",
+        str(tmp_path / "logs"),
+        "--store",
+        str(tmp_path / "s"),
+        env={"VPCFLOW_WORKER_START": "spawn", "VPCFLOW_THREADS": "2"},
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "Error: VPCFLOW_WORKER_START='spawn' is not valid: expected auto, fork or exec; "
+        "unset it for the default (auto)"
+    ]
+
+
+def test_workers_fork_only_a_process_without_other_threads(monkeypatch):
+    import threading
+
+    from vpcflow.store import workers
+
+    monkeypatch.setattr(workers.sys, "platform", "linux")
+    monkeypatch.delenv("VPCFLOW_WORKER_START", raising=False)
+    with monkeypatch.context() as m:  # the suite's own threads (servers of other tests) aside
+        m.setattr(workers.threading, "active_count", lambda: 1)
+        assert workers.start_method() == "fork"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:  # a thread that may hold a lock at the fork (an S3 download pool): fresh interpreters
+        assert workers.start_method() == "exec"
+        monkeypatch.setenv("VPCFLOW_WORKER_START", "fork")  # unless asked for
+        assert workers.start_method() == "fork"
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    monkeypatch.delenv("VPCFLOW_WORKER_START")
+    assert workers.start_method() == "exec"

@@ -433,7 +433,8 @@ def rollup_status_cmd(store_path, fmt, output):
 @store_option
 @click.argument("names", nargs=-1)
 def rollup_rebuild_cmd(store_path, names):
-    """Write the rollups NAMES (default: all) for every data file that lacks a current one:
+    """Write the rollups NAMES (default: those VPCFLOW_ROLLUPS names) for every data file that
+    lacks a current one:
     files of an older vpcflow or a Spark ingest, or written with other detection settings."""
     from .progress import Activity
 

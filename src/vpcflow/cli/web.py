@@ -86,6 +86,12 @@ def start(store, host, port, token, open_browser, **options) -> None:
 )
 @click.option("--profile", default=None, help="AWS profile for --from-aws.")
 @click.option("--aws-region", default=None, help="AWS region for --from-aws.")
+@click.option(
+    "--no-rollups",
+    "no_rollups",
+    is_flag=True,
+    help="Answer every panel from the records, never from the store's rollups (to compare).",
+)
 def serve_cmd(
     store_path,
     host,
@@ -98,6 +104,7 @@ def serve_cmd(
     from_aws,
     profile,
     aws_region,
+    no_rollups,
 ):
     """Serve the web dashboard over the store (http://127.0.0.1:8000/ by default).
 
@@ -114,7 +121,16 @@ def serve_cmd(
     if from_aws:
         fetch = _aws_fetcher(profile, aws_region)
     store = open_existing(store_path)
-    start(store, host, port, token, open_browser, configs=configs, fetch_configs=fetch)
+    start(
+        store,
+        host,
+        port,
+        token,
+        open_browser,
+        configs=configs,
+        fetch_configs=fetch,
+        rollups=not no_rollups,
+    )
 
 
 def _aws_fetcher(profile, region):

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 _V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 
@@ -59,6 +58,8 @@ def as_array(values) -> pa.Array:
 
 def ipv4_ints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """``(ints, ok)``: IPv4 addresses as uint32 and a mask of the entries that were IPv4."""
+    import pyarrow.compute as pc  # on first use: a query that needs no address pays nothing
+
     values = as_array(values)
     n = len(values)
     ok = pc.fill_null(pc.match_substring_regex(values, _V4), False).to_numpy(zero_copy_only=False)

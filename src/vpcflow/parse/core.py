@@ -159,6 +159,8 @@ def assemble(
     (``aws_account_id``, ``aws_region``) come from ``defaults`` (the object's S3 key)."""
     arrays = []
     out_schema = table.arrow_schema()
+    # One all-NULL array per type serves every field the records lack (most of the catalogue).
+    nulls: dict[pa.DataType, pa.Array] = {}
     for fld in out_schema:
         if fld.name in columns:
             arrays.append(columns[fld.name])
@@ -167,7 +169,9 @@ def assemble(
         elif fld.name in defaults:
             arrays.append(pa.repeat(pa.scalar(defaults[fld.name], fld.type), n))
         else:
-            arrays.append(pa.nulls(n, fld.type))
+            if fld.type not in nulls:
+                nulls[fld.type] = pa.nulls(n, fld.type)
+            arrays.append(nulls[fld.type])
     return pa.Table.from_arrays(arrays, schema=out_schema)
 
 

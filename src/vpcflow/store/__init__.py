@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .. import schema, settings
 from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
@@ -317,6 +315,7 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
+        import pyarrow.parquet as pq  # the write path only: a query never needs it
 
         from .parts import PartWriter
 
@@ -385,7 +384,7 @@ class Store:
         how many files and rollups were written."""
         from . import rollups
 
-        names = list(names or rollups.ROLLUPS)
+        names = list(names or rollups.enabled())
         unknown = sorted(set(names) - set(rollups.ROLLUPS))
         if unknown:
             raise StoreError(
@@ -483,6 +482,8 @@ def _conform(t: pa.Table, tbl: schema.Table) -> pa.Table:
     """Records of an older file in today's store schema: a field the catalogue gained since the
     file was written is taken from its ``extra_fields`` (where it was kept), other columns the
     file lacks are NULL. ``extra_fields`` itself is kept as it is."""
+    import pyarrow.compute as pc
+
     target = tbl.arrow_schema()
     extra = t.column(schema.EXTRA_COLUMN) if schema.EXTRA_COLUMN in t.column_names else None
     cols = []

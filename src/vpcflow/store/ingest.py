@@ -40,7 +40,7 @@ from ..sources import RawObject
 from ..sources.local import open_decompressed
 from .manifest import Txn
 from .parts import CHUNK_BYTES, ObjectResult, PartWriter, read_object
-from .workers import Workers
+from .workers import Workers, start_method
 
 log = logging.getLogger("vpcflow")
 
@@ -247,15 +247,17 @@ class Ingest:
         )
 
     def _commit_batch(self) -> None:
+        b = self.batch
         if self.workers is not None:
             while self.workers.busy():
                 for obj, res in self.workers.results():
                     self.absorb(obj, res)
-            files = self.workers.flush()
+            # The workers close their files while the parent closes its own.
+            self.workers.flush_start()
+            local = b.local.close()
+            files = self.workers.flush_wait() + local
         else:
-            files = []
-        b = self.batch
-        files += b.local.close()
+            files = b.local.close()
         if b.objects or files:
             quarantine = None
             if b.bad:
@@ -277,6 +279,8 @@ class Ingest:
 
     def run(self, objects: Iterable[RawObject]) -> None:
         n_workers = max(1, settings.threads())
+        if n_workers > 1:
+            start_method()  # a malformed setting fails before any work, not a few MB in
         seen = 0  # bytes of small objects so far: worker processes pay off past a few MB
         try:
             for obj in objects:

@@ -36,7 +36,7 @@ from .manifest import staged_path
 ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
 # bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
-ROW_GROUP_BYTES = 64 << 20
+ROW_GROUP_BYTES = 96 << 20
 CHUNK_BYTES = 8 << 20
 
 
@@ -118,9 +118,11 @@ class PartWriter:
         if key not in self.schemas:
             self.schemas[key] = tbl.arrow_schema()
             self.summaries[key] = rollups.Summariser(rollups.rollups_for(tbl.name))
-        self.buffers.setdefault(key, []).append(physical.slim(table))
+        slim = physical.slim(table)
+        self.buffers.setdefault(key, []).append(slim)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
-        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + table.nbytes
+        # what is held (the columns with values), not the all-NULL columns dropped above
+        self.buffered_bytes[key] = self.buffered_bytes.get(key, 0) + slim.nbytes
         if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from .. import schema, settings
+from ..errors import SettingError
 
 __all__ = ["Aggregate", "Rollup", "ROLLUPS", "register", "rollups_for", "Summariser"]
 
@@ -155,11 +156,27 @@ def register(rollup: Rollup) -> Rollup:
     return rollup
 
 
-def rollups_for(table: str) -> list[Rollup]:
-    """The registered rollups of the table named ``table`` (``vpc_flow_logs``, …)."""
-    if not settings.get("rollups"):
+def enabled() -> list[str]:
+    """The names of the rollups ingest keeps (the ``rollups`` setting: names, ``all``, ``none``)."""
+    raw = str(settings.get("rollups")).strip().lower()
+    if raw in ("all", "true", "1", "yes", "on"):
+        return list(ROLLUPS)
+    if raw in ("none", "false", "0", "no", "off", ""):
         return []
-    return [r for r in ROLLUPS.values() if r.table == table]
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ROLLUPS]
+    if unknown:
+        raise SettingError(
+            f"VPCFLOW_ROLLUPS={raw!r}: no rollup named {', '.join(unknown)}; "
+            f"known: {', '.join(ROLLUPS)}, or all or none"
+        )
+    return names
+
+
+def rollups_for(table: str) -> list[Rollup]:
+    """The enabled rollups of the table named ``table`` (``vpc_flow_logs``, …)."""
+    wanted = set(enabled())
+    return [r for r in ROLLUPS.values() if r.table == table and r.name in wanted]
 
 
 def _ports(text) -> list[int]:
@@ -247,6 +264,67 @@ FROM (
         params=_conversation_params,
     )
 )
+
+# The dashboard's volumes (records, bytes, packets) per 5 minutes, by what its KPI cards, time
+# series, protocol and interface panels group and filter by.
+_VOLUMES = (
+    Aggregate("records", "count"),
+    Aggregate("bytes", "sum", "bytes"),
+    Aggregate("packets", "sum", "packets"),
+)
+register(
+    Rollup(
+        name="traffic",
+        version=1,
+        description="records, bytes and packets per 5 minutes, action, log status, protocol "
+        "and interface",
+        source="""
+SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, action, log_status, protocol, interface_id,
+    bytes, packets
+FROM records
+WHERE start IS NOT NULL""",
+        keys=(
+            ("bucket", "BIGINT"),
+            ("action", "VARCHAR"),
+            ("log_status", "VARCHAR"),
+            ("protocol", "BIGINT"),
+            ("interface_id", "VARCHAR"),
+        ),
+        aggregates=_VOLUMES,
+        time_column="bucket",
+        time_unit=300,
+        grain=300,
+    )
+)
+
+# The dashboard's sources and destinations: the same volumes per 5 minutes and address, action
+# and log status -- its distinct sources, top sources and destinations and the map. (The pairs
+# of a conversation, with the destination port, are nearly as many as the records: the panels
+# that group by them read the records.)
+for _end in ("src", "dst"):
+    register(
+        Rollup(
+            name="sources" if _end == "src" else "destinations",
+            version=1,
+            description=f"records, bytes and packets per 5 minutes, {_end}addr, action and log "
+            "status",
+            source=f"""
+SELECT CAST(floor(start / 300) AS BIGINT) AS bucket, {_end}addr, action, log_status, bytes, packets
+FROM records
+WHERE start IS NOT NULL""",
+            keys=(
+                ("bucket", "BIGINT"),
+                (f"{_end}addr", "VARCHAR"),
+                ("action", "VARCHAR"),
+                ("log_status", "VARCHAR"),
+            ),
+            aggregates=_VOLUMES,
+            time_column="bucket",
+            time_unit=300,
+            grain=300,
+        )
+    )
+del _end
 
 
 # -- computing ---------------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """Worker processes of an ingest: each reads, parses and writes Parquet for the objects it is
 sent, into the open transaction's staging directory, and reports counts and bad lines.
 
-They are plain subprocesses (``python -m vpcflow.store._worker``) talking pickle over a socket
-pair, not multiprocessing's spawn, which would re-import the caller's ``__main__``. They die with
-the parent (``PR_SET_PDEATHSIG``); the parent turns a dead or failing worker into one
-``VpcflowError``, and nothing of the open transaction is committed.
+On Linux they are forked from the ingest itself (``os.fork``: ready in milliseconds, with the
+parser and PyArrow already imported, where a fresh interpreter spends a third of a second
+importing them, longer on a loaded machine); elsewhere, or with ``VPCFLOW_WORKER_START=exec``,
+they are plain subprocesses (``python -m vpcflow.store._worker``). Either way they talk pickle
+over a socket pair (never multiprocessing's spawn, which would re-import the caller's
+``__main__``), ignore Ctrl-C in a process group of their own, and die with the parent
+(``PR_SET_PDEATHSIG``); the parent turns a dead or failing worker into one ``VpcflowError``, and
+nothing of the open transaction is committed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
@@ -23,6 +29,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import settings
 from ..errors import StoreWriteError, VpcflowError
 from ..sources import RawObject
 from .parts import ObjectResult, PartWriter, read_object
@@ -81,11 +88,14 @@ def worker_main(argv: list[str]) -> None:
     _worker(Connection(int(fd)), stage_root, log_format or None, int(wid), int(parent))
 
 
-def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int) -> None:
+def _worker(
+    conn, stage_root: str, log_format: str | None, wid: int, parent: int, announce: bool = True
+) -> None:
     _die_with_parent(parent)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    conn.send(("ready",))
+    if announce:  # a forked worker is ready by construction
+        conn.send(("ready",))
     writer = None
     while True:
         try:
@@ -116,37 +126,110 @@ def _worker(conn, stage_root: str, log_format: str | None, wid: int, parent: int
             return
 
 
+def start_method() -> str:
+    """``fork`` or ``exec`` (a fresh interpreter per worker), as the ``worker_start`` setting
+    says; ``auto`` forks on Linux only (on macOS, forking a process that has loaded system
+    frameworks is unsafe; Windows cannot fork), and only while no other thread runs: a lock
+    that a thread holds at the fork (an S3 download pool's, say) stays held in the child."""
+    chosen = str(settings.get("worker_start")).lower()
+    if chosen == "auto":
+        alone = threading.active_count() == 1
+        chosen = "fork" if sys.platform.startswith("linux") and alone else "exec"
+    return "fork" if chosen == "fork" and hasattr(os, "fork") else "exec"
+
+
+class _Forked:
+    """A forked worker, with the part of ``subprocess.Popen`` that ``Workers`` uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"ingest worker {self.pid}", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class Workers:
     """N worker processes, each with at most ``depth`` objects in flight."""
 
     def __init__(self, n: int, stage_root: Path, log_format: str | None, depth: int = 2):
-        # Plain subprocesses rather than multiprocessing's spawn, which would re-import the
-        # caller's __main__ (a library must not ask its users for a __main__ guard).
         self.conns = []
         self.procs = []
+        forked = start_method() == "fork"
         for wid in range(n):
             parent_end, child_end = socket.socketpair()
-            fd = child_end.fileno()
-            cmd = [
-                sys.executable,
-                "-m",
-                "vpcflow.store._worker",
-                str(fd),
-                str(stage_root),
-                log_format or "",
-                str(wid),
-                str(os.getpid()),
-            ]
-            # Their own process group: Ctrl-C at the terminal (SIGINT to the foreground group)
-            # reaches the parent only, which stops them and reports once.
-            p = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL, process_group=0)
+            if forked:
+                p = self._fork(child_end, parent_end, stage_root, log_format, wid)
+            else:
+                p = self._exec(child_end, stage_root, log_format, wid)
             child_end.close()
             self.conns.append(Connection(parent_end.detach()))
             self.procs.append(p)
         self.inflight = [0] * n
-        self.ready = [False] * n  # a worker is sent work once it has booted
+        self.ready = [forked] * n  # a worker is sent work once it has booted
         self.depth = depth
         self.pending: dict[int, RawObject] = {}
+        self.flushing: list = []
+
+    @staticmethod
+    def _exec(child_end, stage_root: Path, log_format: str | None, wid: int):
+        fd = child_end.fileno()
+        cmd = [
+            sys.executable,
+            "-m",
+            "vpcflow.store._worker",
+            str(fd),
+            str(stage_root),
+            log_format or "",
+            str(wid),
+            str(os.getpid()),
+        ]
+        # Their own process group: Ctrl-C at the terminal (SIGINT to the foreground group)
+        # reaches the parent only, which stops them and reports once.
+        return subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL, process_group=0)
+
+    def _fork(self, child_end, parent_end, stage_root: Path, log_format: str | None, wid: int):
+        parent = os.getpid()
+        pid = os.fork()
+        if pid:
+            try:  # the child does the same; whichever runs first wins the race
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
+            return _Forked(pid)
+        # The child: never returns into the caller's code, never runs its exit handlers.
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            os.setpgid(0, 0)
+            parent_end.close()
+            for conn in self.conns:  # the other workers' ends: their EOF is theirs alone
+                conn.close()
+            _worker(Connection(child_end.detach()), str(stage_root), log_format, wid, parent, False)
+        except BaseException:  # noqa: BLE001 - a forked child must end here, whatever happens
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
 
     def _poll_ready(self) -> None:
         for i, conn in enumerate(self.conns):
@@ -186,34 +269,53 @@ class Workers:
             yield self.pending.pop(msg[1]), msg[2]
 
     def flush(self) -> list[dict]:
-        files: list[dict] = []
-        ready = [c for c, r in zip(self.conns, self.ready, strict=True) if r]  # others hold nothing
-        for conn in ready:
+        """Have every worker close its files; their manifest entries."""
+        self.flush_start()
+        return self.flush_wait()
+
+    def flush_start(self) -> None:
+        """Ask every worker to close its files (the parent may close its own meanwhile)."""
+        self.flushing = [c for c, r in zip(self.conns, self.ready, strict=True) if r]
+        for conn in self.flushing:  # workers still booting hold nothing
             self._send(conn, ("flush",))
-        for conn in ready:
+
+    def flush_wait(self) -> list[dict]:
+        files: list[dict] = []
+        for conn in self.flushing:
             msg = self._recv(conn)
             files.extend(msg[1])
+        self.flushing = []
         return files
 
-    @staticmethod
-    def _send(conn, msg) -> None:
+    def _died(self, conn) -> VpcflowError:
+        """The error for a worker whose connection broke, saying how it ended."""
+        how = ""
+        if conn in self.conns:
+            p = self.procs[self.conns.index(conn)]
+            try:
+                code = p.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is not None and code < 0:
+                how = f" (killed by signal {-code})"
+            elif code:
+                how = f" (exit status {code})"
+        return VpcflowError(
+            f"an ingest worker process died{how}; nothing of the current batch was committed: "
+            "run the ingest again"
+        )
+
+    def _send(self, conn, msg) -> None:
         try:
             conn.send(msg)
         except OSError:
-            raise VpcflowError(
-                "an ingest worker process died; nothing of the current batch was committed: "
-                "run the ingest again"
-            ) from None
+            raise self._died(conn) from None
 
-    @staticmethod
-    def _recv(conn):
+    def _recv(self, conn):
         try:
             msg = conn.recv()
         except (EOFError, OSError):
-            raise VpcflowError(
-                "an ingest worker process died; nothing of the current batch was committed: "
-                "run the ingest again"
-            ) from None
+            raise self._died(conn) from None
         if msg[0] == "write-error":
             raise StoreWriteError(msg[1])
         if msg[0] == "crash":

@@ -88,13 +88,16 @@ class Server:
         return url + (f"?token={self.token}" if self.token else "")
 
     def run(self) -> None:
-        if self.warm:
-            import threading
+        import threading
 
-            threading.Thread(target=self.app.state.dashboard.warm, daemon=True).start()
+        stop = threading.Event()
+        if self.warm:  # the default view, computed now and after every ingest
+            dash = self.app.state.dashboard
+            threading.Thread(target=dash.keep_warm, args=(stop,), daemon=True).start()
         try:
             self._server.run(sockets=[self.socket])
         finally:
+            stop.set()
             self.socket.close()
 
     def stop(self) -> None:

@@ -121,14 +121,16 @@ def create_app(
     loopback_only: bool = True,
     configs=None,
     fetch_configs=None,
+    rollups: bool = True,
 ) -> Starlette:
     """The dashboard over ``store`` (what ``vpcflow.open_store`` returns).
 
     ``token``: required on every request when set. ``configs``: troubleshoot configurations
     (``vpcflow.load_configs``) for the rejections page; ``fetch_configs(store, interface_id,
-    since, until)``: fetch them instead (``--from-aws``).
+    since, until)``: fetch them instead (``--from-aws``). ``rollups=False``: every panel reads the
+    records, never the store's rollups (to compare the two).
     """
-    dash = Dashboard(store, configs=configs, fetch_configs=fetch_configs)
+    dash = Dashboard(store, configs=configs, fetch_configs=fetch_configs, rollups=rollups)
     shell = resources.files("vpcflow.web").joinpath("static/index.html").read_bytes()
 
     def guarded(fn):

@@ -21,6 +21,7 @@ from importlib import resources
 from string import Template
 
 from .. import settings
+from .plan import RAW, Planner
 from .view import BadRequest, Filter, View, parse_view
 
 log = logging.getLogger("vpcflow.web")
@@ -95,8 +96,13 @@ def _jsonable(rows: list[dict]) -> list[dict]:
 class Dashboard:
     """Everything the web pages show, as plain JSON-ready dicts."""
 
-    def __init__(self, store, *, configs=None, fetch_configs=None, cache_size: int = 512):
+    def __init__(
+        self, store, *, configs=None, fetch_configs=None, cache_size: int = 512, rollups=True
+    ):
         self.store = store
+        # Which relation answers each query: the store's rollups when they can, else the records.
+        self.planner = Planner(store, enabled=rollups)
+        self._reads = threading.local()
         # The analyses (detect, troubleshoot) take seconds on a big store: they get a store
         # object (a DuckDB connection) of their own so that the charts do not wait for them.
         self._analysis_store = None
@@ -142,16 +148,32 @@ class Dashboard:
         return self._analysis_store
 
     def warm(self) -> None:
-        """Compute the slow pages (findings, rejections) of the default view ahead of the first
-        visit; run in a background thread by ``vpcflow serve``."""
+        """Compute the default view's overview and its slow pages (findings, rejections) ahead
+        of the first visit; run in a background thread by ``vpcflow serve``."""
         from starlette.datastructures import QueryParams
 
         try:
             view = self.view(QueryParams(""))
+            self.overview(view)  # the page a visit opens on
             self.findings(view)
             self.rejected(view)
         except Exception as exc:  # the page itself will report it
             log.info("warming the dashboard's cache failed: %s", exc)
+
+    def keep_warm(self, stop: threading.Event, every: float = 5.0) -> None:
+        """``warm()`` now and again whenever the store's version changes (a new ingest, a
+        compaction), until ``stop`` is set: the default view stays answered from the cache."""
+        last = None
+        while not stop.is_set():
+            try:
+                version = self.version()
+            except Exception as exc:  # a store being repaired: try again later
+                log.info("reading the store's version failed: %s", exc)
+                version = last
+            if version != last:
+                self.warm()
+                last = version
+            stop.wait(every)
 
     def close(self) -> None:
         if self._analysis_store is not None:
@@ -178,15 +200,31 @@ class Dashboard:
     # -- panels ----------------------------------------------------------------------------------
 
     def panel(self, name: str, view: View, n: int = TOP_N) -> dict:
-        """One chart's data (what the page draws)."""
+        """One chart's data (what the page draws); ``reads``: the relations that answered it (a
+        rollup ``rollup_<name>`` or the records ``vpc_flow_logs``)."""
         if name not in PANELS:
             raise BadRequest(f"no panel {name!r}; panels: {', '.join(PANELS)}")
         data = getattr(self, f"_panel_{name}", None)
+        self._reads.names = []
         rows = data(view, n) if data else self._top(name, view, n)
-        return {"panel": name, "view": view.to_dict(), **rows}
+        reads = sorted(set(self._reads.names))
+        return {"panel": name, "view": view.to_dict(), **rows, "reads": reads}
+
+    def _source(self, view: View, columns: set[str], **options):
+        src = self.planner.source(view, columns, **options)
+        names = getattr(self._reads, "names", None)
+        if names is not None:
+            names.append(src.relation)
+        return src
 
     def _panel_kpis(self, view: View, n: int) -> dict:
-        k = self.sql(_sql("kpis").substitute(where=view.where()))[0]
+        src = self._source(view, {"action", "log_status", "interface_id"})
+        # Distinct sources are not additive: counted over a relation that keeps srcaddr.
+        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
+        both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
+        k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
+        if not both:
+            k["sources"] = self.sql(_sql("kpi_sources").substitute(by.values(view)))[0]["sources"]
         total = k["records"] or 0
 
         def share(x):
@@ -202,16 +240,16 @@ class Dashboard:
 
     def _panel_timeseries(self, view: View, n: int) -> dict:
         b = bucket_for(view.seconds)
-        rows = self.sql(
-            _sql("timeseries").substitute(where=view.where(), bucket=b, measure=view.measure())
-        )
+        src = self._source(view, {"action", "log_status"}, step=b)
+        rows = self.sql(_sql("timeseries").substitute(src.values(view), bucket=b))
         series: dict[str, list] = {}
         for r in rows:
             series.setdefault(r["action"], []).append([r["t"], r["value"]])
         shift = view.seconds
+        src = self._source(view, set(), shift=shift, step=b)
         prev = self.sql(
             _sql("timeseries_previous").substitute(
-                where=view.where(shift=shift), bucket=b, measure=view.measure(), shift=shift
+                src.values(view, shift=shift), bucket=b, shift=shift
             )
         )
         return {
@@ -223,10 +261,9 @@ class Dashboard:
 
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
+        src = self._source(view, set(keys))
         rows = self.sql(
-            _sql("top").substitute(
-                keys=", ".join(keys), order=order, where=view.where(), measure=view.measure(), n=n
-            )
+            _sql("top").substitute(src.values(view), keys=", ".join(keys), order=order, n=n)
         )
         total = rows[0]["total"] if rows else 0
         items = []
@@ -240,15 +277,15 @@ class Dashboard:
         return {"unit": view.unit, "keys": keys, "items": items, "other": other, "total": total}
 
     def _panel_rejected_sources(self, view: View, n: int) -> dict:
-        rows = self.sql(
-            _sql("rejected_sources").substitute(where=view.where(), measure=view.measure(), n=n)
-        )
+        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
+        rows = self.sql(_sql("rejected_sources").substitute(src.values(view), n=n))
         for r in rows:
             r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
         return {"unit": view.unit, "items": rows}
 
     def _panel_countries(self, view: View, n: int) -> dict:
-        rows = self.sql(_sql("countries").substitute(where=view.where(), measure=view.measure()))
+        src = self._source(view, {"srcaddr"})
+        rows = self.sql(_sql("countries").substitute(src.values(view)))
         items = []
         for r in rows:
             c = r["country"]
@@ -259,7 +296,21 @@ class Dashboard:
         return {"unit": view.unit, "items": items}
 
     def _panel_sankey(self, view: View, n: int) -> dict:
-        rows = self.sql(_sql("sankey").substitute(where=view.where(), measure=view.measure(), n=n))
+        src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
+        top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
+        ports = [
+            f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})"
+            for r in top
+            if r["g"] == 9
+        ]
+        rows = self.sql(
+            _sql("sankey").substitute(
+                src.values(view),
+                sources=", ".join(_lit(r["srcaddr"]) for r in top if r["g"] == 7) or "NULL",
+                destinations=", ".join(_lit(r["dstaddr"]) for r in top if r["g"] == 14) or "NULL",
+                ports="(" + " OR ".join(ports) + ")" if ports else "false",
+            )
+        )
         nodes: dict[str, dict] = {}
         links: dict[tuple[str, str], int] = {}
 
@@ -444,6 +495,15 @@ class Dashboard:
         findings = self.findings(View(view.start, view.end, view.range, view.unit, []))
         out["findings"] = [x for x in findings["findings"] if _finding_involves(x, kind, value)]
         return out
+
+
+def _lit(v) -> str:
+    """A value read back from the store as an SQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _port(port, protocol) -> str:

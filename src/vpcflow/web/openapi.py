@@ -73,8 +73,17 @@ _VIEW = {
 }
 _PANEL = {
     "type": "object",
-    "required": ["panel", "view"],
-    "properties": {"panel": {"type": "string", "enum": list(PANELS)}, "view": _VIEW},
+    "required": ["panel", "view", "reads"],
+    "properties": {
+        "panel": {"type": "string", "enum": list(PANELS)},
+        "view": _VIEW,
+        "reads": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the relations that answered it: a rollup (rollup_NAME) or the "
+            "records (vpc_flow_logs)",
+        },
+    },
 }
 _CONSOLE_PARAMS = [
     {

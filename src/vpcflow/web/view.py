@@ -27,6 +27,9 @@ __all__ = ["BadRequest", "Filter", "View", "FILTER_FIELDS", "UNITS", "RANGES", "
 UNITS = ("bytes", "packets", "records")
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "all": None}
 DEFAULT_RANGE = "24h"
+# A relative range ends on the first 5-minute boundary after the newest record (and "all" starts
+# on the boundary before the oldest): the store's rollups answer ranges on their 5-minute buckets.
+ALIGN = 300
 
 _INT_TYPES = ("int", "bigint")
 # Fields a filter may name: the table's columns plus a few derived ones.
@@ -78,10 +81,18 @@ class View:
         """The SQL aggregate of the chosen unit."""
         return "count(*)" if self.unit == "records" else f"coalesce(sum({self.unit}), 0)"
 
-    def where(self, *, time: bool = True, shift: int = 0, extra: list[Filter] = ()) -> str:
-        """The WHERE condition (no keyword) of this view; ``shift`` moves the range back."""
+    def where(
+        self, *, time: bool = True, shift: int = 0, extra: list[Filter] = (), bucket=None
+    ) -> str:
+        """The WHERE condition (no keyword) of this view; ``shift`` moves the range back.
+        ``bucket`` (column, seconds per unit) bounds a rollup's time bucket instead of the
+        records' ``start`` (the range must lie on its boundaries)."""
         parts = []
-        if time and self.start is not None:
+        if time and self.start is not None and bucket is not None:
+            col, unit = bucket
+            lo, hi = self.start - shift, self.end - shift
+            parts.append(f'"{col}" >= {lo // unit} AND "{col}" < {-(-hi // unit)}')
+        elif time and self.start is not None:
             parts.append(_time_sql(self.start - shift, self.end - shift))
         parts += _filters_sql([*self.filters, *extra])
         return " AND ".join(parts) or "true"
@@ -224,9 +235,8 @@ def parse_view(params, extent: tuple[int | None, int | None]) -> View:
         if first is None:  # an empty store
             now = int(dt.datetime.now(dt.UTC).timestamp())
             first = last = now
-        end = last + 1
-        start = first if RANGES[rng] is None else max(end - RANGES[rng], 0)
-        start = min(start, first) if RANGES[rng] is None else start
+        end = -(-(last + 1) // ALIGN) * ALIGN
+        start = first - first % ALIGN if RANGES[rng] is None else max(end - RANGES[rng], 0)
     else:
         first, last = extent
         if start is None:

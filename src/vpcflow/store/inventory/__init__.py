@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ...errors import ConfigError, StoreError
 from .describe import (
@@ -98,6 +97,10 @@ class Inventory:
         key = tuple(f.name for f in files)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
+        if not files:  # a query on a store without snapshots loads no Parquet reader
+            return []
+        import pyarrow.parquet as pq
+
         tables = []
         for f in files:
             try:
@@ -128,6 +131,8 @@ class Inventory:
         return out
 
     def _write(self, table: pa.Table, taken_at: dt.datetime) -> Path:
+        import pyarrow.parquet as pq
+
         with self.store._writer():
             self.dir.mkdir(parents=True, exist_ok=True)
             for stale in self.dir.glob(".snapshot-*.tmp"):  # left by a crash: never committed

@@ -2,7 +2,7 @@
 SELECT ip_country(srcaddr) AS country, sum(value) AS value, count(*) AS sources
 FROM (
     SELECT srcaddr, $measure AS value
-    FROM vpc_flow_logs
+    FROM $rel
     WHERE srcaddr IS NOT NULL AND $where
     GROUP BY 1
 )

@@ -3,9 +3,9 @@
 SELECT srcaddr, records, value, ports, targets,
        ip_country(srcaddr) AS country, ip_asn(srcaddr) AS network
 FROM (
-    SELECT srcaddr, count(*) AS records, $measure AS value,
+    SELECT srcaddr, coalesce(sum($one), 0) AS records, $measure AS value,
            count(DISTINCT dstport) AS ports, count(DISTINCT dstaddr) AS targets
-    FROM vpc_flow_logs
+    FROM $rel
     WHERE action = 'REJECT' AND $where
     GROUP BY 1
     ORDER BY value DESC, srcaddr

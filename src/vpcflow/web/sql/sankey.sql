@@ -1,19 +1,12 @@
--- Source -> destination port -> destination: the top $n of each column, the rest as 'Other'.
-WITH agg AS (
-    SELECT srcaddr, dstport, protocol, dstaddr, $measure AS value
-    FROM vpc_flow_logs
-    WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND $where
-    GROUP BY ALL
-),
-s AS (SELECT srcaddr FROM agg GROUP BY 1 ORDER BY sum(value) DESC, 1 LIMIT $n),
-p AS (SELECT dstport, protocol FROM agg GROUP BY 1, 2 ORDER BY sum(value) DESC, 1, 2 LIMIT $n),
-d AS (SELECT dstaddr FROM agg GROUP BY 1 ORDER BY sum(value) DESC, 1 LIMIT $n)
-SELECT CASE WHEN srcaddr IN (SELECT srcaddr FROM s) THEN srcaddr END AS src,
-       CASE WHEN (dstport, protocol) IN (SELECT (dstport, protocol) FROM p) THEN dstport END AS port,
-       CASE WHEN (dstport, protocol) IN (SELECT (dstport, protocol) FROM p) THEN protocol END
-           AS protocol,
-       CASE WHEN dstaddr IN (SELECT dstaddr FROM d) THEN dstaddr END AS dst,
-       sum(value) AS value
-FROM agg
+-- Source -> destination port -> destination: each flow on the top-N lists of sankey_top.sql
+-- ($sources, $ports, $destinations, as literals), the rest as 'Other' (NULL). Grouping by the
+-- four columns themselves would build a hash table as large as the distinct conversations.
+SELECT CASE WHEN srcaddr IN ($sources) THEN srcaddr END AS src,
+       CASE WHEN $ports THEN dstport END AS port,
+       CASE WHEN $ports THEN protocol END AS protocol,
+       CASE WHEN dstaddr IN ($destinations) THEN dstaddr END AS dst,
+       $measure AS value
+FROM $rel
+WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND $where
 GROUP BY ALL
-ORDER BY value DESC
+ORDER BY value DESC, src NULLS LAST, port NULLS LAST, protocol NULLS LAST, dst NULLS LAST

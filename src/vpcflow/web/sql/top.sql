@@ -2,7 +2,7 @@
 -- Ties are broken by the keys so that the same view always lists the same rows.
 WITH g AS (
     SELECT $keys, $measure AS value
-    FROM vpc_flow_logs
+    FROM $rel
     WHERE $where
     GROUP BY ALL
 )

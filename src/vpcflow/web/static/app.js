@@ -296,33 +296,38 @@ function kpiCards(k) {
 const DRAW = { timeseries: timeChart, talkers: barChart, sources: barChart, destinations: barChart, ports: barChart,
                protocols: pieChart, interfaces: barChart, countries: mapChart, sankey: sankeyChart };
 
-async function panels(names, target, extra) {
-  const got = await Promise.all(names.map((n) => api(`/panels/${n}.json`, extra).then((p) => [n, p])));
-  const out = {};
-  for (const [n, p] of got) out[n] = p;
-  return out;
-}
-
 /* ---- pages ----------------------------------------------------------------------------- */
 
+/* The overview draws each panel as its data arrives, above the fold first (the server answers
+   one query at a time): the cards and the time chart do not wait for the Sankey. */
 async function overview(main) {
+  const id = renderId;
+  if (!worldLoaded) worldLoaded = fetch("/static/world.json").then((r) => r.json()).then((g) => echarts.registerMap("world", g));
   const names = ["kpis", "timeseries", "talkers", "ports", "protocols", "rejected_sources", "countries", "sankey", "sources", "destinations"];
-  const p = await panels(names);
+  const kpis = el("div", { class: "kpis", id: "kpis-loading" });
+  const rejectedBox = el("div", { class: "scroll" });
   main.replaceChildren(
-    kpiCards(p.kpis.kpis),
+    kpis,
     el("div", { class: "grid" },
       card("Traffic over time (drag to zoom; dashed: the previous period)", "wide", chartBox("timeseries")),
       card("Top talkers", "", chartBox("talkers")),
       card("Top destination ports", "", chartBox("ports")),
       card("Protocols", "", chartBox("protocols")),
-      card("Top rejected sources", "span2", rejectedSources(p.rejected_sources)),
+      card("Top rejected sources", "span2", rejectedBox),
       card("Where sources are (GeoLite2 country)", "wide", chartBox("countries", true)),
       card("Source → port → destination", "wide", chartBox("sankey", true)),
       card("Top sources", "", chartBox("sources")),
       card("Top destinations", "", chartBox("destinations")),
     ));
-  syncControls(p.kpis.view);
-  for (const n of names) if (DRAW[n]) await DRAW[n](n, p[n]);
+  const p = {};
+  const draw = async (n, d) => {
+    if (id !== renderId) return;
+    p[n] = d;
+    if (n === "kpis") { kpis.replaceWith(kpiCards(d.kpis)); syncControls(d.view); }
+    else if (n === "rejected_sources") rejectedBox.replaceWith(rejectedSources(d));
+    else await DRAW[n](n, d);
+  };
+  await Promise.all(names.map((n) => api(`/panels/${n}.json`).then((d) => draw(n, d))));
   vf.data = p;
 }
 
