@@ -124,7 +124,7 @@ def test_allow_list_silences_the_authorised_scanner(store, tmp_path):
         ("10.0.0.1 port http\n", "allow.txt line 1: port 'http' is not a number"),
         ("10.0.0.1 port 70000\n", "allow.txt line 1: port '70000' is outside"),
         ("* -> *\n", "allow.txt line 1: the rule would allow everything"),
-        ("a b c\n", "allow.txt line 1: cannot read"),
+        ("a b c\n", "allow.txt line 1: 'a' is not a detector"),
     ],
 )
 def test_bad_allow_list_names_file_and_line(tmp_path, store, text, message):

@@ -31,6 +31,7 @@ from . import history
 from .allowlist import AllowList, load_allow_lists
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
+from .grouping import fold_spikes, group_scans
 from .naming import name_findings
 from .threats import ThreatEntry, load_threat_list, load_threat_lists
 
@@ -269,6 +270,41 @@ def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, Th
     return {values[i]: entries[j] for i, j in enumerate(idx) if j >= 0}
 
 
+#: AWS ranges anyone can rent (an attacker's instance): never grouped as one destination.
+_OPEN_RANGES = {"EC2", "AMAZON", "EC2_INSTANCE_CONNECT"}
+
+
+def _service_groups(cells: _Cells) -> str:
+    """``(address, destination)`` SQL values for the external addresses our instances sent to
+    that belong to one AWS service (S3, CloudFront...): an upload to S3's rotating addresses is
+    one destination. Empty (every address judged by its network) without the AWS ranges."""
+    none = "(CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR))"
+    try:
+        from ..enrich import aws_ranges
+
+        ranges = aws_ranges.load()
+    except Exception as exc:  # the grouping is a refinement; never lose findings over it
+        log.warning("AWS ranges unreadable, exfiltration destinations by network: %s", exc)
+        return none
+    if ranges is None:
+        return none
+    rows = cells.run(
+        "WITH s AS (SELECT DISTINCT server FROM {cells} WHERE client_internal "
+        "AND NOT server_internal AND requests > 0 AND eni IS NULL) SELECT server FROM s"
+    )
+    addrs = [r["server"] for r in rows]
+    if not addrs:
+        return none
+    services = ranges.service(addrs).to_pylist()
+    regions = ranges.region(addrs).to_pylist()
+    values = [
+        f"('{a}', 'AWS {s} {r}')"
+        for a, s, r in zip(addrs, services, regions, strict=True)
+        if s and s not in _OPEN_RANGES and "'" not in a
+    ]
+    return ", ".join(values) or none
+
+
 def _enrich(findings: list[Finding]) -> None:
     sources = sorted({f.source for f in findings if ipaddr.parse_ip(f.source)})
     if not sources:
@@ -287,6 +323,9 @@ def _enrich(findings: list[Finding]) -> None:
             f.source_country, f.source_asn = r["country"], r["asn"]
             f.source_aws_service = r["aws_service"]
 
+
+#: Findings without samples after the shared scan that get a query of their own.
+SAMPLE_RETRIES = 50
 
 SAMPLE_COLUMNS = (
     "interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "
@@ -405,6 +444,8 @@ def detect(
                 if not listed:
                     continue
                 params["bad"] = ", ".join("('" + a.replace("'", "''") + "')" for a in listed)
+            if name == "data-exfiltration":
+                params["groups"] = _service_groups(cells)
             for template in det.queries():
                 for row in cells.run(template, **params):
                     if listed:
@@ -417,13 +458,16 @@ def detect(
                         findings.append(f)
                         owner[id(f)] = det
             log.info("%s: %d findings", name, sum(f.type == name for f in findings))
+        relays = _relays(cells, findings)
     finally:
         cells.close()
-    findings = _dedupe_echoes(_dedupe_subnets(findings))
+    findings = _dedupe_echoes(_dedupe_subnets(findings), relays)
     if allowed:
         before = len(findings)
         findings = [f for f in findings if not allowed.allows(f)]
         log.info("allow-list: %d findings dropped", before - len(findings))
+    findings = fold_spikes(group_scans(findings))
+    owner = {id(f): configured[f.type] for f in findings}
     for f in findings:
         f.id = _finding_id(f)
         f.query = owner[id(f)].records_query(f)
@@ -431,6 +475,14 @@ def detect(
         findings = history.new_findings(store, findings)
     if samples and findings:
         _add_samples(store, findings, [owner[id(f)].sample_where(f) for f in findings], samples)
+        # a record goes to the first finding of a scan whose condition it meets: findings that
+        # share records (a scanner's sweep and its port-scan) get theirs one by one, from the
+        # cheap condition, else from every record behind them (answers read as requests)
+        for f in [f for f in findings if not f.samples][:SAMPLE_RETRIES]:
+            for where in (owner[id(f)].sample_where(f), owner[id(f)].records_where(f)):
+                _add_samples(store, [f], [where], samples)
+                if f.samples:
+                    break
     if enrich:
         _enrich(findings)
     name_findings(store, findings)
@@ -460,12 +512,28 @@ def _overlap(a: Finding, b: Finding) -> bool:
     return a.first_seen <= b.last_seen and b.first_seen <= a.last_seen
 
 
-def _dedupe_echoes(findings: list[Finding]) -> list[Finding]:
+def _relays(cells: _Cells, findings: list[Finding]) -> set[tuple[str, str]]:
+    """(instance, relay) pairs among the sources of outbound findings: the instance sent
+    requests to the relay's address (a NAT gateway, a proxy), which sent them on."""
+    srcs = sorted({f.source for f in findings if f.direction == "outbound" and "/" not in f.source})
+    if len(srcs) < 2:
+        return set()
+    inside = ", ".join("'" + s.replace("'", "''") + "'" for s in srcs)
+    rows = cells.run(
+        "WITH r AS (SELECT DISTINCT client, server FROM {cells} "
+        f"WHERE client IN ({inside}) AND server IN ({inside}) AND requests > 0) "
+        "SELECT client, server FROM r"
+    )
+    return {(r["client"], r["server"]) for r in rows if r["client"] != r["server"]}
+
+
+def _dedupe_echoes(findings: list[Finding], relays: set | None = None) -> list[Finding]:
     """Drop the echoes of one incident: the answers of a scanned host read as probes of the
     scanner (no TCP flags in version-2 records), and the NAT gateway's translated copy of an
-    instance's traffic (same targets and ports from the gateway's address). The finding with
-    more logged records stays: the prober's, and the instance's (logged on its own interface
-    and on the gateway's)."""
+    instance's traffic (same targets and ports from the gateway's address). The prober's
+    finding stays (more logged records), and the instance's: the one that sent its requests to
+    the other's address (``relays``), else the one with more logged records."""
+    relays = relays or set()
 
     def weight(f):
         return (f.details.get("logged", f.records), f.records)
@@ -473,9 +541,13 @@ def _dedupe_echoes(findings: list[Finding]) -> list[Finding]:
     drop = set()
     for i, a in enumerate(findings):
         for j, b in enumerate(findings):
-            if i == j or a.type != b.type or not _overlap(a, b) or weight(a) > weight(b):
+            if i == j or a.type != b.type or not _overlap(a, b):
                 continue
-            if weight(a) == weight(b) and i < j:
+            if (a.source, b.source) in relays:  # a sent through b: a is the instance
+                continue
+            if (b.source, a.source) not in relays and (
+                weight(a) > weight(b) or (weight(a) == weight(b) and i < j)
+            ):
                 continue
             echo = a.type == "port-scan" and a.targets == [b.source] and b.targets == [a.source]
             nat = (

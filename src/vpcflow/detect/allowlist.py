@@ -16,7 +16,9 @@ vulnerability scanner, a known service), one rule per line.
 A rule is ``[DETECTOR] [SOURCE] [-> DESTINATION] [port P[,P|P-Q...]]``: addresses or CIDRs (IPv4
 or IPv6), ``*`` for any, an interface id as the source of a rejected spike. A finding is dropped
 when one rule covers it: its detector, every source address of it in SOURCE, every target in
-DESTINATION, every port in the ports.
+DESTINATION, every port in the ports. A reject spike is covered by a rule naming its interface, or
+naming the sources that caused it: without their rejects the window would not have been a spike.
+``* SOURCE`` (any detector) is the same as ``SOURCE``; ``* -> DESTINATION`` any source.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ class Rule:
     def covers(self, f) -> bool:
         if self.detector and f.type != self.detector:
             return False
-        if self.sources:
+        if self.sources and f.type == "rejected-spike" and not _in(f.source, self.sources):
+            if not self._caused(f):
+                return False
+        elif self.sources:
             srcs = list(f.details.get("sources") or []) if "/" in f.source else []
             srcs = [s for s in srcs if isinstance(s, str)] or [f.source]
             if not all(_in(s, self.sources) for s in srcs):
@@ -58,6 +63,17 @@ class Rule:
         if self.targets and not (f.targets and all(_in(t, self.targets) for t in f.targets)):
             return False
         return not self.ports or bool(f.ports and all(p in self.ports for p in f.ports))
+
+    def _caused(self, f) -> bool:
+        """A reject spike is the allowed sources' doing when, without their rejects, the window
+        would not have been a spike."""
+        srcs = f.details.get("sources") or []
+        counts = f.details.get("source_rejects") or []
+        if not isinstance(srcs, list) or len(counts) != len(srcs):
+            return False
+        allowed = sum(n for s, n in zip(srcs, counts, strict=True) if _in(str(s), self.sources))
+        limit = float(f.details.get("spike_rejects") or 0)
+        return allowed > 0 and f.records - allowed < limit
 
 
 def _in(value: str, nets: tuple) -> bool:
@@ -90,6 +106,11 @@ class AllowList:
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+
+def _word(token: str) -> bool:
+    """A token that can only be meant as a word (a misspelt detector), not an address."""
+    return token[:1].isalpha() and ":" not in token and not token.startswith("eni-")
 
 
 def _addresses(token: str, where: str) -> tuple:
@@ -128,6 +149,13 @@ def parse_rule(text: str, path: str = "<allow-list>", line: int = 0) -> Rule | N
     detector = None
     if tokens[0] in _NAMES:
         detector = tokens.pop(0)
+    elif tokens[0] == "*" and len(tokens) > 1 and tokens[1] not in ("->", "port"):
+        tokens.pop(0)  # "* SOURCE ...": any detector
+    elif tokens[0] not in ("*", "->", "port") and len(tokens) > 1 and _word(tokens[0]):
+        raise ConfigError(
+            f"{where}: {tokens[0]!r} is not a detector (known: {', '.join(_NAMES)}) "
+            "nor an address, CIDR, interface id or *"
+        )
     ports: frozenset = frozenset()
     if "port" in tokens:
         i = tokens.index("port")
@@ -140,13 +168,21 @@ def parse_rule(text: str, path: str = "<allow-list>", line: int = 0) -> Rule | N
     if "->" in tokens:
         i = tokens.index("->")
         left, right = tokens[:i], tokens[i + 1 :]
-        if len(left) != 1 or len(right) != 1:
-            raise ConfigError(f"{where}: write SOURCE -> DESTINATION (one of each, or *)")
+        if len(left) > 1 or len(right) != 1:
+            raise ConfigError(
+                f"{where}: write SOURCE -> DESTINATION, one address, CIDR or * on each side "
+                f"(got {' '.join(left) or 'nothing'} -> {' '.join(right) or 'nothing'})"
+            )
+        if not left:
+            left = ["*"]
         sources, targets = _addresses(left[0], where), _addresses(right[0], where)
     elif len(tokens) == 1:
         sources = _addresses(tokens[0], where)
     elif tokens:
-        raise ConfigError(f"{where}: cannot read {body!r}; see 'vpcflow detect --help'")
+        raise ConfigError(
+            f"{where}: {' '.join(tokens)!r}: one SOURCE expected before '->' or 'port', "
+            f"got {len(tokens)} (write SOURCE -> DESTINATION for a pair)"
+        )
     if not (sources or targets or ports or detector):
         raise ConfigError(f"{where}: the rule would allow everything")
     return Rule(path, line, detector, sources, targets, ports, body)

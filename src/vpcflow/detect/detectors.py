@@ -16,107 +16,21 @@ the default version-2 fields the lower port is taken as the service port, so a s
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
-from .. import settings
-from .finding import Finding, action_of, human_bytes, iso, short_list
-
-REMOTE_LOGIN_PORTS = {22: "SSH", 3389: "RDP", 5985: "WinRM", 5986: "WinRM over TLS"}
-
-
-def read_sql(name: str) -> str:
-    return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text()
-
-
-def _setting(name: str):
-    """A threshold whose default is the setting ``name`` (read when the detector is made)."""
-    if name == "brute_force_ports":
-        return field(
-            default_factory=lambda: tuple(
-                int(p) for p in str(settings.get(name)).replace(" ", "").split(",") if p
-            )
-        )
-    return field(default_factory=lambda: settings.get(name))
-
-
-def crossed(name: str, rule: str, threshold, observed) -> dict:
-    """One threshold a finding crossed: what it is, its value and what was observed."""
-    return {"threshold": name, "rule": rule, "value": threshold, "observed": observed}
-
-
-def _sorted(values) -> list:
-    return sorted(v for v in values or [] if v is not None)
-
-
-def _direction(row: dict) -> str:
-    si, di = row.get("src_internal"), row.get("dst_internal")
-    if si and di:
-        return "internal"
-    return "outbound" if si else "inbound"
-
-
-@dataclass(frozen=True)
-class Detector:
-    """Base: ``name``, the thresholds dataclass and the SQL file of the same name."""
-
-    name = ""
-    sql_file = ""
-
-    def params(self) -> dict:
-        """The thresholds as SQL template values: ``window`` is the template's ``step``, a
-        list of ports a SQL list."""
-        d = dataclasses.asdict(self)
-        if "window" in d:
-            d["step"] = d.pop("window")
-        return {
-            k: ", ".join(str(int(x)) for x in v) if isinstance(v, tuple | list) else v
-            for k, v in d.items()
-        }
-
-    def queries(self) -> list[str]:
-        """SQL templates to run (``{flows}`` and thresholds filled in by the caller)."""
-        return [read_sql(self.sql_file)]
-
-    def finding(self, row: dict) -> Finding | None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def records_where(self, f: Finding) -> str:  # pragma: no cover - abstract
-        """The SQL condition on ``vpc_flow_logs`` that selects every record behind ``f``."""
-        raise NotImplementedError
-
-    def records_query(self, f: Finding) -> str:
-        """The ``vpcflow sql`` (Athena) query that lists every record behind ``f``."""
-        return f"SELECT * FROM vpc_flow_logs WHERE {self.records_where(f)} ORDER BY start"
-
-    def sample_where(self, f: Finding) -> str:
-        """A cheaper condition for a few sample records (the requests of the first target)."""
-        return self.records_where(f)
-
-    def _base(self, row: dict, severity: str, summary: str, **details) -> Finding:
-        records = int(row["records"])
-        thresholds = details.pop("thresholds", [])
-        return Finding(
-            type=self.name,
-            severity=severity,
-            source=str(row["source"]),
-            targets=[str(t) for t in _sorted(row["targets"])],
-            ports=[int(p) for p in _sorted(row["ports"])],
-            first_seen=iso(row["first_seen"]),
-            last_seen=iso(row["last_seen"]),
-            records=records,
-            bytes=int(row["bytes"] or 0),
-            action=action_of(
-                int(row["accepted"] or 0),
-                records,
-                None if row.get("rejected") is None else int(row["rejected"]),
-            ),
-            summary=summary,
-            direction=_direction(row),
-            details=details,
-            thresholds=thresholds,
-        )
+from .base import (
+    REMOTE_LOGIN_PORTS,
+    Detector,
+    _in,
+    _pair_query,
+    _partial,
+    _setting,
+    _sorted,
+    _time,
+    crossed,
+    read_sql,
+)
+from .finding import Finding, human_bytes, short_list
 
 
 def _probe_severity(row: dict) -> str:
@@ -145,6 +59,13 @@ class PortScan(Detector):
     * ``window = 3600`` s: windows of two hours starting every hour, so a slow scan spread over
       up to an hour is counted whole.
 
+    * severity: from one of our instances ``high``; from outside ``medium`` when a probe was
+      accepted (an open door) or when the scan is persistent, ``low`` otherwise. Persistent:
+      ``persistent_seconds = 1800``, the probes of one host spread over half an hour or more.
+      A fast scan that is all rejected is the internet's background noise; one source pacing
+      its probes over hours to stay under rate alarms is deliberate reconnaissance of that
+      host, even when the security group rejected every probe so far.
+
     Covers inbound scans of our hosts (rejected, or let through by the security group and
     answered by resets) and outbound scans by one of our instances.
     """
@@ -154,6 +75,7 @@ class PortScan(Detector):
     min_ports: int = _setting("port_scan_min_ports")
     min_probe_share: float = _setting("port_scan_min_probe_share")
     window: int = _setting("port_scan_window")
+    persistent_seconds: int = 1800
 
     def finding(self, row):
         target = row["targets"][0]
@@ -172,10 +94,17 @@ class PortScan(Detector):
             )
             what = f"{row['source']} probed {n_ports} ports of {target}; {answered}."
         w = int(row["window_ports"])
+        severity = _probe_severity(row)
+        lasted = int(row["last_seen"] or 0) - int(row["first_seen"] or 0)
+        persistent = lasted >= self.persistent_seconds
+        if severity == "low" and persistent:
+            severity = "medium"
+            what = what[:-1] + f", but it went on for {lasted // 60} minutes: a deliberate scan."
         return self._base(
             row,
-            _probe_severity(row),
+            severity,
             what,
+            lasted_seconds=lasted,
             ports_probed=n_ports,
             ports_accepted=open_ports,
             thresholds=[
@@ -342,41 +271,6 @@ class HostSweep(Detector):
         return f"{_time(f)} AND {_in('srcaddr', srcs[:20])} AND {_in('dstport', f.ports)}"
 
 
-def _partial(sql: str, values: dict) -> str:
-    for k, v in values.items():
-        sql = sql.replace("{" + k + "}", str(v))
-    return sql
-
-
-def _in(column: str, values) -> str:
-    values = list(values)
-    if len(values) == 1:
-        v = values[0]
-        return f"{column} = {v}" if isinstance(v, int) else f"{column} = '{v}'"
-    inner = ", ".join(str(v) if isinstance(v, int) else f"'{v}'" for v in values)
-    return f"{column} IN ({inner})"
-
-
-def _epoch(text: str | None, default: int) -> int:
-    import datetime as dt
-
-    if not text:
-        return default
-    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-def _time(f: Finding) -> str:
-    return f"start BETWEEN {_epoch(f.first_seen, 0)} AND {_epoch(f.last_seen, 2**62)}"
-
-
-def _pair_query(f: Finding, sources, targets, ports) -> str:
-    """Every record of the conversations behind ``f``: the requests and their answers."""
-    sources = [s for s in sources if "/" not in s] or sources
-    req = f"{_in('srcaddr', sources)} AND {_in('dstaddr', targets)} AND {_in('dstport', ports)}"
-    ans = f"{_in('srcaddr', targets)} AND {_in('dstaddr', sources)} AND {_in('srcport', ports)}"
-    return f"{_time(f)} AND (({req}) OR ({ans}))"
-
-
 @dataclass(frozen=True)
 class BruteForce(Detector):
     """``brute-force``: many short connections from one source to SSH, RDP or WinRM of one host.
@@ -393,6 +287,14 @@ class BruteForce(Detector):
     * only accepted connections count: a login cannot be attempted through a security group
       that rejects the connection, so rejected SYNs to SSH (the bulk of internet background
       noise) are probes, not brute force.
+    * ``fanout_hosts = 5``: an internal source logging in to 5 or more internal hosts on one
+      port in a window is configuration management (Ansible without ControlPersist opens one
+      SSH session per task on every host), not guessing one host's password. Trade-off: an
+      internal host spraying logins over many internal hosts is left to host-sweep and review.
+    * ``poller_hours = 6``, ``poller_peak_ratio = 2``: a pair with attempts in 6 or more hours
+      whose busiest hour holds at most twice its average hour is a scheduled poller (an SFTP
+      pickup every 90 s all day). Password guessing is a burst: its busiest hour stands out,
+      or it is over within a few hours.
     * ``ports = 22, 3389, 5985, 5986``; ``window = 3600`` s.
     """
 
@@ -403,6 +305,9 @@ class BruteForce(Detector):
     min_bytes: int = _setting("brute_force_min_bytes")
     ports: tuple[int, ...] = _setting("brute_force_ports")
     window: int = _setting("brute_force_window")
+    fanout_hosts: int = 5
+    poller_hours: int = 6
+    poller_peak_ratio: float = 2.0
 
     def finding(self, row):
         port = int(_sorted(row["ports"])[0])
@@ -449,10 +354,19 @@ class DataExfiltration(Detector):
     * ``min_bytes = 100 MB``: below that a transfer is not worth a person's time.
     * ``min_baseline_windows = 3``: an instance seen for fewer hours has no baseline; then
       ``min_bytes`` alone decides.
-    * ``partner_windows = 3``: an external address the instance sent to in 3 or more hours of
-      the period is a usual partner (S3, an API, a package mirror) whose volume is business as
-      usual; only transfers to other addresses count. A slow exfiltration to one address spread
-      over many hours is therefore not this detector's.
+    * a destination is a network, not one address: the AWS service and region of the address
+      when the AWS ranges are loaded (``vpcflow enrich update``; EC2 and the generic AMAZON
+      ranges excepted, anyone can rent those), else its IPv4 /16. S3 and CDNs rotate their
+      addresses per connection; an upload spread over them is one transfer to one destination.
+    * ``partner_windows = 3``: a destination the instance sent to in 3 or more windows *before*
+      the transfer began is a usual partner (S3, an API, a package mirror) whose volume is
+      business as usual. History before the transfer only: a transfer of many hours cannot
+      make its own destination usual.
+    * ``history_windows = 6``: a transfer that begins within 6 windows of the start of the
+      data has too little past to judge by (a steady hourly S3 upload would look new in the
+      first hours of every run); there the windows after it count instead, never its own.
+    * consecutive windows over the thresholds to one destination are one episode: one finding
+      with the whole transfer's bytes, times and addresses.
 
     Only requests the instance made count (it connected out); answers of our servers to
     internet clients, and downloads from mirrors, are not uploads.
@@ -465,30 +379,46 @@ class DataExfiltration(Detector):
     baseline_quantile: float = 0.5
     min_baseline_windows: int = 3
     partner_windows: int = _setting("exfiltration_partner_windows")
+    history_windows: int = 6
     window: int = _setting("exfiltration_window")
 
     def finding(self, row):
         # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
         usual = float(row["usual"] or 0)
         sent = float(row["bytes"])
+        peak = float(row["peak"] or sent)
+        n_windows = int(row["n_windows"] or 1)
         has_baseline = int(row["windows"]) >= self.min_baseline_windows
-        ratio = sent / usual if usual and has_baseline else None
+        ratio = peak / usual if usual and has_baseline else None
         times = f", {ratio:.0f}x its usual peak" if ratio else ""
+        targets = _sorted(row["targets"])
+        dest = str(row["destination"])
+        if len(targets) == 1:
+            where = f"external address {targets[0]}"
+        else:
+            where = f"{len(targets)} external addresses of {dest}"
+        hours = self.window / 3600
+        span = (
+            f"within {hours:g} hour{'s' if hours != 1 else ''}"
+            if n_windows == 1
+            else f"over {n_windows} consecutive windows of {hours:g} h "
+            f"({human_bytes(peak)} in the busiest)"
+        )
         what = (
-            f"Our instance {row['source']} sent {human_bytes(sent)} to external address "
-            f"{row['targets'][0]} within an hour{times}: find the process that sent it and "
-            "block the destination."
+            f"Our instance {row['source']} sent {human_bytes(sent)} to {where} {span}{times}: "
+            "find the process that sent it and block the destination."
         )
         thresholds = [
             crossed(
                 "min_bytes",
-                "bytes sent to one external address in a window",
+                "bytes sent to one external destination in a window (the busiest)",
                 self.min_bytes,
-                int(sent),
+                int(peak),
             ),
             crossed(
                 "partner_windows",
-                "windows the address was sent to (fewer: not a usual partner)",
+                "windows the destination was sent to before this began (near the start of "
+                "the data: after it); fewer: not a usual partner",
                 self.partner_windows,
                 int(row["partner_windows"]),
             ),
@@ -506,8 +436,11 @@ class DataExfiltration(Detector):
             row,
             "high",
             what,
+            destination=dest,
             baseline_bytes=usual,
             ratio=round(ratio, 1) if ratio else None,
+            windows=n_windows,
+            peak_bytes=int(peak),
             # records of one upload logged on both the instance's and the NAT gateway's
             # interfaces: the instance's finding outweighs the gateway's translated copy
             logged=int(row["logged"] or 0),
@@ -589,13 +522,21 @@ class RejectedSpike(Detector):
             f"{usual:.0f}; top source {row['top_source']} of {row['n_sources']}: check whether "
             "that source is an attack or a configuration change broke something."
         )
+        top = [str(a) for a in row.get("top_sources") or []]
+        counts = [int(c) for c in row.get("top_rejects") or []]
         f = self._base(
             row,
             "medium",
             what,
             baseline_rejects=usual,
             top_source=row["top_source"],
-            sources=int(row["n_sources"]),
+            # who sent the rejected records (up to 20, most first) and how many each
+            sources=top,
+            source_rejects=counts,
+            n_sources=int(row["n_sources"]),
+            # fewer rejects than this in the window would not have been a spike: an allow-list
+            # rule for the sources that took it above is a rule for the spike
+            spike_rejects=max(float(self.min_rejects), self.factor * max(usual, 1.0)),
             thresholds=[
                 crossed("min_rejects", "rejected records in one window", self.min_rejects, n),
                 crossed(

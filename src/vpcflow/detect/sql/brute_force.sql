@@ -2,6 +2,11 @@
 -- An attempt is an accepted request record of {login_min_bytes} to {login_max_bytes} bytes (a
 -- key exchange and a failed login; cells.sql counts them as logins). A connection logged on two
 -- of our interfaces (internal source) is counted once: the busiest interface's count is taken.
+-- Not brute force: an internal source making login-sized connections to {fanout_hosts} or more
+-- internal hosts on one port in a window (configuration management: Ansible, Salt-SSH, a
+-- deployment running one session per task on every host), and a pair active in
+-- {poller_hours} or more hours whose busiest hour has at most {poller_peak_ratio} times its
+-- average hour (a scheduled poller, evenly spread all day; a password-guessing tool is a burst).
 WITH cells AS (
     SELECT client AS src, server AS dst, port,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
@@ -13,16 +18,33 @@ WITH cells AS (
         AND logins > 0
     GROUP BY client, server, port, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
 ),
+pollers AS (  -- pairs evenly active for many hours
+    SELECT src, dst, port FROM cells
+    GROUP BY src, dst, port
+    HAVING count(*) >= {poller_hours} AND max(logins) <= {poller_peak_ratio} * avg(logins)
+),
+fanout AS (  -- internal sources logging in to many internal hosts in a window
+    SELECT c.src, c.port, c.h + u.d AS w FROM cells c CROSS JOIN (VALUES (0), (1)) AS u(d)
+    WHERE c.src_internal AND c.dst_internal
+    GROUP BY c.src, c.port, c.h + u.d HAVING count(DISTINCT c.dst) >= {fanout_hosts}
+),
 windows AS (
     SELECT c.src, c.dst, c.port, c.h + u.d AS w, sum(c.logins) AS attempts
     FROM cells c CROSS JOIN (VALUES (0), (1)) AS u(d)
+    LEFT JOIN pollers p ON p.src = c.src AND p.dst = c.dst AND p.port = c.port
+    WHERE p.src IS NULL
     GROUP BY c.src, c.dst, c.port, c.h + u.d
     HAVING sum(c.logins) >= {min_attempts}
+),
+kept AS (
+    SELECT x.* FROM windows x
+    LEFT JOIN fanout f ON f.src = x.src AND f.port = x.port AND f.w = x.w
+    WHERE f.src IS NULL
 ),
 islands AS (
     SELECT src, dst, port, min(w) AS w0, max(w) + 1 AS w1, max(attempts) AS window_attempts
     FROM (SELECT *, w - row_number() OVER (PARTITION BY src, dst, port ORDER BY w) AS g
-          FROM windows) x
+          FROM kept) x
     GROUP BY src, dst, port, g
 )
 SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets, array_agg(DISTINCT c.port) AS ports,

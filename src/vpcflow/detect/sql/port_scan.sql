@@ -57,8 +57,8 @@ SELECT c.src AS source, array_agg(DISTINCT c.dst) AS targets,
     array_agg(DISTINCT c.port) AS ports,
     min(c.t0) AS first_seen, max(c.t1) AS last_seen, sum(c.n) AS records, sum(c.nbytes) AS bytes,
     sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, count(DISTINCT c.port) AS n_ports,
-    count(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_ports,
-    array_agg(DISTINCT CASE WHEN c.accepted > 0 THEN c.port END) AS open_port_list,
+    count(DISTINCT CASE WHEN c.accepted > c.rejected THEN c.port END) AS open_ports,
+    array_agg(DISTINCT CASE WHEN c.accepted > c.rejected THEN c.port END) AS open_port_list,
     max(i.probed_max) AS window_ports, max(i.reached_max) AS window_reached,
     bool_or(c.src_internal) AS src_internal, bool_or(c.dst_internal) AS dst_internal
 FROM islands i

@@ -27,24 +27,55 @@ spikes AS (
     WHERE s.windows >= {min_baseline_windows} AND c.n >= {min_rejects}
         AND c.n >= {factor} * greatest(s.usual, 1)
 ),
-rows AS (  -- the spikes' rejected rows, by source
-    SELECT x.eni, x.b, c.client, c.server, c.port, c.rejected, c.bytes, c.t0, c.t1
+seen AS (  -- every address on a side of a reject, per interface
+    SELECT eni, client AS addr, rejected AS n FROM {cells} WHERE rejected > 0 AND eni IS NOT NULL
+    UNION ALL
+    SELECT eni, server, rejected FROM {cells} WHERE rejected > 0 AND eni IS NOT NULL
+),
+spread AS (  -- on how many interfaces an address is seen: a remote peer (a scanner) on many
+    SELECT addr, count(DISTINCT eni) AS enis FROM seen GROUP BY addr
+),
+own AS (  -- each spiking interface's own address: on a side of most of its rejects, and of
+    -- those the one seen on the fewest interfaces
+    SELECT eni, addr FROM (
+        SELECT s.eni, s.addr, row_number() OVER (PARTITION BY s.eni
+            ORDER BY sum(s.n) DESC, max(p.enis), s.addr) AS r
+        FROM seen s JOIN (SELECT DISTINCT eni FROM spikes) x ON x.eni = s.eni
+        JOIN spread p ON p.addr = s.addr
+        GROUP BY s.eni, s.addr) x
+    WHERE r = 1
+),
+rows AS (  -- the spikes' rejected rows: who sent them (the side that is not the interface's own
+    -- address, whichever way the version-2 port rule read the record) and to whom
+    SELECT x.eni, x.b,
+        CASE WHEN c.client = o.addr AND c.server <> o.addr THEN c.server ELSE c.client END
+            AS sender,
+        CASE WHEN c.client = o.addr AND c.server <> o.addr THEN c.client ELSE c.server END
+            AS receiver,
+        c.port, c.rejected, c.bytes, c.t0, c.t1
     FROM {cells} c
     JOIN spikes x ON x.eni = c.eni AND x.b = CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+    JOIN own o ON o.eni = c.eni
     WHERE c.rejected > 0
 ),
+senders AS (  -- rejects per sender, most first
+    SELECT eni, b, sender, sum(rejected) AS n,
+        row_number() OVER (PARTITION BY eni, b ORDER BY sum(rejected) DESC, sender) AS r
+    FROM rows GROUP BY eni, b, sender
+),
 top AS (
-    SELECT eni, b, client AS top_source FROM (
-        SELECT eni, b, client, row_number() OVER (PARTITION BY eni, b
-            ORDER BY sum(rejected) DESC, client) AS r
-        FROM rows GROUP BY eni, b, client) x
-    WHERE r = 1
+    SELECT eni, b, max(CASE WHEN r = 1 THEN sender END) AS top_source,
+        list(sender ORDER BY r) FILTER (WHERE r <= 20) AS top_sources,
+        list(n ORDER BY r) FILTER (WHERE r <= 20) AS top_rejects,
+        count(*) AS n_sources
+    FROM senders GROUP BY eni, b
 )
-SELECT x.eni AS source, array_agg(DISTINCT r.server) AS targets,
+SELECT x.eni AS source, array_agg(DISTINCT r.receiver) AS targets,
     array_agg(DISTINCT r.port) AS ports, min(r.t0) AS first_seen, max(r.t1) AS last_seen,
     max(x.n) AS records, sum(r.bytes) AS bytes, 0 AS accepted, max(x.n) AS rejected,
-    max(x.usual) AS usual, max(x.windows) AS windows, count(DISTINCT r.client) AS n_sources,
-    max(t.top_source) AS top_source, true AS src_internal, true AS dst_internal
+    max(x.usual) AS usual, max(x.windows) AS windows, max(t.n_sources) AS n_sources,
+    max(t.top_source) AS top_source, max(t.top_sources) AS top_sources,
+    max(t.top_rejects) AS top_rejects, true AS src_internal, true AS dst_internal
 FROM spikes x
 JOIN rows r ON r.eni = x.eni AND r.b = x.b
 JOIN top t ON t.eni = x.eni AND t.b = x.b
