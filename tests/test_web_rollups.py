@@ -246,8 +246,11 @@ def test_the_server_keeps_the_default_overview_warm_across_ingests(tmp_path):
         def warmed() -> bool:
             # the KPI query of the store as it is now is in the cache (of that store version)
             now = dash.version()
+            with dash._lock:  # the warming thread writes the cache meanwhile
+                keys = list(dash._cache)
             return any(
-                v == now and "count(DISTINCT interface_id)" in k[1] for k, v in list(dash._cache)
+                v == now and isinstance(k[1], str) and "count(DISTINCT interface_id)" in k[1]
+                for k, v in keys
             )
 
         for _ in range(600):
