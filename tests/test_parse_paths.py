@@ -63,6 +63,10 @@ DAMAGE = [
     lambda t, r: t.__setitem__(3, "fe80::1::zz"),
     lambda t, r: t.pop(),
     lambda t, r: t.append("extra"),
+    # Arrow's integer reader takes these; the exact parser does not (not digits)
+    lambda t, r: t.__setitem__(8, "0x10"),
+    lambda t, r: t.__setitem__(11, "0X1F"),
+    lambda t, r: t.__setitem__(5, "-0"),
 ]
 
 
@@ -108,3 +112,17 @@ def test_the_native_tokenizer_is_used_on_clean_chunks():
     data = chunk(1, damaged=False)
     assert b"  " in data  # runs of spaces are the native path's too
     assert parse._native_path(data, Layouts(), {}, 1) is not None
+
+
+@pytest.mark.parametrize("path", ["_native_path", "_fast_path"])
+@pytest.mark.parametrize("token", ["0x10", "0X1F", "-0"])
+def test_hex_and_signed_integers_are_left_to_the_exact_parser(path, token):
+    fn = getattr(parse, path)
+    if path == "_native_path" and parse._tokenize is None:
+        pytest.skip("native tokenizer not compiled here")
+    toks = record(random.Random(3))
+    toks[8] = token  # packets
+    data = (V5 + "\n" + " ".join(toks) + "\n").encode()
+    assert exact(data).bad_lines, "the exact parser refuses it"
+    got = fn(data, Layouts(), {}, 1)
+    assert got is None or got.table.num_rows == 0
