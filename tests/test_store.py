@@ -395,7 +395,12 @@ def test_workers_fork_only_a_process_without_other_threads(monkeypatch):
     monkeypatch.delenv("VPCFLOW_WORKER_START", raising=False)
     with monkeypatch.context() as m:  # the suite's own threads (servers of other tests) aside
         m.setattr(workers.threading, "active_count", lambda: 1)
+        m.setattr(workers, "_os_threads", lambda: workers._BASELINE_THREADS)
         assert workers.start_method() == "fork"
+        # native threads started since the import (a DuckDB query's, Arrow's pool): a fork
+        # would copy their held locks, and the child crashed (signal 11) in the suite
+        m.setattr(workers, "_os_threads", lambda: workers._BASELINE_THREADS + 8)
+        assert workers.start_method() == "exec"
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)
     t.start()

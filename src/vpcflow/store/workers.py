@@ -129,13 +129,28 @@ def _worker(
 def start_method() -> str:
     """``fork`` or ``exec`` (a fresh interpreter per worker), as the ``worker_start`` setting
     says; ``auto`` forks on Linux only (on macOS, forking a process that has loaded system
-    frameworks is unsafe; Windows cannot fork), and only while no other thread runs: a lock
-    that a thread holds at the fork (an S3 download pool's, say) stays held in the child."""
+    frameworks is unsafe; Windows cannot fork), and only while the process has one thread: a
+    lock that a thread holds at the fork (an S3 download pool's, a DuckDB or Arrow worker
+    thread's) stays held in the child, which then hangs or crashes. Native threads (DuckDB's,
+    Arrow's thread pool, started by a query run earlier in the same process) are counted too."""
     chosen = str(settings.get("worker_start")).lower()
     if chosen == "auto":
-        alone = threading.active_count() == 1
+        alone = threading.active_count() == 1 and _os_threads() <= _BASELINE_THREADS
         chosen = "fork" if sys.platform.startswith("linux") and alone else "exec"
     return "fork" if chosen == "fork" and hasattr(os, "fork") else "exec"
+
+
+def _os_threads() -> int:
+    """Threads of this process, native ones included (Linux: /proc/self/task)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1 << 30  # cannot tell: do not fork
+
+
+# The threads a process has once the parser and PyArrow are loaded (jemalloc's background thread
+# among them), which fork safely; any thread started since (a query's) makes auto choose exec.
+_BASELINE_THREADS = _os_threads()
 
 
 class _Forked:
@@ -175,6 +190,7 @@ class Workers:
         self.conns = []
         self.procs = []
         forked = start_method() == "fork"
+        log.debug("ingest workers: %s (%d threads)", "forked" if forked else "exec", _os_threads())
         for wid in range(n):
             parent_end, child_end = socket.socketpair()
             if forked:
