@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from .. import settings
 from ..enrich import ipaddr
 from ..errors import ConfigError
+from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
 from .allowlist import AllowList, load_allow_lists
@@ -124,9 +125,14 @@ def cells_sql(
         "login_min_bytes": int(login_min_bytes),
         "login_max_bytes": int(login_max_bytes),
         "login_ports": ", ".join(str(int(p)) for p in login_ports) or "-1",
-        "per_hour": HOUR // BUCKET,
     }
-    sql = read_sql("cells")
+    records = conversation_records(
+        "vpc_flow_logs",
+        bucket=BUCKET,
+        per_bucket=HOUR // BUCKET,
+        where=" AND start >= {since} AND start < {until}",
+    )
+    sql = read_sql("cells").replace("{conversation_records}", records)
     for key, value in values.items():
         sql = sql.replace("{" + key + "}", str(value))
     return sql

@@ -107,19 +107,18 @@ def _sweep(group: list[Finding]) -> Finding:
     if len(sources) > 1 or "/" in who:
         who = f"{len(sources)} addresses of {f0.source}"
     plist = short_list(ports, 8)
+    accepted = sum(int(f.details.get("targets_accepted") or 0) for f in group)
     if f0.direction == "outbound":
         what = (
             f"Our instance {who} probed {len(ports)} port(s) ({plist}) on {len(targets)} "
             "external addresses (a mass scan): it may be compromised; isolate it."
         )
     else:
-        accepted = sum(int(f.details.get("targets_accepted") or 0) for f in group)
         state = _state(accepted, "those ports")
         what = (
             f"{who} probed {len(ports)} port(s) ({plist}) on {len(targets)} of our addresses; "
             f"{state}."
         )
-    accepted = sum(int(f.details.get("targets_accepted") or 0) for f in group)
     return _merge(
         group,
         what,
@@ -138,6 +137,7 @@ def _scan(group: list[Finding]) -> Finding:
     targets = sorted({t for f in group for t in f.targets})
     most = max(int(f.details.get("ports_probed") or len(f.ports)) for f in group)
     hosts = short_list(targets, 5)
+    accepted = sum(int(f.details.get("ports_accepted") or 0) for f in group)
     if f0.direction == "outbound":
         what = (
             f"Our instance {f0.source} probed up to {most} ports on each of {len(targets)} "
@@ -145,7 +145,6 @@ def _scan(group: list[Finding]) -> Finding:
             "processes."
         )
     else:
-        accepted = sum(int(f.details.get("ports_accepted") or 0) for f in group)
         state = _state(accepted, "those (host, port) pairs")
         what = (
             f"{f0.source} probed up to {most} ports on each of {len(targets)} of our hosts "
@@ -156,7 +155,7 @@ def _scan(group: list[Finding]) -> Finding:
         what,
         ports_probed=len(ports),
         # (host, port) pairs that accepted a probe
-        ports_accepted=sum(int(f.details.get("ports_accepted") or 0) for f in group),
+        ports_accepted=accepted,
         hosts_scanned=len(targets),
         ports_per_host={t: len(f.ports) for f in group for t in f.targets},
     )

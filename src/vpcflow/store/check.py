@@ -149,19 +149,18 @@ def _check_files(store, txns: list[Txn], result: dict) -> None:
     pending = live_files(txns, include_pending=True)
     named = {f["path"] for f in pending}
     named_rollups = {p for f in pending for p in rollup_paths(f)}
-    rdir = store.path / ROLLUP_DIR
-    if rdir.exists():
-        for p in sorted(rdir.rglob("*.parquet")):
-            rel = p.relative_to(store.path).as_posix()
-            if rel not in named_rollups:
-                result["unreferenced_rollups"].append(rel)
+    result["unreferenced_rollups"] += _not_in(store.path, ROLLUP_DIR, named_rollups)
     for top in ("data", "tgw"):  # VPC and Transit Gateway records
-        data = store.path / top
-        if data.exists():
-            for p in sorted(data.rglob("*.parquet")):
-                rel = p.relative_to(store.path).as_posix()
-                if rel not in named:
-                    result["unreferenced_files"].append(rel)
+        result["unreferenced_files"] += _not_in(store.path, top, named)
+
+
+def _not_in(root: Path, top: str, named: set[str]) -> list[str]:
+    """The Parquet files under ``root/top`` (paths relative to ``root``) not in ``named``."""
+    base = root / top
+    if not base.exists():
+        return []
+    rels = (p.relative_to(root).as_posix() for p in sorted(base.rglob("*.parquet")))
+    return [rel for rel in rels if rel not in named]
 
 
 def _rewrite_manifest(store, drop: set[int], stamp: str) -> None:

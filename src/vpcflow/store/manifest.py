@@ -105,7 +105,32 @@ class Txn:
         }
 
 
-class Manifest:
+class JournalViews:
+    """What a journal answers from its ``transactions()`` (the local manifest and a store on S3's
+    journal share these)."""
+
+    def transactions(self) -> list[Txn]:
+        raise NotImplementedError
+
+    def live_files(self, include_pending: bool = False) -> list[dict]:
+        """Data files of finished transactions (with their row counts), oldest first."""
+        return live_files(self.transactions(), include_pending)
+
+    def ingested(self) -> dict[tuple[str, str], dict]:
+        """(uri, version) -> the latest manifest entry for every object a commit covered."""
+        out: dict[tuple[str, str], dict] = {}
+        for t in self.transactions():
+            for o in t.objects:
+                out[(o["uri"], o.get("version", ""))] = o
+        return out
+
+    def entries(self, prefix: str = "") -> list[dict]:
+        """Manifest entries of objects whose URI starts with ``prefix``, in commit order
+        (sources use this to resume, e.g. CloudWatch stream positions in ``state``)."""
+        return [o for t in self.transactions() for o in t.objects if o["uri"].startswith(prefix)]
+
+
+class Manifest(JournalViews):
     """Read and append the journal at ``<store>/_vpcflow/manifest.jsonl``."""
 
     def __init__(self, path: Path):
@@ -208,25 +233,6 @@ class Manifest:
                 raise
         finally:
             os.close(fd)
-
-    # -- views over the journal -------------------------------------------------------------
-
-    def live_files(self, include_pending: bool = False) -> list[dict]:
-        """Data files of finished transactions (with their row counts), oldest first."""
-        return live_files(self.transactions(), include_pending)
-
-    def ingested(self) -> dict[tuple[str, str], dict]:
-        """(uri, version) -> the latest manifest entry for every object a commit covered."""
-        out: dict[tuple[str, str], dict] = {}
-        for t in self.transactions():
-            for o in t.objects:
-                out[(o["uri"], o.get("version", ""))] = o
-        return out
-
-    def entries(self, prefix: str = "") -> list[dict]:
-        """Manifest entries of objects whose URI starts with ``prefix``, in commit order
-        (sources use this to resume, e.g. CloudWatch stream positions in ``state``)."""
-        return [o for t in self.transactions() for o in t.objects if o["uri"].startswith(prefix)]
 
 
 def _end_of_last_line(fd: int, size: int) -> int:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .. import aws, schema
 from ..errors import StoreDamaged, StoreError, StoreWriteError
-from .manifest import Txn, live_files, rollup_paths, staged_path, validate
+from .manifest import JournalViews, Txn, rollup_paths, staged_path, validate
 
 log = logging.getLogger("vpcflow")
 
@@ -84,7 +84,7 @@ def upload_staged(files: list[dict], local_stage: Path, stage_url: str) -> None:
             s3.upload_file(str(local), bucket, key)
 
 
-class S3Journal:
+class S3Journal(JournalViews):
     """The commits of an S3 store (``Manifest``'s reading interface)."""
 
     def __init__(self, store: S3Store):
@@ -139,19 +139,6 @@ class S3Journal:
 
     def transactions(self) -> list[Txn]:
         return [t for _, t in self.numbered()]
-
-    def live_files(self, include_pending: bool = False) -> list[dict]:
-        return live_files(self.transactions(), include_pending)
-
-    def ingested(self) -> dict[tuple[str, str], dict]:
-        out: dict[tuple[str, str], dict] = {}
-        for t in self.transactions():
-            for o in t.objects:
-                out[(o["uri"], o.get("version", ""))] = o
-        return out
-
-    def entries(self, prefix: str = "") -> list[dict]:
-        return [o for t in self.transactions() for o in t.objects if o["uri"].startswith(prefix)]
 
 
 class NoInventory:

@@ -195,6 +195,45 @@ def _conversation_params() -> dict:
     }
 
 
+# The records of a conversation classified (request or answer, client, server, service port,
+# probe, login attempt, the eni and bucket a row sums into): the one definition both this rollup
+# and detect's cells (``detect/sql/cells.sql``, when it reads the records) use.
+CONVERSATION_RECORDS = """SELECT *,
+    CASE WHEN action = 'REJECT' THEN interface_id END AS eni,
+    CASE WHEN action = 'REJECT' THEN b ELSE b - b % {per_bucket} END AS bucket,
+    CASE WHEN req = 1 THEN srcaddr ELSE dstaddr END AS client,
+    CASE WHEN req = 1 THEN dstaddr ELSE srcaddr END AS server,
+    CASE WHEN req = 1 THEN dstport ELSE srcport END AS port,
+    CASE WHEN packets <= {probe_packets} AND bytes <= {probe_bytes} THEN 1 ELSE 0 END AS probe,
+    CASE WHEN req = 1 AND action = 'ACCEPT' AND protocol = 6 AND dstport IN ({login_ports})
+        AND bytes BETWEEN {login_min_bytes} AND {login_max_bytes} THEN 1 ELSE 0 END AS login
+FROM (
+    SELECT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start,
+        "end", action,
+        CAST(floor(start / {bucket}) AS BIGINT) AS b,
+        CASE
+            WHEN protocol = 6 AND tcp_flags IS NOT NULL AND (tcp_flags & 2) <> 0
+                THEN (CASE WHEN (tcp_flags & 16) = 0 THEN 1 ELSE 0 END)
+            WHEN coalesce(srcport > dstport, false) THEN 1
+            ELSE 0
+        END AS req
+    FROM {source}
+    WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start IS NOT NULL{where}
+) r"""
+
+
+def conversation_records(source: str, *, bucket: int, per_bucket: int, where: str = "") -> str:
+    """``CONVERSATION_RECORDS`` over ``source`` in buckets of ``bucket`` seconds (accepted
+    records summed over ``per_bucket`` of them), with an extra ``where`` condition; the probe
+    and login parameters stay ``{placeholders}``."""
+    return (
+        CONVERSATION_RECORDS.replace("{source}", source)
+        .replace("{where}", where)
+        .replace("{bucket}", str(bucket))
+        .replace("{per_bucket}", str(per_bucket))
+    )
+
+
 # Conversations: the records keyed by who asked whom -- client, server, service port, protocol --
 # so that a request and its answer meet in one row. A record is a request when it is a SYN
 # without ACK (TCP flags, version 3+), else when its source port is the higher one. Accepted
@@ -209,29 +248,7 @@ register(
         version=1,
         description="records per conversation (client, server, port, protocol) and hour; "
         "rejected ones per interface and 10 minutes",
-        source="""
-SELECT *,
-    CASE WHEN action = 'REJECT' THEN interface_id END AS eni,
-    CASE WHEN action = 'REJECT' THEN b ELSE b - b % 6 END AS bucket,
-    CASE WHEN req = 1 THEN srcaddr ELSE dstaddr END AS client,
-    CASE WHEN req = 1 THEN dstaddr ELSE srcaddr END AS server,
-    CASE WHEN req = 1 THEN dstport ELSE srcport END AS port,
-    CASE WHEN packets <= {probe_packets} AND bytes <= {probe_bytes} THEN 1 ELSE 0 END AS probe,
-    CASE WHEN req = 1 AND action = 'ACCEPT' AND protocol = 6 AND dstport IN ({login_ports})
-        AND bytes BETWEEN {login_min_bytes} AND {login_max_bytes} THEN 1 ELSE 0 END AS login
-FROM (
-    SELECT interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start,
-        "end", action,
-        CAST(floor(start / 600) AS BIGINT) AS b,
-        CASE
-            WHEN protocol = 6 AND tcp_flags IS NOT NULL AND (tcp_flags & 2) <> 0
-                THEN (CASE WHEN (tcp_flags & 16) = 0 THEN 1 ELSE 0 END)
-            WHEN coalesce(srcport > dstport, false) THEN 1
-            ELSE 0
-        END AS req
-    FROM records
-    WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND start IS NOT NULL
-) r""",
+        source=conversation_records("records", bucket=600, per_bucket=6),
         keys=(
             ("eni", "VARCHAR"),
             ("client", "VARCHAR"),
