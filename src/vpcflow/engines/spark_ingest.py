@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..sources import RawObject
+from ..store import rollups
 from ..store.ingest import IngestReport, entry
 from ..store.parts import PartWriter, fsync_file, read_object
 
@@ -170,6 +171,10 @@ def spark_ingest(
     started = time.perf_counter()
     local = sc.master.startswith("local")
     env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV)} if local else {}
+    # The executors write what the driver's settings say (an executor started earlier, or on
+    # another node, has other environment variables): vpcflow's settings, the rollup set above all.
+    env.update({k: v for k, v in os.environ.items() if k.startswith("VPCFLOW_")})
+    env["VPCFLOW_ROLLUPS"] = ",".join(rollups.enabled()) or "none"
     with store._writer():
         done = store.manifest.ingested()
         options = {"workers": 0, **source_options}  # list only: the executors download
