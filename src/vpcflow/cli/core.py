@@ -396,7 +396,8 @@ def check_cmd(store_path, repair, fmt, as_json):
 
 @click.group("rollup")
 def rollup_group():
-    """The store's rollups: per-file summaries that ingest keeps and detect reads (status, rebuild)."""
+    """The store's rollups: per-file summaries that ingest keeps and detect reads (status, rebuild),
+    and the dashboard's day summaries (summarise)."""
 
 
 @rollup_group.command("status")
@@ -440,6 +441,23 @@ def rollup_rebuild_cmd(store_path, names):
     click.echo(
         f"Wrote {plural(r['rollups_written'], 'rollup')} for {plural(r['files'], 'data file')}."
     )
+
+
+@rollup_group.command("summarise")
+@store_option
+@click.argument("names", nargs=-1)
+def rollup_summarise_cmd(store_path, names):
+    """Write the day summaries NAMES (default: all of talkers, ports, sources, destinations)
+    that are missing or stale: per day, the heaviest keys exactly and a bound on the others,
+    from which the dashboard's top-N lists are answered exactly ('vpcflow serve' keeps them
+    current in the background)."""
+    from .progress import Activity
+
+    store = open_existing(store_path)
+    with Activity("writing day summaries") as act:
+        r = store.build_summaries(names or None)
+        act.done(f"{r['written']:,} written")
+    click.echo(f"Wrote {r['written']:,} day summaries; {r['current']:,} were current.")
 
 
 @click.command("info")

@@ -427,6 +427,36 @@ class Store:
             self._commit(Txn(txn_id, [], entries, gone, None, time.time()))
         return {"files": len(paths), "rollups_written": written}
 
+    # -- day summaries ---------------------------------------------------------------------
+
+    def summary_status(self, name: str, since: int | None = None, until: int | None = None):
+        """Whether every day with records starting in [since, until) has a current day summary
+        ``name`` (``store.summaries``): ``complete``, ``days`` (day -> its files), ``missing``."""
+        from . import rollups, summaries
+
+        if name not in summaries.SUMMARIES:
+            known = ", ".join(summaries.SUMMARIES)
+            raise StoreError(f"no day summary named {name!r}; known: {known}")
+        first, last = rollups._day_range(since, until)
+        return summaries.status(self.path, self.manifest.live_files(), name, first, last)
+
+    def build_summaries(self, names: Iterable[str] | None = None) -> dict:
+        """Write the day summaries that are missing or stale (a day ingested or compacted since
+        they were written); ``names``: some of ``store.summaries.SUMMARIES``. Returns how many
+        were ``written`` and how many were ``current`` already."""
+        from . import summaries
+
+        names = list(names or summaries.SUMMARIES)
+        unknown = sorted(set(names) - set(summaries.SUMMARIES))
+        if unknown:
+            known = ", ".join(summaries.SUMMARIES)
+            raise StoreError(f"no day summary named {', '.join(unknown)}; known: {known}")
+        self.assert_intact()
+        try:
+            return summaries.build(self.path, self.manifest.live_files(), names)
+        except OSError as exc:
+            raise write_failure(exc, self.path / summaries.SUMMARY_DIR) from exc
+
     def check(self, repair: bool = False) -> dict:
         """Verify every data file against the manifest (present, size and CRC-32 recorded at
         commit, readable Parquet with the recorded row count) and every manifest line.

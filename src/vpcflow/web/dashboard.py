@@ -17,35 +17,17 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from importlib import resources
-from string import Template
 
 from .. import settings
-from .plan import RAW, Planner
+from .overview import PANELS, OverviewPanels, _sql
+from .plan import Planner
+from .tops import Tops
 from .view import BadRequest, Filter, View, parse_view
 
 log = logging.getLogger("vpcflow.web")
 
 __all__ = ["Dashboard", "PANELS", "ENTITY_KINDS"]
 
-TOP_N = 10
-# The fields of the top-N panels: panel -> (key columns, order columns).
-_TOPS = {
-    "talkers": (["srcaddr", "dstaddr"], "srcaddr, dstaddr"),
-    "sources": (["srcaddr"], "srcaddr"),
-    "destinations": (["dstaddr"], "dstaddr"),
-    "ports": (["dstport", "protocol"], "dstport, protocol"),
-    "protocols": (["protocol"], "protocol"),
-    "interfaces": (["interface_id"], "interface_id"),
-}
-PANELS = (
-    "kpis",
-    "timeseries",
-    *_TOPS,
-    "rejected_sources",
-    "countries",
-    "sankey",
-)
 # entity kind -> the filter that selects its records
 ENTITY_KINDS = {
     "ip": "addr",
@@ -53,20 +35,6 @@ ENTITY_KINDS = {
     "instance": "instance_id",
     "subnet": "subnet_id",
 }
-_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400)
-PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
-
-
-def _sql(name: str) -> Template:
-    return Template(resources.files("vpcflow.web").joinpath(f"sql/{name}.sql").read_text())
-
-
-def bucket_for(seconds: int, points: int = 150) -> int:
-    """The smallest bucket that draws ``seconds`` in at most ``points`` points."""
-    for b in _BUCKETS:
-        if seconds / b <= points:
-            return b
-    return _BUCKETS[-1]
 
 
 def _iso(t) -> str | None:
@@ -93,7 +61,7 @@ def _jsonable(rows: list[dict]) -> list[dict]:
     return out
 
 
-class Dashboard:
+class Dashboard(OverviewPanels):
     """Everything the web pages show, as plain JSON-ready dicts."""
 
     def __init__(
@@ -102,6 +70,8 @@ class Dashboard:
         self.store = store
         # Which relation answers each query: the store's rollups when they can, else the records.
         self.planner = Planner(store, enabled=rollups)
+        # Exact top-N lists from the store's day summaries, when they can prove them.
+        self.tops = Tops(store, enabled=rollups)
         self._reads = threading.local()
         # The analyses (detect, troubleshoot) take seconds on a big store: they get a store
         # object (a DuckDB connection) of their own so that the charts do not wait for them.
@@ -160,9 +130,26 @@ class Dashboard:
         except Exception as exc:  # the page itself will report it
             log.info("warming the dashboard's cache failed: %s", exc)
 
+    def summarise(self) -> None:
+        """Bring the store's day summaries up to date (``Store.build_summaries``): a new ingest
+        or a compaction made its days' summaries stale, and their top-N lists read the records
+        until then. A store that cannot be written (read-only) keeps reading the records."""
+        if not self.tops.enabled:
+            return
+        try:
+            t = time.perf_counter()
+            done = self.store.build_summaries()
+            if done["written"]:
+                log.info(
+                    "%d day summaries written in %.1f s", done["written"], time.perf_counter() - t
+                )
+        except Exception as exc:  # the panels read the records meanwhile
+            log.info("writing the day summaries failed: %s", exc)
+
     def keep_warm(self, stop: threading.Event, every: float = 5.0) -> None:
-        """``warm()`` now and again whenever the store's version changes (a new ingest, a
-        compaction), until ``stop`` is set: the default view stays answered from the cache."""
+        """``summarise()`` and ``warm()`` now and again whenever the store's version changes (a
+        new ingest, a compaction), until ``stop`` is set: the default view stays answered from
+        the cache."""
         last = None
         while not stop.is_set():
             try:
@@ -171,11 +158,13 @@ class Dashboard:
                 log.info("reading the store's version failed: %s", exc)
                 version = last
             if version != last:
+                self.summarise()
                 self.warm()
                 last = version
             stop.wait(every)
 
     def close(self) -> None:
+        self.tops.close()
         if self._analysis_store is not None:
             self._analysis_store.close()
 
@@ -196,154 +185,6 @@ class Dashboard:
 
     def view(self, params) -> View:
         return parse_view(params, self.extent())
-
-    # -- panels ----------------------------------------------------------------------------------
-
-    def panel(self, name: str, view: View, n: int = TOP_N) -> dict:
-        """One chart's data (what the page draws); ``reads``: the relations that answered it (a
-        rollup ``rollup_<name>`` or the records ``vpc_flow_logs``)."""
-        if name not in PANELS:
-            raise BadRequest(f"no panel {name!r}; panels: {', '.join(PANELS)}")
-        data = getattr(self, f"_panel_{name}", None)
-        self._reads.names = []
-        rows = data(view, n) if data else self._top(name, view, n)
-        reads = sorted(set(self._reads.names))
-        return {"panel": name, "view": view.to_dict(), **rows, "reads": reads}
-
-    def _source(self, view: View, columns: set[str], **options):
-        src = self.planner.source(view, columns, **options)
-        names = getattr(self._reads, "names", None)
-        if names is not None:
-            names.append(src.relation)
-        return src
-
-    def _panel_kpis(self, view: View, n: int) -> dict:
-        src = self._source(view, {"action", "log_status", "interface_id"})
-        # Distinct sources are not additive: counted over a relation that keeps srcaddr.
-        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
-        both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
-        k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
-        if not both:
-            k["sources"] = self.sql(_sql("kpi_sources").substitute(by.values(view)))[0]["sources"]
-        total = k["records"] or 0
-
-        def share(x):
-            return round(x / total, 6) if total else 0.0
-
-        k.update(
-            accept_share=share(k["accepted"]),
-            reject_share=share(k["rejected"]),
-            nodata_share=share(k["nodata"]),
-            skipdata_share=share(k["skipdata"]),
-        )
-        return {"kpis": k}
-
-    def _panel_timeseries(self, view: View, n: int) -> dict:
-        b = bucket_for(view.seconds)
-        src = self._source(view, {"action", "log_status"}, step=b)
-        rows = self.sql(_sql("timeseries").substitute(src.values(view), bucket=b))
-        series: dict[str, list] = {}
-        for r in rows:
-            series.setdefault(r["action"], []).append([r["t"], r["value"]])
-        shift = view.seconds
-        src = self._source(view, set(), shift=shift, step=b)
-        prev = self.sql(
-            _sql("timeseries_previous").substitute(
-                src.values(view, shift=shift), bucket=b, shift=shift
-            )
-        )
-        return {
-            "bucket": b,
-            "unit": view.unit,
-            "series": [{"name": k, "data": v} for k, v in sorted(series.items())],
-            "previous": [[r["t"], r["value"]] for r in prev],
-        }
-
-    def _top(self, name: str, view: View, n: int) -> dict:
-        keys, order = _TOPS[name]
-        src = self._source(view, set(keys))
-        rows = self.sql(
-            _sql("top").substitute(src.values(view), keys=", ".join(keys), order=order, n=n)
-        )
-        total = rows[0]["total"] if rows else 0
-        items = []
-        for r in rows:
-            item = {k: r[k] for k in keys}
-            item["value"] = r["value"]
-            item["label"] = _label(name, r)
-            item["filters"] = [_filter_of(k, r[k]) for k in keys]
-            items.append(item)
-        other = (total or 0) - sum(r["value"] for r in rows)
-        return {"unit": view.unit, "keys": keys, "items": items, "other": other, "total": total}
-
-    def _panel_rejected_sources(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
-        rows = self.sql(_sql("rejected_sources").substitute(src.values(view), n=n))
-        for r in rows:
-            r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
-        return {"unit": view.unit, "items": rows}
-
-    def _panel_countries(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr"})
-        rows = self.sql(_sql("countries").substitute(src.values(view)))
-        items = []
-        for r in rows:
-            c = r["country"]
-            # Two capital letters: a country; else a range name ('private', 'documentation'...)
-            r["is_country"] = bool(c) and len(c) == 2 and c.isupper()
-            r["filters"] = [_filter_of("src_country", c)]
-            items.append(r)
-        return {"unit": view.unit, "items": items}
-
-    def _panel_sankey(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
-        top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
-        ports = [
-            f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})"
-            for r in top
-            if r["g"] == 9
-        ]
-        rows = self.sql(
-            _sql("sankey").substitute(
-                src.values(view),
-                sources=", ".join(_lit(r["srcaddr"]) for r in top if r["g"] == 7) or "NULL",
-                destinations=", ".join(_lit(r["dstaddr"]) for r in top if r["g"] == 14) or "NULL",
-                ports="(" + " OR ".join(ports) + ")" if ports else "false",
-            )
-        )
-        nodes: dict[str, dict] = {}
-        links: dict[tuple[str, str], int] = {}
-
-        def node(column: str, r: dict) -> str:
-            if column == "port":
-                if r["port"] is None and r["protocol"] is None:
-                    name, filters = "port: Other", []
-                else:
-                    name = f"port {_port(r['port'], r['protocol'])}"
-                    filters = [
-                        _filter_of("dstport", r["port"]),
-                        _filter_of("protocol", r["protocol"]),
-                    ]
-            else:
-                field = "srcaddr" if column == "src" else "dstaddr"
-                v = r[column]
-                name = f"{column} {'Other' if v is None else v}"
-                filters = [] if v is None else [_filter_of(field, v)]
-            nodes.setdefault(name, {"name": name, "column": column, "filters": filters})
-            return name
-
-        for r in rows:
-            a, p, b = node("src", r), node("port", r), node("dst", r)
-            links[(a, p)] = links.get((a, p), 0) + r["value"]
-            links[(p, b)] = links.get((p, b), 0) + r["value"]
-        return {
-            "unit": view.unit,
-            "nodes": list(nodes.values()),
-            "links": [{"source": s, "target": t, "value": v} for (s, t), v in links.items()],
-        }
-
-    def overview(self, view: View) -> dict:
-        return {"view": view.to_dict(), "panels": {p: self.panel(p, view) for p in PANELS}}
 
     # -- flows -----------------------------------------------------------------------------------
 
@@ -495,36 +336,6 @@ class Dashboard:
         findings = self.findings(View(view.start, view.end, view.range, view.unit, []))
         out["findings"] = [x for x in findings["findings"] if _finding_involves(x, kind, value)]
         return out
-
-
-def _lit(v) -> str:
-    """A value read back from the store as an SQL literal."""
-    if v is None:
-        return "NULL"
-    if isinstance(v, int):
-        return str(v)
-    return "'" + str(v).replace("'", "''") + "'"
-
-
-def _port(port, protocol) -> str:
-    name = PROTOCOLS.get(protocol, str(protocol) if protocol is not None else "-")
-    return f"{'-' if port is None else port}/{name}"
-
-
-def _label(panel: str, r: dict) -> str:
-    if panel == "talkers":
-        return f"{r['srcaddr']} → {r['dstaddr']}"
-    if panel == "ports":
-        return _port(r["dstport"], r["protocol"])
-    if panel == "protocols":
-        p = r["protocol"]
-        return "- (no data)" if p is None else PROTOCOLS.get(p, str(p))
-    v = r[_TOPS[panel][0][0]]
-    return "-" if v is None else str(v)
-
-
-def _filter_of(field: str, value) -> str:
-    return f"{field}={'-' if value is None else value}"
 
 
 def _finding_view(f: dict, view: View) -> View:

@@ -1,0 +1,274 @@
+"""The overview page's panels: KPI cards, traffic over time, the top-N lists, rejected sources,
+the world map and the Sankey -- each one query (or two) over the relation ``web.plan`` picks, or
+an exact top-N from the store's day summaries (``web.tops``).
+
+``OverviewPanels`` is a part of ``Dashboard`` (``web.dashboard``): it uses its ``sql`` (cached by
+store version), ``planner``, ``tops`` and the per-request record of what answered a panel.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from string import Template
+
+from .plan import RAW
+from .view import BadRequest, Filter, View
+
+__all__ = ["OverviewPanels", "PANELS", "TOP_N", "bucket_for"]
+
+TOP_N = 10
+# The fields of the top-N panels: panel -> (key columns, order columns).
+_TOPS = {
+    "talkers": (["srcaddr", "dstaddr"], "srcaddr, dstaddr"),
+    "sources": (["srcaddr"], "srcaddr"),
+    "destinations": (["dstaddr"], "dstaddr"),
+    "ports": (["dstport", "protocol"], "dstport, protocol"),
+    "protocols": (["protocol"], "protocol"),
+    "interfaces": (["interface_id"], "interface_id"),
+}
+# The top-N panels a day summary (``store.summaries``) of the same name may answer.
+SUMMARISED = ("talkers", "ports", "sources", "destinations")
+PANELS = (
+    "kpis",
+    "timeseries",
+    *_TOPS,
+    "rejected_sources",
+    "countries",
+    "sankey",
+)
+
+_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400)
+PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
+
+
+def _sql(name: str) -> Template:
+    return Template(resources.files("vpcflow.web").joinpath(f"sql/{name}.sql").read_text())
+
+
+def bucket_for(seconds: int, points: int = 150) -> int:
+    """The smallest bucket that draws ``seconds`` in at most ``points`` points."""
+    for b in _BUCKETS:
+        if seconds / b <= points:
+            return b
+    return _BUCKETS[-1]
+
+
+class _NotProven(Exception):
+    """The day summaries do not prove a top-N list: the records answer it."""
+
+
+class OverviewPanels:
+    """The overview's charts (a mixin of ``Dashboard``)."""
+
+    # -- panels ----------------------------------------------------------------------------------
+
+    def panel(self, name: str, view: View, n: int = TOP_N) -> dict:
+        """One chart's data (what the page draws); ``reads``: the relations that answered it (a
+        rollup ``rollup_<name>`` or the records ``vpc_flow_logs``)."""
+        if name not in PANELS:
+            raise BadRequest(f"no panel {name!r}; panels: {', '.join(PANELS)}")
+        data = getattr(self, f"_panel_{name}", None)
+        self._reads.names = []
+        rows = data(view, n) if data else self._top(name, view, n)
+        reads = sorted(set(self._reads.names))
+        return {"panel": name, "view": view.to_dict(), **rows, "reads": reads}
+
+    def _source(self, view: View, columns: set[str], **options):
+        src = self.planner.source(view, columns, **options)
+        names = getattr(self._reads, "names", None)
+        if names is not None:
+            names.append(src.relation)
+        return src
+
+    def _panel_kpis(self, view: View, n: int) -> dict:
+        src = self._source(view, {"action", "log_status", "interface_id"})
+        # Distinct sources are not additive: counted over a relation that keeps srcaddr.
+        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
+        both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
+        k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
+        if not both:
+            k["sources"] = self.sql(_sql("kpi_sources").substitute(by.values(view)))[0]["sources"]
+        total = k["records"] or 0
+
+        def share(x):
+            return round(x / total, 6) if total else 0.0
+
+        k.update(
+            accept_share=share(k["accepted"]),
+            reject_share=share(k["rejected"]),
+            nodata_share=share(k["nodata"]),
+            skipdata_share=share(k["skipdata"]),
+        )
+        return {"kpis": k}
+
+    def _panel_timeseries(self, view: View, n: int) -> dict:
+        b = bucket_for(view.seconds)
+        src = self._source(view, {"action", "log_status"}, step=b)
+        rows = self.sql(_sql("timeseries").substitute(src.values(view), bucket=b))
+        series: dict[str, list] = {}
+        for r in rows:
+            series.setdefault(r["action"], []).append([r["t"], r["value"]])
+        shift = view.seconds
+        src = self._source(view, set(), shift=shift, step=b)
+        prev = self.sql(
+            _sql("timeseries_previous").substitute(
+                src.values(view, shift=shift), bucket=b, shift=shift
+            )
+        )
+        return {
+            "bucket": b,
+            "unit": view.unit,
+            "series": [{"name": k, "data": v} for k, v in sorted(series.items())],
+            "previous": [[r["t"], r["value"]] for r in prev],
+        }
+
+    def _summary_top(self, name: str, view: View, n: int, order: str, extra=()):
+        """The exact top ``n`` of day summary ``name`` (``web.tops``), cached by store version;
+        None when the summaries cannot prove it."""
+        key = ("top", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        key += (tuple(map(str, extra)), n, order)
+
+        def compute():
+            rows = self.tops.top(name, view, n, order, extra)
+            if rows is None:  # not cached: a summary written later may answer it
+                raise _NotProven
+            return rows
+
+        try:
+            rows = self._cached(key, compute)
+        except _NotProven:
+            return None
+        self._reads.names.append(f"summary_{name}")
+        return rows
+
+    def _top(self, name: str, view: View, n: int) -> dict:
+        keys, order = _TOPS[name]
+        rows = self._summary_top(name, view, n, order) if name in SUMMARISED else None
+        if rows is not None:  # the rest ("Other") is the view's total less the top
+            src = self._source(view, set())
+            total = self.sql(_sql("total").substitute(src.values(view)))[0]["total"]
+            rows = [{**r, "total": total} for r in rows]
+        else:
+            src = self._source(view, set(keys))
+            rows = self.sql(
+                _sql("top").substitute(src.values(view), keys=", ".join(keys), order=order, n=n)
+            )
+        total = rows[0]["total"] if rows else 0
+        items = []
+        for r in rows:
+            item = {k: r[k] for k in keys}
+            item["value"] = r["value"]
+            item["label"] = _label(name, r)
+            item["filters"] = [_filter_of(k, r[k]) for k in keys]
+            items.append(item)
+        other = (total or 0) - sum(r["value"] for r in rows)
+        return {"unit": view.unit, "keys": keys, "items": items, "other": other, "total": total}
+
+    def _panel_rejected_sources(self, view: View, n: int) -> dict:
+        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
+        reject = [Filter("action", "REJECT")]
+        top = self._summary_top("sources", view, n, "srcaddr", reject)
+        if top is not None:  # the sources are known: only their records are read
+            addrs = ", ".join(_lit(r["srcaddr"]) for r in top if r["srcaddr"] is not None)
+            cond = f"srcaddr IN ({addrs})" if addrs else "false"
+            if any(r["srcaddr"] is None for r in top):
+                cond = f"({cond} OR srcaddr IS NULL)"
+            query = _sql("rejected_sources_of").substitute(src.values(view), sources=cond)
+        else:
+            query = _sql("rejected_sources").substitute(src.values(view), n=n)
+        rows = self.sql(query)
+        for r in rows:
+            r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
+        return {"unit": view.unit, "items": rows}
+
+    def _panel_countries(self, view: View, n: int) -> dict:
+        src = self._source(view, {"srcaddr"})
+        rows = self.sql(_sql("countries").substitute(src.values(view)))
+        items = []
+        for r in rows:
+            c = r["country"]
+            # Two capital letters: a country; else a range name ('private', 'documentation'...)
+            r["is_country"] = bool(c) and len(c) == 2 and c.isupper()
+            r["filters"] = [_filter_of("src_country", c)]
+            items.append(r)
+        return {"unit": view.unit, "items": items}
+
+    def _panel_sankey(self, view: View, n: int) -> dict:
+        src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
+        top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
+        ports = [
+            f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})"
+            for r in top
+            if r["g"] == 9
+        ]
+        rows = self.sql(
+            _sql("sankey").substitute(
+                src.values(view),
+                sources=", ".join(_lit(r["srcaddr"]) for r in top if r["g"] == 7) or "NULL",
+                destinations=", ".join(_lit(r["dstaddr"]) for r in top if r["g"] == 14) or "NULL",
+                ports="(" + " OR ".join(ports) + ")" if ports else "false",
+            )
+        )
+        nodes: dict[str, dict] = {}
+        links: dict[tuple[str, str], int] = {}
+
+        def node(column: str, r: dict) -> str:
+            if column == "port":
+                if r["port"] is None and r["protocol"] is None:
+                    name, filters = "port: Other", []
+                else:
+                    name = f"port {_port(r['port'], r['protocol'])}"
+                    filters = [
+                        _filter_of("dstport", r["port"]),
+                        _filter_of("protocol", r["protocol"]),
+                    ]
+            else:
+                field = "srcaddr" if column == "src" else "dstaddr"
+                v = r[column]
+                name = f"{column} {'Other' if v is None else v}"
+                filters = [] if v is None else [_filter_of(field, v)]
+            nodes.setdefault(name, {"name": name, "column": column, "filters": filters})
+            return name
+
+        for r in rows:
+            a, p, b = node("src", r), node("port", r), node("dst", r)
+            links[(a, p)] = links.get((a, p), 0) + r["value"]
+            links[(p, b)] = links.get((p, b), 0) + r["value"]
+        return {
+            "unit": view.unit,
+            "nodes": list(nodes.values()),
+            "links": [{"source": s, "target": t, "value": v} for (s, t), v in links.items()],
+        }
+
+    def overview(self, view: View) -> dict:
+        return {"view": view.to_dict(), "panels": {p: self.panel(p, view) for p in PANELS}}
+
+
+def _lit(v) -> str:
+    """A value read back from the store as an SQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _port(port, protocol) -> str:
+    name = PROTOCOLS.get(protocol, str(protocol) if protocol is not None else "-")
+    return f"{'-' if port is None else port}/{name}"
+
+
+def _label(panel: str, r: dict) -> str:
+    if panel == "talkers":
+        return f"{r['srcaddr']} → {r['dstaddr']}"
+    if panel == "ports":
+        return _port(r["dstport"], r["protocol"])
+    if panel == "protocols":
+        p = r["protocol"]
+        return "- (no data)" if p is None else PROTOCOLS.get(p, str(p))
+    v = r[_TOPS[panel][0][0]]
+    return "-" if v is None else str(v)
+
+
+def _filter_of(field: str, value) -> str:
+    return f"{field}={'-' if value is None else value}"

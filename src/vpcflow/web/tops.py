@@ -1,0 +1,163 @@
+"""Exact top-N lists from the store's day summaries (``vpcflow.store.summaries``), or nothing.
+
+A day summary holds every bucket of the day's heavy keys exactly and, for every other key, a
+bound on its volume. ``Tops.top`` ranks the heavy keys over the view and returns the N largest
+only when that is provably the records' answer:
+
+* the view's range lies on 5-minute buckets and every day of it has a current summary;
+* every filter chip is on one of the summary's keys, ``action`` or ``log_status`` (a chip
+  narrows a heavy key's exact rows and can only lower a light key's volume below its bound);
+* each of the N keys is heavy on every day of the range (so its value is exact), and the N-th
+  value is larger than anything another key can have: the light keys' bound (per day, the
+  smaller of the day's bound and the sum of the range's bucket bounds, of the action classes the
+  chips allow) and, for a key heavy on some of the days only, its heavy part plus that bound.
+
+Otherwise it returns None and the panel reads a rollup or the records. The summaries are read
+on a connection of this module's own (DuckDB, in memory) that may read only their directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from .view import View
+
+log = logging.getLogger("vpcflow.web")
+
+__all__ = ["Tops"]
+
+BUCKET = 300
+# The chips a summary answers besides its keys.
+_ROW_COLUMNS = {"action", "log_status"}
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+class Tops:
+    """Top-N answers from one store's day summaries; ``enabled=False`` never answers."""
+
+    def __init__(self, store, enabled: bool = True):
+        self.store = store
+        self.enabled = enabled and hasattr(store, "summary_status")
+        self._con = None
+        self._lock = threading.Lock()
+
+    def _connect(self):
+        if self._con is None:
+            import duckdb
+
+            from ..store.summaries import SUMMARY_DIR
+
+            con = duckdb.connect(":memory:", config={"threads": 2})
+            root = Path(self.store.path) / SUMMARY_DIR
+            con.execute(f"SET allowed_directories = [{_lit(str(root))}]")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            self._con = con
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def top(self, name: str, view: View, n: int, order: str, extra=()) -> list[dict] | None:
+        """The ``n`` largest keys of summary ``name`` over ``view`` (and the filters ``extra``)
+        by the view's unit, ordered by value then ``order`` (the keys' SQL), as
+        ``{key..., "value"}`` rows; None when the summary cannot prove them exact."""
+        if not self.enabled or view.start is None or view.end is None:
+            return None
+        if view.start % BUCKET or view.end % BUCKET:
+            return None
+        from ..store.summaries import SUMMARIES
+
+        summary = SUMMARIES[name]
+        filters = [*view.filters, *extra]
+        if any(f.field not in _ROW_COLUMNS | set(summary.key_names) for f in filters):
+            return None
+        status = self.store.summary_status(name, view.start, view.end)
+        if not status["complete"] or not status["days"]:
+            return None
+        try:
+            with self._lock:
+                return self._top(summary, status["days"], view, filters, n, order)
+        except Exception as exc:  # a summary replaced while read: the records answer
+            log.info("summary %s unreadable, reading the records: %s", name, exc)
+            return None
+
+    def _top(self, summary, days: dict, view: View, filters, n: int, order: str):
+        con = self._connect()
+        unit = view.unit
+        keys = ", ".join(f'"{k}"' for k in summary.key_names)
+        lo, hi = view.start // BUCKET, view.end // BUCKET
+        rows = "[" + ", ".join(_lit(str(r)) for r, _ in days.values()) + "]"
+        bounds = "[" + ", ".join(_lit(str(b)) for _, b in days.values()) + "]"
+        cond = View(view.start, view.end, None, unit, filters).where(bucket=("bucket", BUCKET))
+        # each heavy key's value over the view and on how many days of the range it is heavy
+        ranked = con.execute(
+            f"""
+WITH v AS (
+    SELECT {keys}, coalesce(sum("{unit}"), 0) AS value
+    FROM read_parquet({rows}) WHERE {cond} GROUP BY ALL
+),
+d AS (
+    SELECT {keys}, count(DISTINCT filename) AS days
+    FROM read_parquet({rows}, filename = true) GROUP BY ALL
+)
+SELECT v.*, d.days FROM v JOIN d ON {
+                " AND ".join(f'v."{k}" IS NOT DISTINCT FROM d."{k}"' for k in summary.key_names)
+            }
+ORDER BY value DESC, {order}
+"""
+        ).fetchall()
+        cols = [*summary.key_names, "value", "days"]
+        ranked = [dict(zip(cols, r, strict=True)) for r in ranked]
+        if len(ranked) < n:
+            return None
+        bound = self._bound(con, bounds, days, lo, hi, unit, filters)
+        top, rest = ranked[:n], ranked[n:]
+        nth = top[-1]["value"]
+        if any(r["days"] < len(days) for r in top) or not nth > bound:
+            return None
+        # a key heavy on some days only: its heavy part plus what it may have on the others
+        if any(r["value"] + bound >= nth for r in rest if r["days"] < len(days)):
+            return None
+        return [{k: r[k] for k in cols[:-1]} for r in top]
+
+    def _bound(self, con, bounds: str, days: dict, lo: int, hi: int, unit: str, filters) -> int:
+        """The most a light key can have over buckets [lo, hi) under the chips' actions."""
+        classes = _classes(filters)
+        got = con.execute(
+            f"""SELECT filename, bucket, cls, "{unit}" FROM read_parquet({bounds}, filename = true)
+WHERE bucket IS NULL OR (bucket >= {lo} AND bucket < {hi})"""
+        ).fetchall()
+        day_max: dict[str, dict[str, int]] = {}
+        buckets: dict[str, dict[int, dict[str, int]]] = {}
+        for fname, bucket, cls, value in got:
+            if bucket is None:
+                day_max.setdefault(fname, {})[cls] = value or 0
+            else:
+                buckets.setdefault(fname, {}).setdefault(bucket, {})[cls] = value or 0
+
+        def of(m: dict[str, int]) -> int:
+            every = m.get("*", 0)
+            return every if classes is None else min(every, sum(m.get(c, 0) for c in classes))
+
+        total = 0
+        for _, b in days.values():
+            fname = str(b)
+            in_range = sum(of(m) for m in buckets.get(fname, {}).values())
+            total += min(of(day_max.get(fname, {})), in_range)
+        return total
+
+
+def _classes(filters) -> set[str] | None:
+    """The action classes (``ACCEPT``, ``REJECT``, ``-``) the chips let through; None: any."""
+    wanted = [f for f in filters if f.field == "action"]
+    if not wanted or any(f.negate for f in wanted):
+        return None
+    return {f.value if f.value in ("ACCEPT", "REJECT") else "-" for f in wanted}

@@ -1,0 +1,200 @@
+"""The dashboard's top-N lists from the store's day summaries: every answer equals the records',
+with and without filter chips, however few heavy keys a summary keeps; a list the summary cannot
+prove exact (a light key may beat the N-th), a chip on a column it does not keep, or a day
+ingested since it was written read the records instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.datastructures import QueryParams
+
+import vpcflow
+from vpcflow.errors import StoreError
+from vpcflow.generate import generate
+from vpcflow.store import summaries
+from vpcflow.web.dashboard import Dashboard
+
+EXE = Path(sys.executable).parent / "vpcflow"
+TOP_PANELS = ("talkers", "ports", "sources", "destinations", "rejected_sources")
+VIEWS = [
+    "range=all",
+    "range=24h&unit=packets",
+    "range=1h&unit=records",
+    "range=all&unit=records&f=action=REJECT",
+    "range=all&f=action=ACCEPT&f=action=-",
+    "range=24h&f=action!=REJECT",
+    "range=all&unit=packets&f=srcaddr=10.0.0.0/8",
+    "range=all&f=dstaddr=10.0.1.0/24&f=log_status=OK",
+    "range=all&unit=records&f=protocol=6",
+    "range=all&f=dstport=443",
+    "from=2024-05-01T02:00:00Z&to=2024-05-01T05:00:00Z&unit=records",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _every_rollup():
+    old = os.environ.get("VPCFLOW_ROLLUPS")
+    os.environ["VPCFLOW_ROLLUPS"] = "all"
+    yield
+    if old is None:
+        os.environ.pop("VPCFLOW_ROLLUPS", None)
+    else:
+        os.environ["VPCFLOW_ROLLUPS"] = old
+
+
+def _view(dash: Dashboard, qs: str):
+    return dash.view(QueryParams([tuple(kv.split("=", 1)) for kv in qs.split("&")]))
+
+
+def _answer(dash: Dashboard, panel: str, view) -> tuple[str, list[str]]:
+    body = dash.panel(panel, view)
+    reads = body.pop("reads")
+    return json.dumps(body, sort_keys=True), reads
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("web-summaries")
+    generate(base / "logs", records=40_000, seed=11, attacks="all")
+    store = vpcflow.open_store(base / "store")
+    store.ingest([str(base / "logs" / "AWSLogs")])
+    # `vpcflow rollup summarise` on the real entry point
+    out = subprocess.run(
+        [str(EXE), "rollup", "summarise", "--store", str(base / "store")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Wrote 4 day summaries; 0 were current." in out.stdout, out.stdout + out.stderr
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def dashboards(seeded):
+    return Dashboard(seeded, cache_size=0), Dashboard(seeded, cache_size=0, rollups=False)
+
+
+@pytest.mark.parametrize("qs", VIEWS)
+def test_every_top_list_from_the_summaries_equals_the_records(dashboards, qs):
+    on, off = dashboards
+    view = _view(on, qs)
+    for panel in TOP_PANELS:
+        got, reads = _answer(on, panel, view)
+        expect, plain = _answer(off, panel, view)
+        assert plain == ["vpc_flow_logs"]
+        assert got == expect, (panel, reads)
+
+
+def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
+    on, _ = dashboards
+    for qs in ("range=all", "range=all&unit=records&f=action=REJECT"):
+        view = _view(on, qs)
+        for panel in ("talkers", "ports", "sources", "destinations"):
+            assert f"summary_{panel}" in on.panel(panel, view)["reads"], (qs, panel)
+        assert "summary_sources" in on.panel("rejected_sources", view)["reads"]
+    # a chip on a column the summaries do not keep reads the records
+    view = _view(on, "range=all&f=dstport=443")
+    assert on.panel("talkers", view)["reads"] == ["vpc_flow_logs"]
+    # a range off the 5-minute buckets too
+    view = _view(on, "from=2024-05-01T00:00:07Z&to=2024-05-01T03:00:00Z")
+    assert on.panel("sources", view)["reads"] == ["vpc_flow_logs"]
+
+
+@pytest.mark.parametrize("keep", [1, 3, 12])
+def test_few_heavy_keys_never_give_a_wrong_answer(tmp_path, monkeypatch, seeded, keep):
+    """With only a few heavy keys per criterion the bound is large: the summaries must refuse
+    (and the records answer) rather than list a top-N a light key could beat."""
+    monkeypatch.setattr(summaries, "KEEP", keep)
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(seeded.path, copy, ignore=shutil.ignore_patterns("summaries", "tmp"))
+    store = vpcflow.open_store(copy, create=False)
+    try:
+        assert store.build_summaries()["written"] == 4
+        on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
+        for qs in VIEWS:
+            view = _view(on, qs)
+            for panel in TOP_PANELS:
+                for n in (1, 5, 10):
+                    a = on.panel(panel, view, n)
+                    b = off.panel(panel, view, n)
+                    a.pop("reads"), b.pop("reads")
+                    assert a == b, (keep, qs, panel, n)
+    finally:
+        store.close()
+
+
+def _write_records(path: Path, rows: list[tuple]) -> None:
+    lines = [
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol "
+        "packets bytes start end action log-status"
+    ]
+    for src, dst, port, t, nbytes in rows:
+        lines.append(
+            f"2 123456789012 eni-0a1b2c3d4e5f60001 {src} {dst} 40000 {port} 6 1 {nbytes} "
+            f"{t} {t + 30} ACCEPT OK"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_light_key_concentrated_in_the_range_beats_a_heavy_one(tmp_path, monkeypatch):
+    """Key A is the day's heaviest (100 records spread over the day); B has 60 records, all in
+    one hour. Over that hour B leads: the summary (A heavy, B light with a bound of 60) must not
+    answer A, and the records give B."""
+    monkeypatch.setattr(summaries, "KEEP", 1)
+    day = 1714521600  # 2024-05-01
+    rows = [("10.0.0.1", "10.0.0.9", 443, day + i * 840, 100) for i in range(100)]
+    rows += [("10.0.0.2", "10.0.0.9", 443, day + 3 * 3600 + i * 50, 100) for i in range(60)]
+    rows += [("10.0.0.3", "10.0.0.8", 22, day + 20 * 3600, 100)]
+    _write_records(tmp_path / "a.log", rows)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a.log")])
+    store.build_summaries(["sources"])
+    dash = Dashboard(store, cache_size=0)
+    hour = _view(dash, "from=2024-05-01T03:00:00Z&to=2024-05-01T04:00:00Z&unit=records")
+    body = dash.panel("sources", hour, 1)
+    assert "summary_sources" not in body["reads"]
+    assert [i["srcaddr"] for i in body["items"]] == ["10.0.0.2"]
+    assert body["items"][0]["value"] == 60
+    # over the whole day A leads by more than any light key has: the summary answers
+    whole = _view(dash, "from=2024-05-01&to=2024-05-02&unit=records")
+    body = dash.panel("sources", whole, 1)
+    assert "summary_sources" in body["reads"]
+    assert [(i["srcaddr"], i["value"]) for i in body["items"]] == [("10.0.0.1", 100)]
+    assert body["other"] == 61
+    store.close()
+
+
+def test_a_new_ingest_makes_its_day_read_the_records_until_summarised(tmp_path):
+    generate(tmp_path / "a", records=6_000, seed=3)
+    generate(tmp_path / "b", records=6_000, seed=4, start="2024-05-02T00:00:00Z")
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a" / "AWSLogs")])
+    assert store.build_summaries() == {"written": 4, "current": 0}
+    assert store.build_summaries() == {"written": 0, "current": 4}
+    on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
+    view = _view(on, "range=all")
+    assert "summary_talkers" in on.panel("talkers", view)["reads"]
+    store.ingest([str(tmp_path / "b" / "AWSLogs")])  # a day without a summary
+    view = _view(on, "range=all")
+    assert store.summary_status("talkers", view.start, view.end)["missing"] == ["2024-05-02"]
+    assert on.panel("talkers", view)["reads"] == ["vpc_flow_logs"]
+    assert _answer(on, "talkers", view)[0] == _answer(off, "talkers", view)[0]
+    on.summarise()  # what `vpcflow serve` does after an ingest
+    assert store.summary_status("talkers", view.start, view.end)["complete"]
+    got, reads = _answer(on, "talkers", view)
+    assert got == _answer(off, "talkers", view)[0]
+    # one summary file pair per day and summary: the stale ones are gone
+    files = list((tmp_path / "store" / summaries.SUMMARY_DIR).rglob("*.parquet"))
+    assert len(files) == 2 * 4 * 2
+    with pytest.raises(StoreError, match="no day summary named nope; known: talkers"):
+        store.build_summaries(["nope"])
+    store.close()
