@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict
 
 from .. import settings
+from .answers import MISSING, SavedAnswers
 from .overview import PANELS, OverviewPanels, _sql
 from .plan import Planner
 from .tops import Tops
@@ -28,6 +30,8 @@ log = logging.getLogger("vpcflow.web")
 
 __all__ = ["Dashboard", "PANELS", "ENTITY_KINDS"]
 
+# The answers saved on disk (JSON): the charts' queries and top-N lists, not the analyses'.
+_SAVED_KINDS = ("sql", "top")
 # entity kind -> the filter that selects its records
 ENTITY_KINDS = {
     "ip": "addr",
@@ -83,23 +87,36 @@ class Dashboard(OverviewPanels):
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._configs_version = 0
+        # The charts' answers saved beside the store: a restarted server finds them (none when
+        # the cache is off, as the benchmarks run it).
+        mode = "rollups" if rollups else "records"
+        self._saved = SavedAnswers.for_store(store, mode) if cache_size else SavedAnswers(None)
 
     # -- running queries ------------------------------------------------------------------------
 
     def version(self) -> tuple:
-        """Changes whenever the store's data does (a new ingest, a compaction)."""
+        """Changes whenever the store's data does (a new ingest, a compaction); the same in
+        every process (the answers saved on disk are filed under it)."""
         files = self.store.files()
-        return (len(files), hash(tuple(str(f) for f in files)))
+        digest = hashlib.sha256("\n".join(str(f) for f in files).encode()).hexdigest()[:20]
+        return (len(files), digest)
 
     def _cached(self, key, compute, lock=None):
         lock = lock or self._lock
         with lock:
-            full = (key, self.version())
+            version = self.version()
+            full = (key, version)
             with self._lock:
                 if full in self._cache:
                     self._cache.move_to_end(full)
                     return self._cache[full]
-            value = compute()
+            saves = key[0] in _SAVED_KINDS
+            tag = f"{version[0]}-{version[1]}"
+            value = self._saved.get(tag, key) if saves else MISSING
+            if value is MISSING:
+                value = compute()
+                if saves:
+                    self._saved.put(tag, key, value)
             with self._lock:
                 self._cache[full] = value
                 while len(self._cache) > self._cache_size:
