@@ -68,6 +68,7 @@ def _store(records: int, work: Path, seed: int):
             done = store.rebuild_rollups(["traffic", "sources", "destinations"])
             if done["files"]:
                 print(f"rollups for {done['files']} files: {time.perf_counter() - t:.1f} s")
+            _summarise(store)
             return store
         store.close()
     logs = work / f"logs-{records}"
@@ -82,7 +83,16 @@ def _store(records: int, work: Path, seed: int):
     store = vpcflow.open_store(path)
     store.ingest([str(logs / "AWSLogs")])
     store.rebuild_rollups(["traffic", "sources", "destinations"])  # beyond the default set
+    _summarise(store)
     return store
+
+
+def _summarise(store) -> None:
+    """The day summaries the dashboard's top-N lists read (``vpcflow rollup summarise``)."""
+    t = time.perf_counter()
+    done = store.build_summaries()
+    if done["written"]:
+        print(f"{done['written']} day summaries: {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
 
 def _stats(samples: list[float]) -> dict:

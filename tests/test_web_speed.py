@@ -23,7 +23,7 @@ from vpcflow.store import summaries
 from vpcflow.web.dashboard import Dashboard
 
 EXE = Path(sys.executable).parent / "vpcflow"
-TOP_PANELS = ("talkers", "ports", "sources", "destinations", "rejected_sources")
+TOP_PANELS = ("talkers", "ports", "sources", "destinations", "rejected_sources", "sankey")
 VIEWS = [
     "range=all",
     "range=24h&unit=packets",

@@ -10,7 +10,13 @@ sources, destinations):
   is exact. A key is heavy when it is among the ``KEEP`` largest of the day by records, bytes or
   packets, over all records or over one action class (ACCEPT, REJECT, anything else);
 * ``bounds``: for the other (light) keys, the largest total any one of them has -- over the day
-  (``bucket`` NULL) and within each bucket -- per unit and action class (``*``: all of them).
+  (``bucket`` NULL) and within each bucket -- per unit and action class (``*``: all of them);
+  and (class ``odd``) how many of the day's records lack an address or the destination port
+  but not all three (none in AWS's records: then "has both addresses" and "has a source", "has
+  a destination", "has a port" select the same records, which the Sankey relies on).
+
+The key that is all NULL (the records without addresses or ports: NODATA, SKIPDATA) is always
+heavy, so that its volume over any range is known exactly.
 
 A light key's volume over any range of the day, under any filter, is at most the day's bound and
 at most the sum of the bucket bounds of the range. So a top-N whose N-th heavy value exceeds that
@@ -37,7 +43,7 @@ log = logging.getLogger("vpcflow.store")
 __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
-VERSION = 1
+VERSION = 2
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -131,6 +137,7 @@ def _build_sql(summary: Summary, listing: str) -> list[str]:
     )
     maxes = ", ".join(f'max("{u}") AS "{u}"' for u in UNITS)
     sums = ", ".join(f'sum("{u}") AS "{u}"' for u in UNITS)
+    nulls = " AND ".join(f'"{k}" IS NULL' for k in summary.key_names)
     return [
         # every (bucket, action, log status, key) of the day
         f"""CREATE OR REPLACE TEMP TABLE g AS
@@ -150,8 +157,15 @@ WITH c AS (
 SELECT * FROM c
 UNION ALL
 SELECT {names}, '*' AS cls, {sums} FROM c GROUP BY ALL""",
+        # the heavy keys; the key of no value (NODATA records) always, so that its volume is
+        # known exactly (what the records without addresses weigh)
         f"""CREATE OR REPLACE TEMP TABLE h AS
-SELECT DISTINCT {names} FROM t QUALIFY {ranks}""",
+SELECT DISTINCT {names} FROM t QUALIFY {ranks} OR ({nulls})""",
+        # records of which an address or the destination port is missing but not all three
+        f"""CREATE OR REPLACE TEMP TABLE odd AS
+SELECT count(*) AS n FROM read_parquet({listing}, union_by_name = true)
+WHERE "start" IS NOT NULL
+    AND NOT ((srcaddr IS NULL) = (dstaddr IS NULL) AND (srcaddr IS NULL) = (dstport IS NULL))""",
         f"""CREATE OR REPLACE TEMP TABLE heavy_rows AS
 SELECT a.* FROM g a SEMI JOIN h b ON {same}""",
         # the light keys' largest totals: over the day (bucket NULL) and in each bucket
@@ -167,7 +181,9 @@ SELECT CAST(NULL AS BIGINT) AS bucket, cls, {maxes} FROM lt GROUP BY cls
 UNION ALL
 SELECT bucket, cls, {maxes} FROM lb GROUP BY ALL
 UNION ALL
-SELECT bucket, cls, {maxes} FROM lball GROUP BY ALL""",
+SELECT bucket, cls, {maxes} FROM lball GROUP BY ALL
+UNION ALL
+SELECT NULL, 'odd', n, n, n FROM odd""",
     ]
 
 

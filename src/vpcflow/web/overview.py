@@ -194,51 +194,80 @@ class OverviewPanels:
         return {"unit": view.unit, "items": items}
 
     def _panel_sankey(self, view: View, n: int) -> dict:
+        mark = len(self._reads.names)
+        links = self._sankey_summarised(view, n)
+        if links is None:  # what answered is the records (and what they were ranked by)
+            del self._reads.names[mark:]
+            links = self._sankey_records(view, n)
+        return {"unit": view.unit, **_sankey_graph(links)}
+
+    def _sankey_records(self, view: View, n: int) -> dict:
         src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
         top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
-        ports = [
-            f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})"
-            for r in top
-            if r["g"] == 9
-        ]
         rows = self.sql(
             _sql("sankey").substitute(
                 src.values(view),
                 sources=", ".join(_lit(r["srcaddr"]) for r in top if r["g"] == 7) or "NULL",
                 destinations=", ".join(_lit(r["dstaddr"]) for r in top if r["g"] == 14) or "NULL",
-                ports="(" + " OR ".join(ports) + ")" if ports else "false",
+                ports=_ports_sql([r for r in top if r["g"] == 9]),
             )
         )
-        nodes: dict[str, dict] = {}
-        links: dict[tuple[str, str], int] = {}
-
-        def node(column: str, r: dict) -> str:
-            if column == "port":
-                if r["port"] is None and r["protocol"] is None:
-                    name, filters = "port: Other", []
-                else:
-                    name = f"port {_port(r['port'], r['protocol'])}"
-                    filters = [
-                        _filter_of("dstport", r["port"]),
-                        _filter_of("protocol", r["protocol"]),
-                    ]
-            else:
-                field = "srcaddr" if column == "src" else "dstaddr"
-                v = r[column]
-                name = f"{column} {'Other' if v is None else v}"
-                filters = [] if v is None else [_filter_of(field, v)]
-            nodes.setdefault(name, {"name": name, "column": column, "filters": filters})
-            return name
-
+        links: dict[tuple, int] = {}
         for r in rows:
-            a, p, b = node("src", r), node("port", r), node("dst", r)
+            a, p, b = ("src", r["src"]), ("port", r["port"], r["protocol"]), ("dst", r["dst"])
             links[(a, p)] = links.get((a, p), 0) + r["value"]
             links[(p, b)] = links.get((p, b), 0) + r["value"]
-        return {
-            "unit": view.unit,
-            "nodes": list(nodes.values()),
-            "links": [{"source": s, "target": t, "value": v} for (s, t), v in links.items()],
-        }
+        return links
+
+    def _sankey_summarised(self, view: View, n: int) -> dict | None:
+        """The Sankey's links from the day summaries' exact top lists and the records of the
+        top sources and destinations only: the other sources' (destinations') links to a top
+        port are the port's total less the top ones', to "Other" the rest of the total."""
+        if self.tops.odd(view) != 0:  # some record lacks an address or port but not all
+            return None
+        srcs = self._summary_top("sources", view, n, "srcaddr", [Filter("srcaddr", "-", True)])
+        if srcs is None:
+            return None
+        ports = self._summary_top(
+            "ports", view, n, "dstport, protocol", [Filter("dstport", "-", True)]
+        )
+        dsts = self._summary_top("destinations", view, n, "dstaddr", [Filter("dstaddr", "-", True)])
+        unaddressed = self.tops.null_volume("sources", view)
+        if ports is None or dsts is None or unaddressed is None:
+            return None
+        if any(r["protocol"] is None for r in ports):  # a port no condition of ours matches
+            return None
+        src = self._source(view, set())
+        total = self.sql(_sql("total").substitute(src.values(view)))[0]["total"] - unaddressed
+        rec = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
+        port_nodes = [("port", r["dstport"], r["protocol"]) for r in ports]
+        links: dict[tuple, int] = {}
+        for end, other, top, column in (
+            ("srcaddr", "dstaddr", srcs, "src"),
+            ("dstaddr", "srcaddr", dsts, "dst"),
+        ):
+            rows = self.sql(
+                _sql("sankey_ends").substitute(
+                    rec.values(view),
+                    end=end,
+                    other=other,
+                    members=", ".join(_lit(r[end]) for r in top),
+                    ports=_ports_sql(ports),
+                )
+            )
+            rest = {p: r["value"] for p, r in zip(port_nodes, ports, strict=True)}
+            rest[("port", None, None)] = total - sum(r["value"] for r in ports)
+            for r in rows:
+                a, p = (column, r["addr"]), ("port", r["port"], r["protocol"])
+                pair = (a, p) if column == "src" else (p, a)
+                links[pair] = links.get(pair, 0) + r["value"]
+                rest[p] -= r["value"]
+            for p, v in rest.items():
+                if v < 0:  # cannot be, if the summaries are what they say: read the records
+                    return None
+                pair = ((column, None), p) if column == "src" else (p, (column, None))
+                links[pair] = links.get(pair, 0) + v
+        return links
 
     def overview(self, view: View) -> dict:
         return {"view": view.to_dict(), "panels": {p: self.panel(p, view) for p in PANELS}}
@@ -251,6 +280,62 @@ def _lit(v) -> str:
     if isinstance(v, int):
         return str(v)
     return "'" + str(v).replace("'", "''") + "'"
+
+
+def _ports_sql(ports: list[dict]) -> str:
+    """The condition that a record's destination port is one of ``ports`` (dstport, protocol)."""
+    conds = [
+        f"(dstport = {_lit(r['dstport'])} AND protocol = {_lit(r['protocol'])})" for r in ports
+    ]
+    return "(" + " OR ".join(conds) + ")" if conds else "false"
+
+
+def _sankey_node(node: tuple) -> dict:
+    """A Sankey node (``("src", addr)``, ``("port", port, protocol)``, ``("dst", addr)``; an
+    address or port of None is "Other") as the chart names it, with the filters a click adds."""
+    column = node[0]
+    if column == "port":
+        _, port, protocol = node
+        if port is None and protocol is None:
+            return {"name": "port: Other", "column": "port", "filters": []}
+        filters = [_filter_of("dstport", port), _filter_of("protocol", protocol)]
+        return {"name": f"port {_port(port, protocol)}", "column": "port", "filters": filters}
+    v = node[1]
+    field = "srcaddr" if column == "src" else "dstaddr"
+    return {
+        "name": f"{column} {'Other' if v is None else v}",
+        "column": column,
+        "filters": [] if v is None else [_filter_of(field, v)],
+    }
+
+
+def _sankey_graph(links: dict[tuple, int]) -> dict:
+    """Nodes and links in one order whichever way they were computed: links by value, nodes by
+    column (sources, ports, destinations) then by the volume through them, "Other" last. Links
+    of no volume are left out (they draw nothing)."""
+    links = {k: v for k, v in links.items() if v}
+    through: dict[tuple, int] = {}
+    for (a, b), v in links.items():
+        for node in (a, b):
+            through[node] = through.get(node, 0) + v
+    columns = {"src": 0, "port": 1, "dst": 2}
+    meta = {node: _sankey_node(node) for node in through}
+
+    def rank(node):
+        other = node[1] is None and (node[0] != "port" or node[2] is None)
+        return (columns[node[0]], other, -through[node], meta[node]["name"])
+
+    nodes = sorted(through, key=rank)
+    ordered = sorted(
+        links.items(), key=lambda kv: (-kv[1], meta[kv[0][0]]["name"], meta[kv[0][1]]["name"])
+    )
+    return {
+        "nodes": [meta[x] for x in nodes],
+        "links": [
+            {"source": meta[a]["name"], "target": meta[b]["name"], "value": v}
+            for (a, b), v in ordered
+        ],
+    }
 
 
 def _port(port, protocol) -> str:

@@ -69,6 +69,20 @@ class Tops:
         """The ``n`` largest keys of summary ``name`` over ``view`` (and the filters ``extra``)
         by the view's unit, ordered by value then ``order`` (the keys' SQL), as
         ``{key..., "value"}`` rows; None when the summary cannot prove them exact."""
+        filters = [*view.filters, *extra]
+        return self._run(name, view, filters, self._top, filters, n, order)
+
+    def null_volume(self, name: str, view: View) -> int | None:
+        """The view's volume of the records whose keys of summary ``name`` are all NULL (always
+        heavy: exact), or None."""
+        return self._run(name, view, view.filters, self._null_volume, view.filters)
+
+    def odd(self, view: View) -> int | None:
+        """How many records of the view's days lack an address or the destination port but
+        not all three (``store.summaries``), or None when a day has no summary."""
+        return self._run("sources", view, [], self._odd)
+
+    def _run(self, name: str, view: View, filters, fn, *args):
         if not self.enabled or view.start is None or view.end is None:
             return None
         if view.start % BUCKET or view.end % BUCKET:
@@ -76,7 +90,6 @@ class Tops:
         from ..store.summaries import SUMMARIES
 
         summary = SUMMARIES[name]
-        filters = [*view.filters, *extra]
         if any(f.field not in _ROW_COLUMNS | set(summary.key_names) for f in filters):
             return None
         status = self.store.summary_status(name, view.start, view.end)
@@ -84,10 +97,35 @@ class Tops:
             return None
         try:
             with self._lock:
-                return self._top(summary, status["days"], view, filters, n, order)
+                return fn(summary, status["days"], view, *args)
         except Exception as exc:  # a summary replaced while read: the records answer
             log.info("summary %s unreadable, reading the records: %s", name, exc)
             return None
+
+    def _null_volume(self, summary, days: dict, view: View, filters) -> int:
+        rows = "[" + ", ".join(_lit(str(r)) for r, _ in days.values()) + "]"
+        cond = View(view.start, view.end, None, view.unit, filters).where(bucket=("bucket", BUCKET))
+        nulls = " AND ".join(f'"{k}" IS NULL' for k in summary.key_names)
+        got = (
+            self._connect()
+            .execute(
+                f'SELECT coalesce(sum("{view.unit}"), 0) FROM read_parquet({rows}) '
+                f"WHERE {nulls} AND {cond}"
+            )
+            .fetchone()
+        )
+        return int(got[0])
+
+    def _odd(self, summary, days: dict, view: View) -> int:
+        bounds = "[" + ", ".join(_lit(str(b)) for _, b in days.values()) + "]"
+        got = (
+            self._connect()
+            .execute(
+                f"SELECT coalesce(sum(records), 0) FROM read_parquet({bounds}) WHERE cls = 'odd'"
+            )
+            .fetchone()
+        )
+        return int(got[0])
 
     def _top(self, summary, days: dict, view: View, filters, n: int, order: str):
         con = self._connect()
