@@ -100,7 +100,9 @@ def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
         view = _view(on, qs)
         for panel in ("talkers", "ports", "sources", "destinations"):
             assert f"summary_{panel}" in on.panel(panel, view)["reads"], (qs, panel)
-        assert "summary_sources" in on.panel("rejected_sources", view)["reads"]
+        # the rejected sources' ports and hosts and the Sankey's links too: no record is read
+        assert on.panel("rejected_sources", view)["reads"] == ["summary_sources"]
+        assert "vpc_flow_logs" not in on.panel("sankey", view)["reads"]
     # a chip on a column the summaries do not keep reads the records
     view = _view(on, "range=all&f=dstport=443")
     assert on.panel("talkers", view)["reads"] == ["vpc_flow_logs"]
@@ -134,7 +136,7 @@ def test_few_heavy_keys_never_give_a_wrong_answer(tmp_path, monkeypatch, seeded,
         store.close()
 
 
-def _write_records(path: Path, rows: list[tuple]) -> None:
+def _write_records(path: Path, rows: list[tuple], action: str = "ACCEPT") -> None:
     lines = [
         "version account-id interface-id srcaddr dstaddr srcport dstport protocol "
         "packets bytes start end action log-status"
@@ -142,7 +144,7 @@ def _write_records(path: Path, rows: list[tuple]) -> None:
     for src, dst, port, t, nbytes in rows:
         lines.append(
             f"2 123456789012 eni-0a1b2c3d4e5f60001 {src} {dst} 40000 {port} 6 1 {nbytes} "
-            f"{t} {t + 30} ACCEPT OK"
+            f"{t} {t + 30} {action} OK"
         )
     path.write_text("\n".join(lines) + "\n")
 
@@ -194,9 +196,10 @@ def test_a_new_ingest_makes_its_day_read_the_records_until_summarised(tmp_path):
     assert store.summary_status("talkers", view.start, view.end)["complete"]
     got, reads = _answer(on, "talkers", view)
     assert got == _answer(off, "talkers", view)[0]
-    # one summary file pair per day and summary: the stale ones are gone
+    # one set of files per day and summary (rows, bounds; the Sankey's links and the rejected
+    # sources' ports and hosts for sources): the stale ones are gone
     files = list((tmp_path / "store" / summaries.SUMMARY_DIR).rglob("*.parquet"))
-    assert len(files) == 2 * 4 * 2
+    assert len(files) == 2 * (2 + 2 + 4 + 3)
     with pytest.raises(StoreError, match="no day summary named nope; known: talkers"):
         store.build_summaries(["nope"])
     store.close()
@@ -234,4 +237,34 @@ def test_a_restarted_server_answers_from_the_saved_answers_until_an_ingest(tmp_p
     root = tmp_path / "store" / "_vpcflow" / "web" / "answers" / "rollups"
     assert len(list(root.iterdir())) == 1  # the stale version's answers are gone
     again.close()
+    store.close()
+
+
+def test_rejected_ports_seen_inside_and_outside_the_range_are_counted_from_the_records(tmp_path):
+    """A source rejected on port 22 at 01:00 and 05:00 and on port 23 at 03:00: over 02:00-04:00
+    it tried one port, which the summary (port 22 seen from 01:00 to 05:00: maybe in the range)
+    cannot tell; over the day two, which it can."""
+    day = 1714521600
+    rows = [
+        ("203.0.113.7", "10.0.0.9", 22, day + 3600, 60),
+        ("203.0.113.7", "10.0.0.9", 22, day + 5 * 3600, 60),
+        ("203.0.113.7", "10.0.0.8", 23, day + 3 * 3600, 60),
+    ]
+    _write_records(tmp_path / "a.log", rows, action="REJECT")
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a.log")])
+    store.build_summaries(["sources"])
+    dash = Dashboard(store, cache_size=0)
+    part = _view(dash, "from=2024-05-01T02:00:00Z&to=2024-05-01T04:00:00Z")
+    body = dash.panel("rejected_sources", part, 1)
+    assert "vpc_flow_logs" in body["reads"]
+    assert [(i["srcaddr"], i["ports"], i["targets"]) for i in body["items"]] == [
+        ("203.0.113.7", 1, 1)
+    ]
+    whole = _view(dash, "from=2024-05-01&to=2024-05-02&unit=records")
+    body = dash.panel("rejected_sources", whole, 1)
+    assert body["reads"] == ["summary_sources"]
+    assert [(i["records"], i["value"], i["ports"], i["targets"]) for i in body["items"]] == [
+        (3, 3, 2, 2)
+    ]
     store.close()

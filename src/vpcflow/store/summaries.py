@@ -16,7 +16,15 @@ sources, destinations):
   a destination", "has a port" select the same records, which the Sankey relies on).
 
 The key that is all NULL (the records without addresses or ports: NODATA, SKIPDATA) is always
-heavy, so that its volume over any range is known exactly.
+heavy, so that its volume over any range is known exactly. Ranks count ties alike, so the heavy
+keys of a day are the same whichever summary computes them. Two more files serve the Sankey and
+the rejected sources:
+
+* ``links`` (sources, destinations): the heavy addresses' records that have the other address
+  too, per bucket, action, log status and destination port -- the day's heavy ports by name (the
+  ports summary's heavy keys), any other NULL -- sorted by address;
+* ``rejects`` (sources): per heavy source and log status, each destination port and each
+  destination host its rejected records went to, with the first and last bucket of the day.
 
 A light key's volume over any range of the day, under any filter, is at most the day's bound and
 at most the sum of the bucket bounds of the range. So a top-N whose N-th heavy value exceeds that
@@ -43,7 +51,7 @@ log = logging.getLogger("vpcflow.store")
 __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
-VERSION = 2
+VERSION = 3
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -51,6 +59,8 @@ BUCKET = 300
 # The action classes a bound is kept for ('-': anything but ACCEPT and REJECT, NULL included).
 CLASSES = ("ACCEPT", "REJECT", "-")
 UNITS = ("records", "bytes", "packets")
+# Rows per row group of a summary file: small, so that a read of a few keys skips the rest.
+ROW_GROUP = 32_768
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,12 @@ class Summary:
 
     name: str
     keys: tuple[tuple[str, str], ...]
+    # The Sankey's links of an address: its records that have the ``other`` address too, by
+    # destination port (the day's heavy ports; the others NULL). None: no links kept.
+    other: str | None = None
+    # Keep, for the heavy sources' rejected records, each destination port and host with the
+    # first and last bucket of the day it was seen in (the rejected sources' distinct counts).
+    rejects: bool = False
 
     @property
     def key_names(self) -> list[str]:
@@ -70,8 +86,8 @@ SUMMARIES = {
     for s in (
         Summary("talkers", (("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR"))),
         Summary("ports", (("dstport", "INTEGER"), ("protocol", "BIGINT"))),
-        Summary("sources", (("srcaddr", "VARCHAR"),)),
-        Summary("destinations", (("dstaddr", "VARCHAR"),)),
+        Summary("sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True),
+        Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr"),
     )
 }
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
@@ -104,23 +120,26 @@ def fingerprint(summary: Summary, files: list[dict]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _paths(root: Path, summary: Summary, day: str, fp: str) -> tuple[Path, Path]:
+def _paths(root: Path, summary: Summary, day: str, fp: str) -> tuple[Path, ...]:
+    """The files of a day's summary: rows, bounds and (with ``other``) links."""
     base = root / SUMMARY_DIR / summary.name / f"date={day}"
-    return base / f"{fp}.rows.parquet", base / f"{fp}.bounds.parquet"
+    kinds = ("rows", "bounds") + ("links",) * bool(summary.other)
+    kinds += ("rejects",) * summary.rejects
+    return tuple(base / f"{fp}.{kind}.parquet" for kind in kinds)
 
 
 def status(root: Path, live: list[dict], name: str, first: str | None, last: str | None) -> dict:
     """Whether every day from ``first`` to ``last`` (ISO dates, None: open) that has data has a
-    current summary ``name``: ``complete``, ``days`` (day -> (rows, bounds) paths) and
+    current summary ``name``: ``complete``, ``days`` (day -> its files, ``_paths``) and
     ``missing`` (days without one)."""
     summary = SUMMARIES[name]
     days, missing = {}, []
     for day, files in sorted(_days(live).items()):
         if (first is not None and day < first) or (last is not None and day > last):
             continue
-        rows, bounds = _paths(root, summary, day, fingerprint(summary, files))
-        if rows.exists() and bounds.exists():
-            days[day] = (rows, bounds)
+        paths = _paths(root, summary, day, fingerprint(summary, files))
+        if all(p.exists() for p in paths):
+            days[day] = paths
         else:
             missing.append(day)
     # (records without a start, in no date partition, are in no time range)
@@ -132,12 +151,8 @@ def _build_sql(summary: Summary, listing: str) -> list[str]:
     keys = ", ".join(f'CAST("{k}" AS {t}) AS "{k}"' for k, t in summary.keys)
     names = ", ".join(f'"{k}"' for k in summary.key_names)
     same = " AND ".join(f'a."{k}" IS NOT DISTINCT FROM b."{k}"' for k in summary.key_names)
-    ranks = " OR ".join(
-        f"row_number() OVER (PARTITION BY cls ORDER BY {u} DESC) <= {KEEP}" for u in UNITS
-    )
     maxes = ", ".join(f'max("{u}") AS "{u}"' for u in UNITS)
     sums = ", ".join(f'sum("{u}") AS "{u}"' for u in UNITS)
-    nulls = " AND ".join(f'"{k}" IS NULL' for k in summary.key_names)
     return [
         # every (bucket, action, log status, key) of the day
         f"""CREATE OR REPLACE TEMP TABLE g AS
@@ -147,20 +162,7 @@ SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status, 
 FROM read_parquet({listing}, union_by_name = true)
 WHERE "start" IS NOT NULL
 GROUP BY ALL""",
-        # each key's day total per action class, and over all of them ('*')
-        f"""CREATE OR REPLACE TEMP TABLE t AS
-WITH c AS (
-    SELECT {names}, CASE WHEN action IN ('ACCEPT', 'REJECT') THEN action ELSE '-' END AS cls,
-        {sums}
-    FROM g GROUP BY ALL
-)
-SELECT * FROM c
-UNION ALL
-SELECT {names}, '*' AS cls, {sums} FROM c GROUP BY ALL""",
-        # the heavy keys; the key of no value (NODATA records) always, so that its volume is
-        # known exactly (what the records without addresses weigh)
-        f"""CREATE OR REPLACE TEMP TABLE h AS
-SELECT DISTINCT {names} FROM t QUALIFY {ranks} OR ({nulls})""",
+        *_heavy_sql("g", summary.key_names, "t", "h"),
         # records of which an address or the destination port is missing but not all three
         f"""CREATE OR REPLACE TEMP TABLE odd AS
 SELECT count(*) AS n FROM read_parquet({listing}, union_by_name = true)
@@ -184,6 +186,89 @@ UNION ALL
 SELECT bucket, cls, {maxes} FROM lball GROUP BY ALL
 UNION ALL
 SELECT NULL, 'odd', n, n, n FROM odd""",
+        *(_links_sql(summary, listing) if summary.other else []),
+        *(_rejects_sql(listing) if summary.rejects else []),
+    ]
+
+
+def _rejects_sql(listing: str) -> list[str]:
+    """The statement that leaves ``rejects``: per heavy source and log status, each destination
+    port (dstaddr NULL) and each destination host (dstport NULL) its rejected records went to,
+    with the first and last bucket of the day (``action`` is REJECT, for the chips' SQL)."""
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE rejects AS
+WITH r AS (
+    SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, log_status, srcaddr,
+        CAST(dstport AS INTEGER) AS dstport, dstaddr
+    FROM read_parquet({listing}, union_by_name = true)
+    WHERE "start" IS NOT NULL AND action = 'REJECT'
+        AND srcaddr IN (SELECT srcaddr FROM h WHERE srcaddr IS NOT NULL)
+)
+SELECT srcaddr, 'REJECT' AS action, log_status, dstport, CAST(NULL AS VARCHAR) AS dstaddr,
+    min(bucket) AS first, max(bucket) AS last
+FROM r WHERE dstport IS NOT NULL GROUP BY ALL
+UNION ALL
+SELECT srcaddr, 'REJECT' AS action, log_status, CAST(NULL AS INTEGER) AS dstport, dstaddr,
+    min(bucket) AS first, max(bucket) AS last
+FROM r WHERE dstaddr IS NOT NULL GROUP BY ALL""",
+    ]
+
+
+def _heavy_sql(grouped: str, key_names: list[str], totals: str, heavy: str) -> list[str]:
+    """Statements that leave ``totals`` (each key's day total per action class, and over all
+    of them: ``*``) and ``heavy`` (the heavy keys) from the table ``grouped``. Ranks count ties
+    alike, so the heavy keys of a day are the same whichever summary computes them."""
+    names = ", ".join(f'"{k}"' for k in key_names)
+    sums = ", ".join(f'sum("{u}") AS "{u}"' for u in UNITS)
+    ranks = " OR ".join(
+        f"rank() OVER (PARTITION BY cls ORDER BY {u} DESC) <= {KEEP}" for u in UNITS
+    )
+    nulls = " AND ".join(f'"{k}" IS NULL' for k in key_names)
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE {totals} AS
+WITH c AS (
+    SELECT {names}, CASE WHEN action IN ('ACCEPT', 'REJECT') THEN action ELSE '-' END AS cls,
+        {sums}
+    FROM {grouped} GROUP BY ALL
+)
+SELECT * FROM c
+UNION ALL
+SELECT {names}, '*' AS cls, {sums} FROM c GROUP BY ALL""",
+        # the heavy keys; the key of no value (NODATA records) always, so that its volume is
+        # known exactly (what the records without addresses weigh)
+        f"""CREATE OR REPLACE TEMP TABLE {heavy} AS
+SELECT DISTINCT {names} FROM {totals} QUALIFY {ranks} OR ({nulls})""",
+    ]
+
+
+def _links_sql(summary: Summary, listing: str) -> list[str]:
+    """Statements that leave ``links``: the heavy addresses' records that have the other
+    address, per bucket, action, log status and destination port -- the day's heavy ports (as
+    the ports summary finds them) by name, the others NULL."""
+    (addr,) = summary.key_names
+    ports = SUMMARIES["ports"]
+    keys = ", ".join(f'CAST("{k}" AS {t}) AS "{k}"' for k, t in ports.keys)
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE gp AS
+SELECT action, {keys}, count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,
+    CAST(sum(packets) AS BIGINT) AS packets
+FROM read_parquet({listing}, union_by_name = true)
+WHERE "start" IS NOT NULL
+GROUP BY ALL""",
+        *_heavy_sql("gp", ports.key_names, "tp", "hp"),
+        f"""CREATE OR REPLACE TEMP TABLE links AS
+SELECT r.bucket, r.action, r.log_status, r."{addr}", hp.dstport, hp.protocol,
+    count(*) AS records, CAST(sum(r.bytes) AS BIGINT) AS bytes,
+    CAST(sum(r.packets) AS BIGINT) AS packets
+FROM (
+    SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status, "{addr}",
+        {keys}, bytes, packets
+    FROM read_parquet({listing}, union_by_name = true)
+    WHERE "start" IS NOT NULL AND "{summary.other}" IS NOT NULL
+        AND "{addr}" IN (SELECT "{addr}" FROM h WHERE "{addr}" IS NOT NULL)
+) r
+LEFT JOIN hp ON r.dstport = hp.dstport AND r.protocol = hp.protocol
+GROUP BY ALL""",
     ]
 
 
@@ -200,8 +285,8 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
         summary = SUMMARIES[name]
         for day, files in sorted(by_day.items()):
             fp = fingerprint(summary, files)
-            rows_path, bounds_path = _paths(root, summary, day, fp)
-            if rows_path.exists() and bounds_path.exists():
+            paths = _paths(root, summary, day, fp)
+            if all(p.exists() for p in paths):
                 kept += 1
                 continue
             listing = "[" + ", ".join(_lit(str(root / f["path"])) for f in files) + "]"
@@ -210,22 +295,31 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
                 con.execute("SET TimeZone = 'UTC'")
                 for stmt in _build_sql(summary, listing):
                     con.execute(stmt)
-                heavy = con.sql("SELECT * FROM heavy_rows ORDER BY bucket").to_arrow_table()
-                bounds = con.sql("SELECT * FROM light_bounds").to_arrow_table()
+                tables = [con.sql("SELECT * FROM heavy_rows ORDER BY bucket").to_arrow_table()]
+                tables.append(con.sql("SELECT * FROM light_bounds").to_arrow_table())
+                # by address: a read of a few skips the others' row groups
+                if summary.other:
+                    (addr,) = summary.key_names
+                    order = f'"{addr}", bucket'
+                    tables.append(con.sql(f"SELECT * FROM links ORDER BY {order}").to_arrow_table())
+                if summary.rejects:
+                    tables.append(
+                        con.sql("SELECT * FROM rejects ORDER BY srcaddr").to_arrow_table()
+                    )
             except duckdb.IOException as exc:  # a file compacted away meanwhile: next time
                 log.info("summary %s of %s not written: %s", name, day, exc)
                 continue
             finally:
                 con.close()
-            rows_path.parent.mkdir(parents=True, exist_ok=True)
-            for table, path in ((heavy, rows_path), (bounds, bounds_path)):
+            paths[0].parent.mkdir(parents=True, exist_ok=True)
+            for table, path in zip(tables, paths, strict=True):
                 tmp = path.with_name(path.name + ".tmp")
-                pq.write_table(table, tmp, compression="zstd")
+                pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
                 tmp.replace(path)  # a reader sees a whole file or none
-            for old in rows_path.parent.glob("*.parquet"):
-                if old not in (rows_path, bounds_path):
+            for old in paths[0].parent.glob("*.parquet"):
+                if old not in paths:
                     old.unlink(missing_ok=True)
-            log.info("summary %s of %s: %d heavy rows", name, day, heavy.num_rows)
+            log.info("summary %s of %s: %d heavy rows", name, day, tables[0].num_rows)
             written += 1
     return {"written": written, "current": kept}
 

@@ -141,6 +141,39 @@ class OverviewPanels:
         self._reads.names.append(f"summary_{name}")
         return rows
 
+    def _summary_links(self, name: str, view: View, members: list, ports: str):
+        """``Tops.links`` cached by store version; None when the summaries do not answer."""
+        key = ("links", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        key += (tuple(members), ports)
+
+        def compute():
+            rows = self.tops.links(name, view, members, ports)
+            if rows is None:
+                raise _NotProven
+            return rows
+
+        try:
+            rows = self._cached(key, compute)
+        except _NotProven:
+            return None
+        self._reads.names.append(f"summary_{name}")
+        return rows
+
+    def _summary_rejected(self, view: View, members: list[str]):
+        """``Tops.rejected`` cached by store version; None when the summary does not answer."""
+        key = ("rejected", view.start, view.end, tuple(map(str, view.filters)), tuple(members))
+
+        def compute():
+            got = self.tops.rejected(view, members)
+            if got is None:
+                raise _NotProven
+            return got
+
+        try:
+            return self._cached(key, compute)
+        except _NotProven:
+            return None
+
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
         rows = self._summary_top(name, view, n, order) if name in SUMMARISED else None
@@ -165,9 +198,36 @@ class OverviewPanels:
         return {"unit": view.unit, "keys": keys, "items": items, "other": other, "total": total}
 
     def _panel_rejected_sources(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
         reject = [Filter("action", "REJECT")]
         top = self._summary_top("sources", view, n, "srcaddr", reject)
+        counts = None
+        if top is not None and all(r["srcaddr"] is not None for r in top):
+            counts = self._summary_rejected(view, [r["srcaddr"] for r in top])
+        if counts is not None:  # all from the summary; where they are from the engine
+            about = " UNION ALL ".join(
+                f"SELECT {_lit(r['srcaddr'])} AS srcaddr, ip_country({_lit(r['srcaddr'])}) AS "
+                f"country, ip_asn({_lit(r['srcaddr'])}) AS network"
+                for r in top
+            )
+            where = {a["srcaddr"]: a for a in self.sql(about)}
+            rows = []
+            for r in top:
+                ports, targets = counts[r["srcaddr"]]
+                a = where[r["srcaddr"]]
+                rows.append(
+                    {
+                        "srcaddr": r["srcaddr"],
+                        "records": r["records"],
+                        "value": r["value"],
+                        "ports": ports,
+                        "targets": targets,
+                        "country": a["country"],
+                        "network": a["network"],
+                        "filters": [_filter_of("srcaddr", r["srcaddr"])],
+                    }
+                )
+            return {"unit": view.unit, "items": rows}
+        src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
         if top is not None:  # the sources are known: only their records are read
             addrs = ", ".join(_lit(r["srcaddr"]) for r in top if r["srcaddr"] is not None)
             cond = f"srcaddr IN ({addrs})" if addrs else "false"
@@ -220,9 +280,10 @@ class OverviewPanels:
         return links
 
     def _sankey_summarised(self, view: View, n: int) -> dict | None:
-        """The Sankey's links from the day summaries' exact top lists and the records of the
-        top sources and destinations only: the other sources' (destinations') links to a top
-        port are the port's total less the top ones', to "Other" the rest of the total."""
+        """The Sankey from the day summaries: the exact top lists of each column, the links of
+        the top sources and destinations by port (the summaries keep them for every heavy
+        address); the other sources' (destinations') links to a top port are the port's total
+        less the top ones', to "Other" the rest of the total."""
         if self.tops.odd(view) != 0:  # some record lacks an address or port but not all
             return None
         srcs = self._summary_top("sources", view, n, "srcaddr", [Filter("srcaddr", "-", True)])
@@ -239,22 +300,15 @@ class OverviewPanels:
             return None
         src = self._source(view, set())
         total = self.sql(_sql("total").substitute(src.values(view)))[0]["total"] - unaddressed
-        rec = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
         port_nodes = [("port", r["dstport"], r["protocol"]) for r in ports]
         links: dict[tuple, int] = {}
-        for end, other, top, column in (
-            ("srcaddr", "dstaddr", srcs, "src"),
-            ("dstaddr", "srcaddr", dsts, "dst"),
+        for name, end, top, column in (
+            ("sources", "srcaddr", srcs, "src"),
+            ("destinations", "dstaddr", dsts, "dst"),
         ):
-            rows = self.sql(
-                _sql("sankey_ends").substitute(
-                    rec.values(view),
-                    end=end,
-                    other=other,
-                    members=", ".join(_lit(r[end]) for r in top),
-                    ports=_ports_sql(ports),
-                )
-            )
+            rows = self._summary_links(name, view, [r[end] for r in top], _ports_sql(ports))
+            if rows is None:
+                return None
             rest = {p: r["value"] for p, r in zip(port_nodes, ports, strict=True)}
             rest[("port", None, None)] = total - sum(r["value"] for r in ports)
             for r in rows:

@@ -70,12 +70,75 @@ class Tops:
         by the view's unit, ordered by value then ``order`` (the keys' SQL), as
         ``{key..., "value"}`` rows; None when the summary cannot prove them exact."""
         filters = [*view.filters, *extra]
-        return self._run(name, view, filters, self._top, filters, n, order)
+        return self._run(name, view, filters, self._top, extra, n, order)
 
     def null_volume(self, name: str, view: View) -> int | None:
         """The view's volume of the records whose keys of summary ``name`` are all NULL (always
         heavy: exact), or None."""
         return self._run(name, view, view.filters, self._null_volume, view.filters)
+
+    def links(self, name: str, view: View, members: list[str], ports: str) -> list[dict] | None:
+        """The Sankey's links of the addresses ``members`` of summary ``name`` (``sources`` or
+        ``destinations``; heavy on every day of the view, as ``top`` lists them) by destination
+        port: ``{addr, port, protocol, value}`` rows, port and protocol None for a port that
+        ``ports`` (an SQL condition on dstport and protocol, of the day's heavy ports) does
+        not name. None when a chip is on anything but action or log status."""
+        if any(f.field not in _ROW_COLUMNS for f in view.filters) or not members:
+            return None
+        return self._run(name, view, view.filters, self._links, members, ports)
+
+    def _links(self, summary, days: dict, view: View, members: list[str], ports: str):
+        (addr,) = summary.key_names
+        files = "[" + ", ".join(_lit(str(p[2])) for p in days.values()) + "]"
+        cond = view.where(bucket=("bucket", BUCKET))
+        got = (
+            self._connect()
+            .execute(
+                f"""SELECT "{addr}" AS addr, CASE WHEN {ports} THEN dstport END AS port,
+    CASE WHEN {ports} THEN protocol END AS protocol, coalesce(sum("{view.unit}"), 0) AS value
+FROM read_parquet({files})
+WHERE "{addr}" IN ({", ".join(_lit(m) for m in members)}) AND {cond}
+GROUP BY ALL"""
+            )
+            .fetchall()
+        )
+        return [dict(zip(("addr", "port", "protocol", "value"), r, strict=True)) for r in got]
+
+    def rejected(self, view: View, members: list[str]) -> dict | None:
+        """The distinct destination ports and hosts of the rejected records of the sources
+        ``members`` (heavy on every day of the view, as ``top`` lists them): {srcaddr: (ports,
+        hosts)}; None when a chip is on anything but srcaddr, action, log status, or when a
+        port or host seen both inside and outside the range may not be in it."""
+        if any(f.field not in _ROW_COLUMNS | {"srcaddr"} for f in view.filters) or not members:
+            return None
+        return self._run("sources", view, view.filters, self._rejected, members)
+
+    def _rejected(self, summary, days: dict, view: View, members: list[str]):
+        files = "[" + ", ".join(_lit(str(p[3])) for p in days.values()) + "]"
+        lo, hi = view.start // BUCKET, view.end // BUCKET
+        cond = view.where(time=False)
+        got = (
+            self._connect()
+            .execute(
+                f"""
+WITH r AS (
+    SELECT srcaddr, dstport, dstaddr,
+        "first" >= {lo} AND "last" < {hi} AS sure, NOT ("last" < {lo} OR "first" >= {hi}) AS maybe
+    FROM read_parquet({files})
+    WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {cond}
+),
+p AS (SELECT srcaddr, dstport, dstaddr, bool_or(sure) AS sure, bool_or(maybe) AS maybe
+      FROM r GROUP BY ALL)
+SELECT srcaddr, count(DISTINCT dstport) FILTER (WHERE sure),
+    count(DISTINCT dstaddr) FILTER (WHERE sure), count(*) FILTER (WHERE maybe AND NOT sure)
+FROM p GROUP BY srcaddr"""
+            )
+            .fetchall()
+        )
+        if any(unsure for *_, unsure in got):
+            return None
+        found = {src: (ports, hosts) for src, ports, hosts, _ in got}
+        return {m: found.get(m, (0, 0)) for m in members}
 
     def odd(self, view: View) -> int | None:
         """How many records of the view's days lack an address or the destination port but
@@ -103,7 +166,7 @@ class Tops:
             return None
 
     def _null_volume(self, summary, days: dict, view: View, filters) -> int:
-        rows = "[" + ", ".join(_lit(str(r)) for r, _ in days.values()) + "]"
+        rows = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
         cond = View(view.start, view.end, None, view.unit, filters).where(bucket=("bucket", BUCKET))
         nulls = " AND ".join(f'"{k}" IS NULL' for k in summary.key_names)
         got = (
@@ -117,7 +180,7 @@ class Tops:
         return int(got[0])
 
     def _odd(self, summary, days: dict, view: View) -> int:
-        bounds = "[" + ", ".join(_lit(str(b)) for _, b in days.values()) + "]"
+        bounds = "[" + ", ".join(_lit(str(p[1])) for p in days.values()) + "]"
         got = (
             self._connect()
             .execute(
@@ -127,19 +190,23 @@ class Tops:
         )
         return int(got[0])
 
-    def _top(self, summary, days: dict, view: View, filters, n: int, order: str):
+    def _top(self, summary, days: dict, view: View, extra, n: int, order: str):
         con = self._connect()
         unit = view.unit
         keys = ", ".join(f'"{k}"' for k in summary.key_names)
         lo, hi = view.start // BUCKET, view.end // BUCKET
-        rows = "[" + ", ".join(_lit(str(r)) for r, _ in days.values()) + "]"
-        bounds = "[" + ", ".join(_lit(str(b)) for _, b in days.values()) + "]"
-        cond = View(view.start, view.end, None, unit, filters).where(bucket=("bucket", BUCKET))
+        rows = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
+        bounds = "[" + ", ".join(_lit(str(p[1])) for p in days.values()) + "]"
+        # the extra filters apply besides the chips (not as alternatives to a chip's values)
+        cond = view.where(bucket=("bucket", BUCKET))
+        if extra:
+            cond += " AND " + View(None, None, None, unit, list(extra)).where(time=False)
+        filters = [*view.filters, *extra]
         # each heavy key's value over the view and on how many days of the range it is heavy
         ranked = con.execute(
             f"""
 WITH v AS (
-    SELECT {keys}, coalesce(sum("{unit}"), 0) AS value
+    SELECT {keys}, coalesce(sum("{unit}"), 0) AS value, sum("records") AS records
     FROM read_parquet({rows}) WHERE {cond} GROUP BY ALL
 ),
 d AS (
@@ -152,7 +219,7 @@ SELECT v.*, d.days FROM v JOIN d ON {
 ORDER BY value DESC, {order}
 """
         ).fetchall()
-        cols = [*summary.key_names, "value", "days"]
+        cols = [*summary.key_names, "value", "records", "days"]
         ranked = [dict(zip(cols, r, strict=True)) for r in ranked]
         if len(ranked) < n:
             return None
@@ -186,8 +253,8 @@ WHERE bucket IS NULL OR (bucket >= {lo} AND bucket < {hi})"""
             return every if classes is None else min(every, sum(m.get(c, 0) for c in classes))
 
         total = 0
-        for _, b in days.values():
-            fname = str(b)
+        for paths in days.values():
+            fname = str(paths[1])
             in_range = sum(of(m) for m in buckets.get(fname, {}).values())
             total += min(of(day_max.get(fname, {})), in_range)
         return total
