@@ -8,7 +8,8 @@ collections use (``to_iso8601(from_unixtime(...))``, ``contains(cidr, CAST(addr 
 Logs Insights: the "Sample queries" of the CloudWatch Logs User Guide (Amazon VPC Flow Logs),
 verbatim.
 
-The expected answers are computed here from the record tuples, never by vpcflow.
+The expected answers are computed here from the record tuples, never by vpcflow. Every test
+runs on the DuckDB engine and on Spark.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def _records() -> list[tuple]:
          OLD + 7200, OLD + 7260, None, "NODATA")
     )  # fmt: skip
     return out
+
+
+@pytest.fixture(
+    autouse=True,
+    params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)],
+)
+def engine(request, monkeypatch):
+    """Every pasted query on both engines (``VPCFLOW_ENGINE``, as a user would set it)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark")  # the process's one local session
+    monkeypatch.setenv("VPCFLOW_ENGINE", request.param)
+    return request.param
 
 
 RECORDS = _records()
