@@ -268,3 +268,34 @@ def test_rejected_ports_seen_inside_and_outside_the_range_are_counted_from_the_r
         (3, 3, 2, 2)
     ]
     store.close()
+
+
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance is not present")
+@pytest.mark.parametrize("keep", [1, 200])
+def test_other_projects_samples_give_the_records_answers(tmp_path, monkeypatch, keep):
+    """Records other tools and AWS's documentation wrote (NODATA and SKIPDATA, IPv6, several
+    years: many days): every top list, rejected source and Sankey equals the records'."""
+    monkeypatch.setattr(summaries, "KEEP", keep)
+    files = sorted((CONFORMANCE / "flowlogs-reader").glob("*.log"))
+    files += [
+        CONFORMANCE / "elastic-integrations" / f"test-{n}-samples.log" for n in ("extra", "ecs")
+    ]
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(f) for f in files])
+    assert store.count() > 20
+    assert store.build_summaries()["written"] >= 4
+    on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
+    answered = set()
+    for qs in ("range=all", "range=all&unit=records", "range=all&f=action=REJECT&unit=packets"):
+        view = _view(on, qs)
+        for panel in TOP_PANELS:
+            for n in (1, 3, 10):
+                a, b = on.panel(panel, view, n), off.panel(panel, view, n)
+                answered |= {r for r in a.pop("reads") if r.startswith("summary_")}
+                b.pop("reads")
+                assert a == b, (qs, panel, n)
+    assert answered  # some list was proven from the summaries
+    store.close()

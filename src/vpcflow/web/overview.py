@@ -201,7 +201,8 @@ class OverviewPanels:
         reject = [Filter("action", "REJECT")]
         top = self._summary_top("sources", view, n, "srcaddr", reject)
         counts = None
-        if top is not None and all(r["srcaddr"] is not None for r in top):
+        # (their ports and hosts are kept for the days they are heavy on)
+        if top is not None and all(r["srcaddr"] is not None and r["everywhere"] for r in top):
             counts = self._summary_rejected(view, [r["srcaddr"] for r in top])
         if counts is not None:  # all from the summary; where they are from the engine
             about = " UNION ALL ".join(

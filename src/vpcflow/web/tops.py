@@ -7,10 +7,11 @@ only when that is provably the records' answer:
 * the view's range lies on 5-minute buckets and every day of it has a current summary;
 * every filter chip is on one of the summary's keys, ``action`` or ``log_status`` (a chip
   narrows a heavy key's exact rows and can only lower a light key's volume below its bound);
-* each of the N keys is heavy on every day of the range (so its value is exact), and the N-th
-  value is larger than anything another key can have: the light keys' bound (per day, the
-  smaller of the day's bound and the sum of the range's bucket bounds, of the action classes the
-  chips allow) and, for a key heavy on some of the days only, its heavy part plus that bound.
+* each of the N keys is heavy on every day of the range on which a light key may have any volume
+  (so its value is exact), and the N-th value is larger than anything another key can have: the
+  light keys' bound (per day, the smaller of the day's bound and the sum of the range's bucket
+  bounds, of the action classes the chips allow) and, for a key heavy on some of the days only,
+  its heavy part plus the bounds of the other days.
 
 Otherwise it returns None and the panel reads a rollup or the records. The summaries are read
 on a connection of this module's own (DuckDB, in memory) that may read only their directory.
@@ -202,7 +203,7 @@ FROM p GROUP BY srcaddr"""
         if extra:
             cond += " AND " + View(None, None, None, unit, list(extra)).where(time=False)
         filters = [*view.filters, *extra]
-        # each heavy key's value over the view and on how many days of the range it is heavy
+        # each heavy key's value over the view, and the days of the range it is heavy on
         ranked = con.execute(
             f"""
 WITH v AS (
@@ -210,31 +211,39 @@ WITH v AS (
     FROM read_parquet({rows}) WHERE {cond} GROUP BY ALL
 ),
 d AS (
-    SELECT {keys}, count(DISTINCT filename) AS days
+    SELECT {keys}, list(DISTINCT filename) AS files
     FROM read_parquet({rows}, filename = true) GROUP BY ALL
 )
-SELECT v.*, d.days FROM v JOIN d ON {
+SELECT v.*, d.files FROM v JOIN d ON {
                 " AND ".join(f'v."{k}" IS NOT DISTINCT FROM d."{k}"' for k in summary.key_names)
             }
 ORDER BY value DESC, {order}
 """
         ).fetchall()
-        cols = [*summary.key_names, "value", "records", "days"]
+        cols = [*summary.key_names, "value", "records", "files"]
         ranked = [dict(zip(cols, r, strict=True)) for r in ranked]
         if len(ranked) < n:
             return None
-        bound = self._bound(con, bounds, days, lo, hi, unit, filters)
+        # what a key may have on a day it is not heavy on: that day's bound (0: exactly nothing)
+        per_day = self._bound(con, bounds, days, lo, hi, unit, filters)
+        bound = sum(per_day.values())
+        for r in ranked:
+            r["missing"] = bound - sum(per_day.get(f, 0) for f in r["files"])
         top, rest = ranked[:n], ranked[n:]
         nth = top[-1]["value"]
-        if any(r["days"] < len(days) for r in top) or not nth > bound:
+        if any(r["missing"] for r in top) or not nth > bound:
             return None
         # a key heavy on some days only: its heavy part plus what it may have on the others
-        if any(r["value"] + bound >= nth for r in rest if r["days"] < len(days)):
+        if any(r["value"] + r["missing"] >= nth for r in rest if r["missing"]):
             return None
-        return [{k: r[k] for k in cols[:-1]} for r in top]
+        out = [{k: r[k] for k in cols[:-1]} for r in top]
+        for o, r in zip(out, top, strict=True):  # (records are exact only for these)
+            o["everywhere"] = len(r["files"]) == len(days)
+        return out
 
-    def _bound(self, con, bounds: str, days: dict, lo: int, hi: int, unit: str, filters) -> int:
-        """The most a light key can have over buckets [lo, hi) under the chips' actions."""
+    def _bound(self, con, bounds: str, days: dict, lo: int, hi: int, unit: str, filters):
+        """The most a light key can have over buckets [lo, hi) under the chips' actions, per day
+        (by the day's rows file)."""
         classes = _classes(filters)
         got = con.execute(
             f"""SELECT filename, bucket, cls, "{unit}" FROM read_parquet({bounds}, filename = true)
@@ -252,12 +261,12 @@ WHERE bucket IS NULL OR (bucket >= {lo} AND bucket < {hi})"""
             every = m.get("*", 0)
             return every if classes is None else min(every, sum(m.get(c, 0) for c in classes))
 
-        total = 0
+        out = {}
         for paths in days.values():
             fname = str(paths[1])
             in_range = sum(of(m) for m in buckets.get(fname, {}).values())
-            total += min(of(day_max.get(fname, {})), in_range)
-        return total
+            out[str(paths[0])] = min(of(day_max.get(fname, {})), in_range)
+        return out
 
 
 def _classes(filters) -> set[str] | None:
