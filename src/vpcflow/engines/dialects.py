@@ -470,10 +470,21 @@ def _date_format(node: exp.Expression) -> exp.Expression | None:
     return exp.Anonymous(this="date_format", expressions=[value.copy(), exp.Literal.string(java)])
 
 
+# percentile_approx's largest accuracy: a rank error below one row, so the exact value.
+_EXACT = exp.Literal.number(2147483647)
+
+
 def _duckdb_to_spark(node: exp.Expression) -> exp.Expression:
     formatted = _date_format(node)
     if formatted is not None:
         return formatted
+    if isinstance(node, exp.PercentileDisc) and node.expression is not None:
+        # DuckDB's quantile_disc(x, q) (Insights' pct, Athena's approx_percentile): Spark's
+        # percentile_disc is only WITHIN GROUP and answers DOUBLE; this keeps x's type
+        return exp.Anonymous(
+            this="percentile_approx",
+            expressions=[node.this.copy(), node.expression.copy(), _EXACT.copy()],
+        )
     # epoch_ms() is two functions in DuckDB: epoch_ms(BIGINT) -> TIMESTAMP and
     # epoch_ms(TIMESTAMP) -> BIGINT milliseconds; sqlglot reads both as the first.
     if isinstance(node, exp.UnixToTime):
