@@ -118,7 +118,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollup": (
         "core",
         "The store's rollups: per-file summaries that ingest keeps and detect reads "
-        "(status, rebuild).",
+        "(status, rebuild), and the dashboard's day summaries (summarise).",
     ),
     "schema": (
         "core",

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -311,9 +312,11 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
                 continue
             finally:
                 con.close()
+            if not (root / "vpcflow-store.json").exists():
+                return {"written": written, "current": kept}  # the store was removed meanwhile
             paths[0].parent.mkdir(parents=True, exist_ok=True)
             for table, path in zip(tables, paths, strict=True):
-                tmp = path.with_name(path.name + ".tmp")
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two servers may write
                 pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
                 tmp.replace(path)  # a reader sees a whole file or none
             for old in paths[0].parent.glob("*.parquet"):

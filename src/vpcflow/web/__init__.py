@@ -91,14 +91,18 @@ class Server:
         import threading
 
         stop = threading.Event()
+        warming = None
         if self.warm:  # the default view, computed now and after every ingest
             dash = self.app.state.dashboard
-            threading.Thread(target=dash.keep_warm, args=(stop,), daemon=True).start()
+            warming = threading.Thread(target=dash.keep_warm, args=(stop,), daemon=True)
+            warming.start()
         try:
             self._server.run(sockets=[self.socket])
         finally:
             stop.set()
             self.socket.close()
+            if warming is not None:  # let a query under way finish (not a whole summary)
+                warming.join(5)
 
     def stop(self) -> None:
         self._server.should_exit = True

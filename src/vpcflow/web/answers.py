@@ -30,8 +30,9 @@ ANSWERS_DIR = "_vpcflow/web/answers"
 class SavedAnswers:
     """Answers by (store version, key) under ``root``; ``root`` None keeps nothing."""
 
-    def __init__(self, root: Path | None):
+    def __init__(self, root: Path | None, marker: Path | None = None):
         self.root = root
+        self.marker = marker  # the store's own file: no answer is written once it is gone
         self._pruned: str | None = None
 
     @classmethod
@@ -39,7 +40,7 @@ class SavedAnswers:
         path = getattr(store, "path", None)
         if not isinstance(path, Path) or not path.is_dir() or not os.access(path, os.W_OK):
             return cls(None)  # a store on S3, or one this process may not write
-        return cls(path / ANSWERS_DIR / mode)
+        return cls(path / ANSWERS_DIR / mode, path / "vpcflow-store.json")
 
     def _file(self, version: str, text: str) -> Path:
         return self.root / version / (hashlib.sha256(text.encode()).hexdigest()[:32] + ".json")
@@ -65,6 +66,8 @@ class SavedAnswers:
         except (TypeError, ValueError):  # not JSON: kept in memory only
             return
         path = self._file(version, text)
+        if self.marker is not None and not self.marker.exists():
+            return  # the store was removed (a temporary demo store): do not make it again
         try:
             if self._pruned != version:
                 self._prune(version)
