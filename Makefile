@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 DEMO_DIR := vpcflow-demo
 
-.PHONY: install demo serve-demo test lint format bench screenshots clean java
+.PHONY: install demo serve-demo test lint format bench screenshots clean java s3a-jars
 
 # The Spark engine needs a Java 17+ runtime; install Debian's when none is on PATH (as root).
 JAVA_STAMP := $(VENV)/.java
@@ -21,6 +21,15 @@ $(JAVA_STAMP): | $(BIN)/python
 	touch $(JAVA_STAMP)
 
 java: $(JAVA_STAMP)
+
+# Hadoop's S3A connector (hadoop-aws and its AWS SDK), for the test that reads a store on S3
+# through it; PySpark ships none (see scripts/fetch-s3a-jars).
+S3A_JARS := $(VENV)/share/vpcflow-s3a
+
+$(S3A_JARS)/hadoop-aws-3.3.1.jar: scripts/fetch-s3a-jars | $(BIN)/python
+	scripts/fetch-s3a-jars $(BIN)/python $(S3A_JARS)
+
+s3a-jars: $(S3A_JARS)/hadoop-aws-3.3.1.jar
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,14 +53,13 @@ demo: $(STAMP)
 serve-demo: $(STAMP)
 	$(BIN)/vpcflow serve --store $(DEMO_DIR)/store
 
-test: $(STAMP) $(CHROMIUM) $(JAVA_STAMP)
+test: $(STAMP) $(CHROMIUM) $(JAVA_STAMP) $(S3A_JARS)/hadoop-aws-3.3.1.jar
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
 format: $(STAMP)

@@ -1,13 +1,14 @@
 """``python -m bench.spark``: Spark local mode against DuckDB and the native ingest, same data.
 
-    python -m bench.spark                    # 1M records, 3 repetitions
-    python -m bench.spark --records 200000 --repeat 5 --work /tmp/bench-spark
+    python -m bench.spark                    # 1M records, 3 rounds of 3 repetitions
+    python -m bench.spark --records 200000 --repeat 5 --rounds 5 --work /tmp/bench-spark
 
 In one run, on the same generated S3-layout files: ``vpcflow ingest`` (native) vs ``vpcflow
 ingest --engine spark`` on ``local[1]`` and ``local[2]`` (records per second); then the
 benchmark's five queries on the same store with DuckDB and with Spark ``local[1]`` and
 ``local[2]`` (median of ``--repeat`` after one warm-up run, with the spread). Each contender
-runs in its own process, so each Spark run has its own JVM. Reported as ratios: Spark / DuckDB
+runs in its own process, so each Spark run has its own JVM, in ``--rounds`` alternating rounds
+(the order rotates), and the median round counts. Reported as ratios: Spark / DuckDB
 query time, Spark / native ingest rate, and Spark's speed-up from one to two cores.
 Results: a table on stdout and JSON in ``bench/results/``.
 """
@@ -90,6 +91,35 @@ def _queries_in_child(store: Path, engine: str, master: str, repeat: int) -> dic
     )
 
 
+def _rounds(contenders: tuple, n: int) -> list[tuple]:
+    """``n`` orders of ``contenders``, rotated, so no contender always runs first or last (a
+    shared machine's load changes within a run)."""
+    return [contenders[i % len(contenders) :] + contenders[: i % len(contenders)] for i in range(n)]
+
+
+def _median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median ``key``, with the spread of ``key`` over the rounds."""
+    ranked = sorted(runs, key=lambda r: r[key] or 0)
+    out = dict(ranked[len(ranked) // 2])
+    out["rounds"] = len(runs)
+    out[f"{key}_min"], out[f"{key}_max"] = ranked[0][key], ranked[-1][key]
+    return out
+
+
+def _merge_rounds(runs: list[dict]) -> dict:
+    """Per query: the median over the rounds of each round's median, and the min and max seen."""
+    out = {"startup_s": statistics.median(r["startup_s"] for r in runs), "queries": {}}
+    for q in runs[0]["queries"]:
+        each = [r["queries"][q] for r in runs]
+        out["queries"][q] = {
+            "median_s": round(statistics.median(e["median_s"] for e in each), 4),
+            "min_s": min(e["min_s"] for e in each),
+            "max_s": max(e["max_s"] for e in each),
+            "rounds": len(each),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
@@ -99,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.spark", description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds of every contender (median)"
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=None)
     ap.add_argument("--out", default=str(RESULTS))
@@ -114,34 +147,46 @@ def main(argv: list[str] | None = None) -> int:
     res: dict = {"records": a.records, "repeat": a.repeat, "machine": platform.platform()}
     # The figures are ratios within one run; the load says how much else the machine was doing.
     res["load_average_before"] = [round(x, 1) for x in os.getloadavg()]
-    res["ingest"] = {}
-    for name, engine, master in (
+    ingests = (
         ("native", "duckdb", None),
         ("spark local[1]", "spark", "local[1]"),
         ("spark local[2]", "spark", "local[2]"),
-    ):
-        res["ingest"][name] = _ingest(src, work / f"store-{engine}-{master}", engine, master)
-        print(f"ingest {name}: {res['ingest'][name]}", file=sys.stderr, flush=True)
+    )
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in ingests}
+    for order in _rounds(ingests, a.rounds):
+        for name, engine, master in order:
+            r = _ingest(src, work / f"store-{engine}-{master}", engine, master)
+            runs[name].append(r)
+            print(f"ingest {name}: {r}", file=sys.stderr, flush=True)
+    res["ingest"] = {name: _median_run(rs, "records_per_s") for name, rs in runs.items()}
     store = work / "store-duckdb-None"
-    res["queries"] = {}
-    for name, engine, master in (
+    contenders = (
         ("duckdb", "duckdb", "-"),
         ("spark local[1]", "spark", "local[1]"),
         ("spark local[2]", "spark", "local[2]"),
-    ):
-        res["queries"][name] = _queries_in_child(store, engine, master, a.repeat)
-        print(f"queries {name}: {res['queries'][name]}", file=sys.stderr, flush=True)
+    )
+    qruns: dict[str, list[dict]] = {name: [] for name, _, _ in contenders}
+    for order in _rounds(contenders, a.rounds):
+        for name, engine, master in order:
+            r = _queries_in_child(store, engine, master, a.repeat)
+            qruns[name].append(r)
+            print(f"queries {name}: {r}", file=sys.stderr, flush=True)
+    res["queries"] = {name: _merge_rounds(rs) for name, rs in qruns.items()}
     duck = res["queries"]["duckdb"]["queries"]
     sp1 = res["queries"]["spark local[1]"]["queries"]
     sp2 = res["queries"]["spark local[2]"]["queries"]
     native = res["ingest"]["native"]["records_per_s"]
     lines = [
-        f"vpcflow bench.spark: {a.records:,} records, median of {a.repeat}",
+        f"vpcflow bench.spark: {a.records:,} records, median of {a.rounds} alternating rounds"
+        f" of {a.repeat} runs (processes of their own)",
         "",
         "ingest                records/s   vs native",
     ]
     for name, r in res["ingest"].items():
-        lines.append(f"  {name:18} {r['records_per_s']:>10,}   {r['records_per_s'] / native:6.2f}x")
+        lines.append(
+            f"  {name:18} {r['records_per_s']:>10,}   {r['records_per_s'] / native:6.2f}x"
+            f"   (rounds {r['records_per_s_min']:,}-{r['records_per_s_max']:,})"
+        )
     i1 = res["ingest"]["spark local[1]"]["records_per_s"]
     i2 = res["ingest"]["spark local[2]"]["records_per_s"]
     res["speedup_1_to_2_cores"] = {

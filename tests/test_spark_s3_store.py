@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -32,6 +36,26 @@ BAD = (
     "2 123456789012 eni-0bad 10.0.1.5 10.0.2.9 443 51000 6 5 900 1714525200 1714525260 REJECT OK\n"
 )
 STORE = "s3://stores/team/vpcflow"
+# Hadoop's S3A connector, fetched by `make test` (scripts/fetch-s3a-jars).
+S3A_JARS = Path(sys.prefix) / "share" / "vpcflow-s3a"
+# hadoop-aws 3.3.1 on PySpark's Hadoop 3.5 client: 3.5's defaults write durations ("60s") and
+# name SDK v2 credential providers, which 3.3.1 cannot read; these are the 3.3 forms.
+S3A_CONF = {
+    "fs.s3a.aws.credentials.provider": "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+    "fs.s3a.threads.keepalivetime": "60",
+    "fs.s3a.connection.establish.timeout": "30000",
+    "fs.s3a.connection.timeout": "200000",
+    "fs.s3a.connection.request.timeout": "0",
+    "fs.s3a.connection.ttl": "300000",
+    "fs.s3a.connection.idle.time": "60000",
+    "fs.s3a.connection.acquisition.timeout": "60000",
+    "fs.s3a.multipart.purge.age": "86400",
+    "fs.s3a.multipart.size": "67108864",
+    "fs.s3a.block.size": "33554432",
+    "fs.s3a.readahead.range": "65536",
+    "fs.s3a.retry.interval": "500",
+    "fs.s3a.retry.throttle.interval": "100",
+}
 
 
 def _cli(*args, ok=True):
@@ -166,6 +190,47 @@ def test_every_query_command_answers_the_same_from_s3(aws_env, args):
     got = _json(*args, "--store", STORE, "--engine", "spark")
     assert got == want
     assert want, "an empty answer proves nothing"
+
+
+def _all_records_query(local: str) -> str:
+    cols = _json("sql", "SELECT * FROM vpc_flow_logs LIMIT 1", "--store", local)[0]
+    return "SELECT * FROM vpc_flow_logs ORDER BY " + ", ".join(
+        c for c in cols if c != "extra_fields"
+    )
+
+
+def test_a_spark_with_hadoops_s3a_connector_reads_the_store_through_it(aws_env):
+    """The path a cluster with hadoop-aws takes (EMR, Glue, Dataproc): Spark's own Parquet reader
+    on s3a:// paths, the endpoint taken from AWS_ENDPOINT_URL as boto3 takes it. A process of its
+    own: the connector's jars must be on the JVM's class path from its start."""
+    jars = sorted(str(p) for p in S3A_JARS.glob("*.jar"))
+    assert len(jars) == 2, f"no S3A jars in {S3A_JARS}: run `make s3a-jars` (`make test` does)"
+    q = _all_records_query(aws_env["local"])
+    want = _json("sql", q, "--store", aws_env["local"], "--limit", "0")
+    conf = {"spark.jars": ",".join(jars), "spark.driver.memory": "1g"}
+    conf |= {f"spark.hadoop.{k}": v for k, v in S3A_CONF.items()}
+    args = [sys.executable, "-m", "vpcflow", "-v", "sql", q, "--store", "s3a://stores/team/vpcflow"]
+    args += ["--engine", "spark", "--spark-master", "local[1]", "--limit", "0", "--format", "json"]
+    for k, v in conf.items():
+        args += ["--spark-conf", f"{k}={v}"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "through Hadoop's S3A connector" in r.stderr
+    got = json.loads(r.stdout)
+    assert len(got) == aws_env["native"]["records"] and got == want
+
+
+def test_hadoop_scheme_names_are_the_same_objects_and_the_same_store(aws_env):
+    """s3a:// and s3n:// name what s3:// names: the manifest knows the objects under either."""
+    hadoop = ["s3a://flows/AWSLogs/", "s3n://flows/extra/"]
+    again = json.loads(
+        _cli("ingest", *hadoop, "--store", "s3a://stores/team/vpcflow", "--engine", "spark",
+             "--json").stdout
+    )  # fmt: skip
+    assert again["records"] == 0 and again["skipped_files"] == aws_env["native"]["files"]
+    n = _json("sql", "SELECT count(*) AS n FROM vpc_flow_logs", "--store",
+              "s3a://stores/team/vpcflow", "--engine", "spark")  # fmt: skip
+    assert n == [{"n": aws_env["native"]["records"]}]
 
 
 def test_a_rerun_skips_what_the_s3_store_holds(aws_env):

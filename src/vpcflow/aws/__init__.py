@@ -33,11 +33,28 @@ __all__ = [
     "with_backoff",
     "account_id",
     "partition",
+    "S3_SCHEMES",
+    "s3_url",
 ]
 
 # Used only when neither --region, AWS_REGION/AWS_DEFAULT_REGION nor the profile name one:
 # S3 listing works from any region, and S3-compatible stores usually ignore it.
 DEFAULT_REGION = "us-east-1"
+
+# Hadoop's names for the same buckets and keys (Spark users type ``s3a://``; EMR ``s3://``).
+S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+
+
+def s3_url(spec) -> str | None:
+    """``spec`` as an ``s3://`` URL when it names S3 under any of ``S3_SCHEMES``, else None: the
+    manifest, messages and the store name every object one way, whichever scheme was typed."""
+    if not isinstance(spec, str):
+        return None
+    for scheme in S3_SCHEMES:
+        if spec.startswith(scheme):
+            return "s3://" + spec[len(scheme) :]
+    return None
+
 
 # botocore retries throttling and 5xx itself with exponential back-off; "adaptive" also slows
 # the client down when the service keeps throttling (CloudWatch Logs' GetLogEvents is 10-25 TPS).

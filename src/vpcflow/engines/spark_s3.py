@@ -36,11 +36,27 @@ _BATCH_ROWS = 65_536
 
 def has_s3a(spark) -> bool:
     """Does this Spark have Hadoop's S3A filesystem (the ``hadoop-aws`` jars)?"""
+    # Hadoop's own class loader (which sees ``spark.jars``), as FileSystem.get will use it; the
+    # py4j thread's ``Class.forName`` sees only the JVM's start-up class path.
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        return conf.getClassByNameOrNull("org.apache.hadoop.fs.s3a.S3AFileSystem") is not None
     except Exception:
         return False
-    return True
+
+
+def _s3a_endpoint(spark, env: Mapping[str, str] | None = None) -> None:
+    """Point S3A at ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` (an S3-compatible store, as
+    boto3 and the executors' PyArrow client use it) unless ``fs.s3a.endpoint`` was set."""
+    env = os.environ if env is None else env
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    if not endpoint or spark.sparkContext.getConf().contains("spark.hadoop.fs.s3a.endpoint"):
+        return
+    u = urlparse(endpoint)
+    conf.set("fs.s3a.endpoint", endpoint)
+    conf.set("fs.s3a.path.style.access", "true")
+    conf.set("fs.s3a.connection.ssl.enabled", "true" if u.scheme != "http" else "false")
 
 
 def s3_filesystem(env: Mapping[str, str] | None = None):
@@ -96,6 +112,8 @@ def remote_frame(spark, table: schema.Table, ddl: str, files: list[str], base: s
     """The DataFrame of ``table`` over ``files`` (``s3://`` URIs under ``base``), and whether it
     is persisted (the caller unpersists it when the store changes); ``ddl``: its Spark schema."""
     if has_s3a(spark):
+        _s3a_endpoint(spark)
+        log.info("spark: reading %d store files through Hadoop's S3A connector", len(files))
         frame = (
             spark.read.schema(ddl)
             .option("basePath", "s3a://" + base[len("s3://") :])

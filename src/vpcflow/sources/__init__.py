@@ -58,6 +58,8 @@ class RawObject:
 
 _SCHEMES: dict[str, Callable[..., Iterator[RawObject]] | str] = {
     "s3://": "vpcflow.sources.s3:iter_s3",
+    "s3a://": "vpcflow.sources.s3:iter_s3",  # Hadoop's names for the same objects
+    "s3n://": "vpcflow.sources.s3:iter_s3",
     "cloudwatch://": "vpcflow.sources.cloudwatch:iter_cloudwatch",
 }
 

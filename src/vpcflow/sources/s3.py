@@ -56,10 +56,11 @@ _SERVICE_DIR = re.compile(r"(?:^|/)AWSLogs/[^/]+/(?P<service>[^/]+)/")
 
 
 def parse_s3_uri(spec: str) -> tuple[str, str]:
-    """``s3://bucket/prefix`` -> (bucket, prefix)."""
-    if not spec.startswith("s3://"):
+    """``s3://bucket/prefix`` (or ``s3a://``, ``s3n://``) -> (bucket, prefix)."""
+    url = aws.s3_url(spec)
+    if url is None:
         raise ConfigError(f"not an S3 URI: {spec!r}")
-    bucket, _, prefix = spec[5:].partition("/")
+    bucket, _, prefix = url[5:].partition("/")
     if not bucket:
         raise ConfigError(f"no bucket in {spec!r}: use s3://BUCKET[/PREFIX]")
     return bucket, prefix

@@ -51,12 +51,13 @@ COMMIT_ATTEMPTS = 20
 
 
 def is_s3_url(path) -> bool:
-    return isinstance(path, str) and path.startswith("s3://")
+    return aws.s3_url(path) is not None
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/a/b/`` -> (``bucket``, ``a/b``); the prefix has no trailing slash."""
-    rest = url[len("s3://") :]
+    """``s3://bucket/a/b/`` (or ``s3a://``, ``s3n://``) -> (``bucket``, ``a/b``); the prefix
+    has no trailing slash."""
+    rest = (aws.s3_url(url) or url)[len("s3://") :]
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise StoreError(f"{url}: an S3 store needs a bucket: --store s3://BUCKET/PREFIX")
