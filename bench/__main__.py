@@ -558,7 +558,7 @@ def startup_sql(store: Path, a, other: dict | None = None) -> dict:
     cache = Path(tempfile.mkdtemp(prefix="vpcflow-bench-cache-"))
     checkouts = {"": {"vpcflow": str(Path(PY).with_name("vpcflow"))}}
     if other:
-        checkouts[f" ({other['rev'] or 'other'})"] = other
+        checkouts[f" ({other['rev'] or Path(other['path']).name})"] = other
     cases: dict[str, tuple[list[str], str | None]] = {}
     for tag, co in checkouts.items():
         vpc, st = co["vpcflow"], str(store)
