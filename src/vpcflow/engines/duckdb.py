@@ -37,7 +37,7 @@ CONNECT_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
 
 
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    # The SQL macros now; the Python functions when a query names them (``_prepare``).
+    # The SQL macros now; the Python functions when a query first uses them (``_bind``).
     functions.register_macros(con)
     for hook in CONNECT_HOOKS:
         hook(con)
