@@ -8,7 +8,8 @@ collections use (``to_iso8601(from_unixtime(...))``, ``contains(cidr, CAST(addr 
 Logs Insights: the "Sample queries" of the CloudWatch Logs User Guide (Amazon VPC Flow Logs),
 verbatim.
 
-The expected answers are computed here from the record tuples, never by vpcflow.
+The expected answers are computed here from the record tuples, never by vpcflow. Every test
+runs on the DuckDB engine and on Spark.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import math
 from collections import Counter, defaultdict
 
 import pytest
@@ -62,6 +64,18 @@ def _records() -> list[tuple]:
          OLD + 7200, OLD + 7260, None, "NODATA")
     )  # fmt: skip
     return out
+
+
+@pytest.fixture(
+    autouse=True,
+    params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)],
+)
+def engine(request, monkeypatch):
+    """Every pasted query on both engines (``VPCFLOW_ENGINE``, as a user would set it)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark")  # the process's one local session
+    monkeypatch.setenv("VPCFLOW_ENGINE", request.param)
+    return request.param
 
 
 RECORDS = _records()
@@ -336,3 +350,50 @@ def test_cardinality_of_a_map_and_format_datetime(store):
     assert got == [{"n": 2, "t": expected}]
     res = CliRunner().invoke(main, ["sql", "SELECT format_datetime(now(), 'QQ')", "--store", store])
     assert res.exit_code != 0 and "pattern letter 'Q'" in res.output
+
+
+def _nearest_rank(values: list, p: float):
+    """The smallest value with at least a share ``p`` of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+def test_approx_distinct_and_approx_percentile_are_exact(store):
+    """Exact answers are within every error bound Athena gives, and the same on every engine."""
+    got = sql(
+        store,
+        "SELECT action, approx_distinct(srcaddr) AS srcs, approx_percentile(bytes, 0.5) AS med, "
+        "approx_percentile(bytes, ARRAY[0.1, 0.9]) AS qs FROM vpc_flow_logs "
+        "WHERE action IS NOT NULL GROUP BY action ORDER BY action",
+    )
+    want = []
+    for action in sorted({r["action"] for r in ROWS if r["action"]}):
+        rows = [r for r in ROWS if r["action"] == action]
+        sizes = [r["bytes"] for r in rows]
+        want.append(
+            {
+                "action": action,
+                "srcs": len({r["srcaddr"] for r in rows}),
+                "med": _nearest_rank(sizes, 0.5),
+                "qs": [_nearest_rank(sizes, 0.1), _nearest_rank(sizes, 0.9)],
+            }
+        )
+    assert got == want
+    res = CliRunner().invoke(
+        main,
+        [
+            "sql",
+            "SELECT approx_percentile(bytes, packets, 0.5) FROM vpc_flow_logs",
+            "--store",
+            store,
+        ],
+    )
+    assert res.exit_code == 1 and "approx_percentile with a weight" in res.output
+
+
+def test_insights_pct_is_the_nearest_rank_percentile(store):
+    got = insights(
+        store, "filter action = 'ACCEPT' | stats pct(bytes, 90) as p90, pct(bytes, 50) as p50"
+    )
+    sizes = [r["bytes"] for r in ROWS if r["action"] == "ACCEPT"]
+    assert got == [{"p90": _nearest_rank(sizes, 0.9), "p50": _nearest_rank(sizes, 0.5)}]

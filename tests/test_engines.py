@@ -162,7 +162,22 @@ ATHENA = [
         "FROM vpc_flow_logs WHERE packets > 0 GROUP BY 1, 3, 4",
         False,
     ),
+    (
+        # Trino's date_format (MySQL letters) and to_iso8601, with literal letters in the format
+        "SELECT date_format(from_unixtime(start), '%Y-%m-%dT%H:%i:%s at %W') AS t, "
+        'to_iso8601(from_unixtime("end")) AS iso, count(*) AS n FROM vpc_flow_logs '
+        "WHERE start IS NOT NULL GROUP BY 1, 2",
+        False,
+    ),
 ]
+
+
+def test_strftime_formats_become_java_patterns():
+    from vpcflow.engines.dialects import strftime_to_java
+
+    assert strftime_to_java("%Y-%m-%dT%H:%M:%S.%gZ") == "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+    assert strftime_to_java("it's %-d/%-m %I%p 100%%") == "'it''s' d/M hha 100'%'"
+    assert strftime_to_java("%Q") is None  # no Java letter: the query is left to Spark as it is
 
 
 @pytest.mark.parametrize("query,ordered", ATHENA, ids=[f"athena-{i}" for i in range(len(ATHENA))])

@@ -66,8 +66,17 @@ _SHOW_SQL = {
     "databases": "SELECT 'default' AS database_name",
     "partitions": f"SELECT DISTINCT 'date=' || strftime(\"date\", '%Y-%m-%d') AS \"partition\" "
     f"FROM {TABLE} ORDER BY 1",
-    "columns": f"SELECT column_name AS field FROM (DESCRIBE {TABLE})",
 }
+
+
+def _show_columns() -> str:
+    """SHOW COLUMNS from the catalogue (the view's columns in its order), the same on every
+    engine (Spark has no DESCRIBE in a subquery)."""
+    from .. import schema
+
+    names = schema.VPC.arrow_schema(with_partition=True).names
+    rows = ", ".join(f"({i}, '{n}')" for i, n in enumerate(names))
+    return f"SELECT field FROM (VALUES {rows}) AS t(n, field) ORDER BY n"
 
 
 def _show(text: str) -> str | None:
@@ -80,7 +89,7 @@ def _show(text: str) -> str | None:
             continue
         if kind in ("partitions", "columns"):
             _check_table(m.group(1).strip('"`'))
-        return _SHOW_SQL[kind]
+        return _show_columns() if kind == "columns" else _SHOW_SQL[kind]
     if re.match(r"SHOW\s+CREATE\s+TABLE", text, re.I):
         raise QueryRefused(
             "SHOW CREATE TABLE: 'vpcflow athena-ddl' prints the CREATE EXTERNAL TABLE for Athena"
@@ -398,7 +407,84 @@ def _is_number(node: exp.Expression) -> bool:
     return isinstance(node, exp.Floor | exp.Ceil | exp.Round)
 
 
+# strftime directives (sqlglot's reading of DuckDB's strftime and Trino's date_format, plus
+# DuckDB's %g milliseconds) as Java DateTimeFormatter letters, for Spark's date_format.
+_STRFTIME_TO_JAVA = {
+    "Y": "yyyy", "y": "yy", "m": "MM", "-m": "M", "d": "dd", "-d": "d", "e": "d",
+    "H": "HH", "-H": "H", "I": "hh", "-I": "h", "M": "mm", "-M": "m", "S": "ss", "-S": "s",
+    "f": "SSSSSS", "g": "SSS", "p": "a", "j": "DDD", "a": "EEE", "A": "EEEE", "b": "MMM",
+    "B": "MMMM", "z": "xx", "Z": "z",
+}  # fmt: skip
+
+
+def strftime_to_java(fmt: str) -> str | None:
+    """A strftime format as a Java pattern (letters of the text quoted), None if a directive
+    has no Java equivalent."""
+    out: list[str] = []
+    text: list[str] = []
+
+    def flush():
+        if text:
+            out.append("'" + "".join(text).replace("'", "''") + "'")
+            text.clear()
+
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt):
+            code = fmt[i + 1 : i + 3] if fmt[i + 1] == "-" else fmt[i + 1]
+            if code == "%":
+                text.append("%")
+            elif code in _STRFTIME_TO_JAVA:
+                flush()
+                out.append(_STRFTIME_TO_JAVA[code])
+            else:
+                return None
+            i += 1 + len(code)
+            continue
+        if ch.isalpha() or ch == "'":
+            text.append(ch)
+        else:
+            flush()
+            out.append(ch)
+        i += 1
+    flush()
+    return "".join(out)
+
+
+def _date_format(node: exp.Expression) -> exp.Expression | None:
+    """DuckDB's strftime (parsed, or built by the Trino fixes) as Spark's date_format."""
+    if isinstance(node, exp.TimeToStr):
+        value, fmt = node.this, node.args.get("format")
+    elif isinstance(node, exp.Anonymous) and node.name.lower() == "strftime":
+        if len(node.expressions) != 2:
+            return None
+        value, fmt = node.expressions
+    else:
+        return None
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return None
+    java = strftime_to_java(fmt.this)
+    if java is None:
+        return None
+    return exp.Anonymous(this="date_format", expressions=[value.copy(), exp.Literal.string(java)])
+
+
+# percentile_approx's largest accuracy: a rank error below one row, so the exact value.
+_EXACT = exp.Literal.number(2147483647)
+
+
 def _duckdb_to_spark(node: exp.Expression) -> exp.Expression:
+    formatted = _date_format(node)
+    if formatted is not None:
+        return formatted
+    if isinstance(node, exp.PercentileDisc) and node.expression is not None:
+        # DuckDB's quantile_disc(x, q) (Insights' pct, Athena's approx_percentile): Spark's
+        # percentile_disc is only WITHIN GROUP and answers DOUBLE; this keeps x's type
+        return exp.Anonymous(
+            this="percentile_approx",
+            expressions=[node.this.copy(), node.expression.copy(), _EXACT.copy()],
+        )
     # epoch_ms() is two functions in DuckDB: epoch_ms(BIGINT) -> TIMESTAMP and
     # epoch_ms(TIMESTAMP) -> BIGINT milliseconds; sqlglot reads both as the first.
     if isinstance(node, exp.UnixToTime):

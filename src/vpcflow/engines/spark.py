@@ -20,6 +20,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -101,6 +102,16 @@ def session(master: str | None = None, conf: Mapping[str, str] | None = None):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         merged.update(conf or {})
+        if "spark.driver.extraJavaOptions" not in merged and not submitted:
+            # the JVM's start-up chatter (log4j profile, native-hadoop, hostname) is not ours
+            # to print; its errors still are
+            log4j = Path(__file__).resolve().parent / "spark-log4j2.properties"
+            merged["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # PySpark's own logger prints every failed query as a JSON record; vpcflow says it in
+        # one line (QueryError)
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         for k, v in merged.items():
             builder = builder.config(k, v)
         try:

@@ -207,6 +207,18 @@ def fix(node: exp.Expression) -> exp.Expression:
         if is_int(node.this) and is_int(node.expression):
             return exp.IntDiv(this=node.this, expression=node.expression)
         return node
+    if isinstance(node, exp.ApproxDistinct):
+        # exact: within any error bound Athena allows, and the same answer on every engine
+        # (DuckDB's and Spark's sketches differ from each other and from Trino's)
+        return exp.Count(this=exp.Distinct(expressions=[node.this]))
+    if isinstance(node, exp.ApproxQuantile):
+        if node.args.get("weight") is not None or node.args.get("accuracy") is not None:
+            raise QueryError(
+                "approx_percentile with a weight or an accuracy is not supported; use "
+                "approx_percentile(x, percentage) or approx_percentile(x, ARRAY[...])"
+            )
+        # exact, as above: the smallest value with at least that share of the rows at or below
+        return exp.PercentileDisc(this=node.this, expression=node.args["quantile"])
     if isinstance(node, exp.ArraySize):
         # BIGINT as in Trino (DuckDB's is UBIGINT, Spark's INT)
         return exp.cast(
