@@ -171,6 +171,8 @@ class DuckDBEngine(Engine):
             },
         )
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB's own bar would write into a terminal from library calls; the CLI has its own
+        con.execute("SET enable_progress_bar = false")
         columns: list[str] = []
         try:
             for tbl in schema.TABLES:
