@@ -442,6 +442,8 @@ def bench_size(spec: str, work: Path, a) -> dict:
     if other:
         res["store_bytes_other"] = _du(store_b)
     res["queries"] = bench_queries(spec, store_a, file_list, me, a, other and (other, store_b))
+    if records == 2_000_000:
+        res["startup_sql"] = startup_sql(store_a, a, other)
     return res
 
 
@@ -511,14 +513,103 @@ def bench_queries(spec, store, file_list, me, a, other) -> dict:
     return out
 
 
+def timed(argv: list[str], env: dict | None = None) -> float:
+    """Wall seconds of one whole process (no memory polling: start-up is tens of milliseconds,
+    finer than ``run``'s polling interval)."""
+    t = time.perf_counter()
+    r = subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
+    wall = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({r.returncode}): {r.stderr.decode()[-2000:]}")
+    return wall
+
+
 def startup(a) -> dict:
     """`vpcflow --help` and `python -c pass`, whole processes, alternating."""
     vpc = str(Path(PY).with_name("vpcflow"))
     help_, bare = [], []
     for _ in range(max(5, a.rounds)):
-        help_.append(run([vpc, "--help"])["wall_s"])
-        bare.append(run([PY, "-c", "pass"])["wall_s"])
+        help_.append(timed([vpc, "--help"]))
+        bare.append(timed([PY, "-c", "pass"]))
     return {"vpcflow --help": _stats(help_), "python -c pass": _stats(bare)}
+
+
+# DuckDB alone in a fresh interpreter on the store's Parquet files: the floor of `vpcflow sql`.
+_DUCKDB_ON_STORE = """
+import sys, duckdb
+con = duckdb.connect()
+con.execute("CREATE VIEW vpc_flow_logs AS SELECT * FROM read_parquet("
+            + repr(sys.argv[1] + "/data/**/*.parquet") + ", hive_partitioning = true)")
+for row in con.execute(sys.argv[2]).fetchall():
+    print(*row, sep=",")
+"""
+
+
+def startup_sql(store: Path, a, other: dict | None = None) -> dict:
+    """Whole processes on one store, alternating within each round: `vpcflow sql` top talkers
+    as a user types it (table output) with an empty SQL cache (cold: it translates) and a
+    warm one, the same as CSV, `vpcflow query` and `vpcflow insights` (warm); DuckDB in a fresh
+    Python on the same Parquet files, the DuckDB CLI when installed, and `python -c pass`.
+    ``other``: the same `vpcflow` commands from another checkout, side by side."""
+    q = QUERIES["top talkers by bytes"]
+    iq = "stats sum(bytes) as total by srcAddr, dstAddr | sort total desc | limit 10"
+    cache = Path(tempfile.mkdtemp(prefix="vpcflow-bench-cache-"))
+    checkouts = {"": {"vpcflow": str(Path(PY).with_name("vpcflow"))}}
+    if other:
+        checkouts[f" ({other['rev'] or Path(other['path']).name})"] = other
+    cases: dict[str, tuple[list[str], str | None]] = {}
+    for tag, co in checkouts.items():
+        vpc, st = co["vpcflow"], str(store)
+        cases[f"vpcflow sql top talkers, cold cache{tag}"] = (
+            [vpc, "sql", q, "--store", st],
+            "cold",
+        )
+        cases[f"vpcflow sql top talkers, warm cache{tag}"] = (
+            [vpc, "sql", q, "--store", st],
+            "warm",
+        )
+        cases[f"vpcflow sql --format csv, warm{tag}"] = (
+            [vpc, "sql", q, "--store", st, "--format", "csv"],
+            "warm",
+        )
+        cases[f"vpcflow query rejects-by-source, warm{tag}"] = (
+            [vpc, "query", "rejects-by-source", "--store", st],
+            "warm",
+        )
+        cases[f"vpcflow insights top talkers, warm{tag}"] = (
+            [vpc, "insights", iq, "--store", st],
+            "warm",
+        )
+    cases["python + duckdb on the store's files"] = (_py(_DUCKDB_ON_STORE, str(store), q), None)
+    cli = shutil.which("duckdb")
+    if cli:
+        view = (
+            f"CREATE VIEW vpc_flow_logs AS SELECT * FROM read_parquet('{store}/data/**/*.parquet',"
+            " hive_partitioning = true);"
+        )
+        cases["duckdb CLI on the store's files"] = ([cli, "-csv", "-c", view + q], None)
+    cases["python -c pass"] = ([PY, "-c", "pass"], None)
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    try:
+        for rnd in range(max(5, a.rounds) + 1):
+            names = list(cases) if rnd % 2 == 0 else list(reversed(cases))
+            for name in names:
+                argv, kind = cases[name]
+                env = {}
+                if kind == "cold":
+                    env["VPCFLOW_CACHE_DIR"] = tempfile.mkdtemp(dir=cache)
+                elif kind == "warm":
+                    env["VPCFLOW_CACHE_DIR"] = str(cache / "warm")
+                t = timed(argv, env)
+                if rnd:  # round 0 warms the page cache and the warm SQL cache
+                    times[name].append(t)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    out = {name: _stats(v) for name, v in times.items()}
+    out["load_average"] = os.getloadavg()
+    return out
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -535,13 +626,23 @@ def _spread(s: dict, scale: float = 1.0, fmt: str = "{:.2f}") -> str:
     )
 
 
+def startup_table(st: dict, title: str = "start-up, whole processes") -> list[str]:
+    lines = [f"  {title:<52}{'s, median (min–max)':>24}"]
+    for name, x in st.items():
+        if isinstance(x, dict):
+            lines.append(f"  {name:<52}{_spread(x, fmt='{:.3f}'):>24}")
+    if "load_average" in st:
+        lines.append(f"  load average {', '.join(f'{v:.2f}' for v in st['load_average'])}")
+    return lines
+
+
 def table(doc: dict) -> str:
     lines = []
     st = doc.get("startup")
     if st:
         lines.append(
-            f"start-up: vpcflow --help {_spread(st['vpcflow --help'])} s, "
-            f"python -c pass {_spread(st['python -c pass'])} s (median (min–max))"
+            f"start-up: vpcflow --help {_spread(st['vpcflow --help'], fmt='{:.3f}')} s, "
+            f"python -c pass {_spread(st['python -c pass'], fmt='{:.3f}')} s (median (min–max))"
         )
     for r in doc["results"]:
         lines.append(
@@ -571,6 +672,8 @@ def table(doc: dict) -> str:
                 f"{q['raw_gzip_s']['median'] * 1000:>8.0f}ms{q['speedup']:>8.1f}×"
                 f"{q['cli_s']['median'] * 1000:>11.0f}ms{raw_whole}{other}"
             )
+        if r.get("startup_sql"):
+            lines += startup_table(r["startup_sql"], "start-up on this store")
     return "\n".join(lines)
 
 
@@ -612,7 +715,27 @@ def main(argv: list[str] | None = None) -> int:
         help="only the rollups' ingest cost and detect speed (bench/rollups.py) at --sizes",
     )
     ap.add_argument("--repeat-detect", type=int, default=3, help="detect runs per path (median)")
+    ap.add_argument(
+        "--only-startup",
+        metavar="STORE",
+        default=None,
+        help="only the start-up timings: --help, and the query commands on the store STORE "
+        "(with --compare, the other checkout's next to them)",
+    )
     a = ap.parse_args(argv)
+    if a.only_startup:
+        other = _checkout(Path(a.compare).resolve()) if a.compare else None
+        doc = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "startup": startup(a),
+            "startup_sql": startup_sql(Path(a.only_startup).resolve(), a, other),
+        }
+        if a.json:
+            print(json.dumps(doc, indent=2))
+        else:
+            print(table({"startup": doc["startup"], "results": []}))
+            print("\n".join(startup_table(doc["startup_sql"], f"start-up on {a.only_startup}")))
+        return 0
     sizes = "250000,2000000x8" if a.quick else a.sizes
     if a.quick:
         a.rounds = 3

@@ -223,11 +223,17 @@ def benign_day(records: int = 2_000_000, seed: int = 7, workdir: str | None = No
     }
 
 
-def speed(store, logs: Path | None = None, repeat: int = 3) -> dict:
+def speed(store, logs: Path | None = None, repeat: int = 3, per_detector: bool = True) -> dict:
     """Seconds to detect from the store's rollups ("new") and from the records ("old": the
     shared pre-aggregation built by a scan of the records), alternating, ``repeat`` times each:
-    medians and spread. ``rollups_used`` says whether the new path could read the rollups."""
+    medians and spread. ``rollups_used`` says whether the new path could read the rollups.
+    ``cli``: the same two paths as a user runs them, ``vpcflow detect`` (table) whole process,
+    alternating. ``per_detector_s``: one run of the path before the shared pre-aggregation, every
+    detector scanning the records itself (``shared=False``), for the record."""
     import logging
+    import os
+    import subprocess
+    import sys
 
     from vpcflow.detect import detect
 
@@ -242,25 +248,46 @@ def speed(store, logs: Path | None = None, repeat: int = 3) -> dict:
     level = lg.level
     lg.setLevel(logging.INFO)
     try:
-        for _ in range(repeat):
-            for name, rollups in (("old", False), ("new", True)):
+        for i in range(repeat):
+            order = (("old", False), ("new", True))
+            for name, rollups in order if i % 2 == 0 else order[::-1]:
                 t = time.perf_counter()
                 detect(store, enrich=False, rollups=rollups, **lists)
                 runs[name].append(time.perf_counter() - t)
     finally:
         lg.removeHandler(handler)
         lg.setLevel(level)
-    med = {k: statistics.median(v) for k, v in runs.items()}
-    return {
+    vpcflow = str(Path(sys.executable).with_name("vpcflow"))
+    argv = [vpcflow, "detect", "--store", str(store.path)]
+    for flag, key in (("--threat-list", "threat_lists"), ("--allow-list", "allow")):
+        for path in lists.get(key, []):
+            argv += [flag, str(path)]
+    cli: dict[str, list[float]] = {"old": [], "new": []}
+    for i in range(repeat):
+        order = (("old", ["--no-rollups"]), ("new", []))
+        for name, extra in order if i % 2 == 0 else order[::-1]:
+            t = time.perf_counter()
+            subprocess.run([*argv, *extra], check=True, capture_output=True, env=os.environ)
+            cli[name].append(time.perf_counter() - t)
+    out = {
         "repeat": repeat,
         "records": store.count(),
+        "load_average": os.getloadavg(),
         "rollups_used": any("conversations rollup" in m for m in seen),
-        "old_s": round(med["old"], 2),
-        "new_s": round(med["new"], 2),
-        "old_spread_s": [round(min(runs["old"]), 2), round(max(runs["old"]), 2)],
-        "new_spread_s": [round(min(runs["new"]), 2), round(max(runs["new"]), 2)],
-        "ratio_old_over_new": round(med["old"] / med["new"], 2),
     }
+    for label, got in (("", runs), ("cli_", cli)):
+        med = {k: statistics.median(v) for k, v in got.items()}
+        out[f"{label}old_s"] = round(med["old"], 2)
+        out[f"{label}new_s"] = round(med["new"], 2)
+        for k in ("old", "new"):
+            out[f"{label}{k}_spread_s"] = [round(min(got[k]), 2), round(max(got[k]), 2)]
+        out[f"{label}ratio_old_over_new"] = round(med["old"] / med["new"], 2)
+    if per_detector:
+        t = time.perf_counter()
+        detect(store, enrich=False, rollups=False, shared=False, **lists)
+        out["per_detector_s"] = round(time.perf_counter() - t, 2)
+        out["ratio_per_detector_over_new"] = round(out["per_detector_s"] / out["new_s"], 2)
+    return out
 
 
 def report(scores: dict) -> str:
@@ -288,6 +315,13 @@ def report(scores: dict) -> str:
             f"detect speed, {sp['records']:,} records: from the records {sp['old_s']} s (spread {sp['old_spread_s']}), "
             f"from the rollups {sp['new_s']} s (spread {sp['new_spread_s']}), "
             f"ratio {sp['ratio_old_over_new']}"
+        )
+        lines.append(
+            f"  vpcflow detect (whole process): from the records {sp['cli_old_s']} s "
+            f"(spread {sp['cli_old_spread_s']}), from the rollups {sp['cli_new_s']} s (spread "
+            f"{sp['cli_new_spread_s']}), ratio {sp['cli_ratio_old_over_new']}; every detector "
+            f"scanning the records: {sp.get('per_detector_s', '-')} s "
+            f"({sp.get('ratio_per_detector_over_new', '-')}x the rollups); load {sp['load_average']}"
         )
     return "\n".join(lines)
 

@@ -63,7 +63,7 @@ def bench(spec: str, work: Path, a) -> dict:
     from vpcflow import open_store
 
     store = open_store(stores["with rollups"], create=False)
-    out["detect"] = detect_quality.speed(store, None, a.repeat_detect)
+    out["detect"] = detect_quality.speed(store, None, a.repeat_detect, per_detector=False)
     out["rollup_rows"] = (
         store.sql("SELECT count(*) AS n FROM rollup_conversations", dialect="duckdb")
         .column(0)[0]

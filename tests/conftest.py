@@ -7,6 +7,16 @@ import os
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory):
+    """Not the user's cache (the translated SQL of each query) either, from the first fixture on:
+    session- and module-scoped fixtures that run queries are set up before a test's own."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch, tmp_path_factory):
     """No test may reach real AWS: drop every AWS_* variable and hide ~/.aws."""

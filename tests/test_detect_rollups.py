@@ -132,3 +132,31 @@ def test_cli_detect_with_and_without_rollups(generated):
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     fa, fb = json.loads(a.stdout), json.loads(b.stdout)
     assert fa and fa == fb
+
+
+@pytest.mark.parametrize("flags", [False, True], ids=["v2", "tcp-flags"])
+def test_conversations_spread_over_many_files_same_findings(tmp_path, caplog, monkeypatch, flags):
+    """Small ingest batches: the rows of one conversation and hour (and of one interface's
+    rejects in 10 minutes) are in the rollups of several data files, accepted ones through a
+    NAT gateway logged on two interfaces. The rollup path merges the accepted rows and sums the
+    rejected ones as the detectors read them: the same findings as from the records."""
+    written = busy_vpc.write(tmp_path, seed=5, flags=flags, scale=0.3)
+    monkeypatch.setenv("VPCFLOW_BATCH_ROWS", "3000")
+    store = open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "flows.log")])
+    files = store.rollup_status("conversations")["files"]
+    assert files >= 4
+    merged = (
+        store.sql(
+            "SELECT count(*) AS n FROM (SELECT eni, client, server, port, protocol, bucket "
+            "FROM rollup_conversations GROUP BY ALL HAVING count(*) > 1) x",
+            dialect="duckdb",
+        )
+        .column(0)[0]
+        .as_py()
+    )
+    assert merged > 100  # keys really are split between files
+    new, old, used = _both(store, caplog, threat_lists=[tmp_path / "threat-list.txt"])
+    assert used and old and written["labels"]
+    assert _key(new) == _key(old)
+    assert {f.type for f in old} >= {"port-scan", "host-sweep", "brute-force"}

@@ -9,13 +9,15 @@ the engine. Nothing below this module imports it.
 from __future__ import annotations
 
 import os
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from . import settings
 from . import store as storage
 from .store.remote import S3Store as S3Storage
 from .store.remote import is_s3_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["S3Store", "Store", "open_store"]
 

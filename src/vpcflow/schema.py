@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "Field",
@@ -67,7 +69,9 @@ ENUM = "enum"
 ID = "id"
 TEXT = "text"
 
-_ATHENA_TO_ARROW = {"int": pa.int32(), "bigint": pa.int64(), "string": pa.string()}
+# The Arrow types are built on first use: a query (DuckDB reads the files itself) and the help
+# never import pyarrow for them.
+_ATHENA_TO_ARROW_NAMES = {"int": "int32", "bigint": "int64", "string": "string"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,9 @@ class Field:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ATHENA_TO_ARROW[self.athena_type]
+        import pyarrow as pa
+
+        return getattr(pa, _ATHENA_TO_ARROW_NAMES[self.athena_type])()
 
     @property
     def placeholder(self) -> str:
@@ -243,7 +249,7 @@ PARTITION_COLUMN = "date"
 # may sit in the extra_fields of files written before the catalogue knew it.
 STORED_COLUMNS_SINCE = 8
 EXTRA_COLUMN = "extra_fields"
-EXTRA_TYPE = pa.map_(pa.string(), pa.string())
+# EXTRA_TYPE, the Arrow type of extra_fields (map<string, string>): see __getattr__ below.
 # (column, description): where the object came from, after the record's own fields.
 KEY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("aws_account_id", "Account of the object's S3 key or CloudWatch log group (aws-account-id)."),
@@ -276,15 +282,7 @@ class Table:
         for v in sorted({f.version for f in fields}):
             layout = self.fields_of_version(v)
             self.layouts.setdefault(len(layout), layout)
-        self._schema = {
-            w: pa.schema(
-                [pa.field(f.column, f.arrow_type) for f in fields]
-                + [pa.field(EXTRA_COLUMN, EXTRA_TYPE)]
-                + [pa.field(c, pa.string()) for c, _ in KEY_COLUMNS]
-                + ([pa.field(PARTITION_COLUMN, pa.date32())] if w else [])
-            )
-            for w in (False, True)
-        }
+        self._schema: dict[bool, pa.Schema] = {}
 
     def __repr__(self) -> str:
         return f"Table({self.name!r})"
@@ -296,6 +294,15 @@ class Table:
     def arrow_schema(self, with_partition: bool = False) -> pa.Schema:
         """The Parquet schema of the store: the fields (Athena types), ``extra_fields``, the
         key's account and region; all nullable."""
+        if with_partition not in self._schema:
+            import pyarrow as pa
+
+            self._schema[with_partition] = pa.schema(
+                [pa.field(f.column, f.arrow_type) for f in self.fields]
+                + [pa.field(EXTRA_COLUMN, pa.map_(pa.string(), pa.string()))]
+                + [pa.field(c, pa.string()) for c, _ in KEY_COLUMNS]
+                + ([pa.field(PARTITION_COLUMN, pa.date32())] if with_partition else [])
+            )
         return self._schema[with_partition]
 
     def resolve(self, token: str) -> Field | None:
@@ -333,6 +340,16 @@ def fields_of_version(version: int) -> tuple[Field, ...]:
 def arrow_schema(with_partition: bool = False) -> pa.Schema:
     """The Parquet schema of the VPC table of the store."""
     return VPC.arrow_schema(with_partition)
+
+
+def __getattr__(name: str):
+    if name == "EXTRA_TYPE":
+        import pyarrow as pa
+
+        value = pa.map_(pa.string(), pa.string())
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")

@@ -110,6 +110,18 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("threads", 0, "Worker threads for ingest and queries (0: one per core)."),
         Setting(
+            "sql_cache",
+            True,
+            "Keep the DuckDB SQL each query translates to, so that running it again skips the "
+            "translation (and loading the translator).",
+        ),
+        Setting(
+            "cache_dir",
+            "",
+            "Directory of vpcflow's caches (empty: $XDG_CACHE_HOME/vpcflow, else "
+            "~/.cache/vpcflow).",
+        ),
+        Setting(
             "worker_start",
             "auto",
             "How ingest starts its worker processes: fork (ready at once), exec (a fresh "

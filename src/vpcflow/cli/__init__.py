@@ -11,7 +11,6 @@ when one of its commands runs (``COMMANDS`` says which module holds which comman
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 import time
@@ -244,6 +243,8 @@ def main(ctx: click.Context, verbose: int) -> None:
     Athena SQL or Logs Insights, detect scans and find out why traffic was rejected.
     """
     ctx.meta["vpcflow.started"] = time.monotonic()  # the commands' time limits count from here
+    import logging  # here, not at the top: `vpcflow --help` (handled before this) needs none
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

@@ -159,6 +159,8 @@ def register(main: click.Group) -> None:
                 allow=[allowed],
                 new_only=new_only,
                 rollups=not no_rollups,
+                # the table shows no sample records: not reading them saves a scan of the records
+                samples=0 if fmt == "table" else 3,
             )
             act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
         if fmt == "ocsf":

@@ -137,7 +137,12 @@ def run_and_emit(
         timeout = max(0.001, timeout - (time.monotonic() - command_started()))
     try:
         stream = store.engine.stream(
-            sql, dialect=dialect, limit=limit or None, timeout=timeout or None, window=window
+            sql,
+            dialect=dialect,
+            limit=limit or None,
+            timeout=timeout or None,
+            window=window,
+            python=True,  # plain results print from Python values, without loading pyarrow
         )
         with stream:
             emit_stream(stream, fmt, output=output)

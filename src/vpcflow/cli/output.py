@@ -341,6 +341,20 @@ def columns_of(table) -> list[list]:
     return out
 
 
+_AS_IS = (str, int, float, bool)
+
+
+def _python_columns(cols: list[list]) -> list[list]:
+    """Columns of Python values made JSON-ready as ``columns_of`` makes Arrow's (dates and
+    timestamps as ISO-8601 strings)."""
+    out = []
+    for values in cols:
+        if any(v is not None and not isinstance(v, _AS_IS) for v in values):
+            values = [None if v is None else _jsonable(v) for v in values]
+        out.append(values)
+    return out
+
+
 def rows(table) -> list[dict]:
     """An Arrow table as a list of JSON-ready dicts (a MAP such as ``extra_fields`` as an object)."""
     names = list(table.schema.names)
@@ -375,8 +389,11 @@ def emit(
 
 def emit_stream(stream, fmt: str = "table", *, out=None, output: str | None = None) -> None:
     """Print a query's result stream (``engine.stream``) batch by batch."""
-    columns = list(stream.schema.names)
-    batches = (columns_of(b) for b in stream)
+    columns = list(getattr(stream, "names", None) or stream.schema.names)
+    if getattr(stream, "python", False):  # already one list of Python values per column
+        batches = (_python_columns(cols) for cols in stream)
+    else:
+        batches = (columns_of(b) for b in stream)
     _write(columns, batches, fmt, out=out, output=output, stream=stream)
 
 

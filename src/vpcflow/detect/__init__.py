@@ -339,6 +339,15 @@ SAMPLE_COLUMNS = (
 )
 
 
+#: The samples' order: time, then every column, so that records alike but for the interface
+#: (one connection logged by both ends, or by a NAT gateway) come out the same in every run
+#: whichever data file the scan reads first.
+SAMPLE_ORDER = (
+    'start, srcaddr, dstaddr, srcport, dstport, interface_id, "end", action, protocol, packets, '
+    "bytes, tcp_flags"
+)
+
+
 def _add_samples(store, findings: list[Finding], wheres: list[str], n: int) -> None:
     """``n`` records behind each finding, all findings in one scan per hundred."""
     for lo in range(0, len(findings), 100):
@@ -350,7 +359,7 @@ def _add_samples(store, findings: list[Finding], wheres: list[str], n: int) -> N
         anyof = f"start BETWEEN {t0} AND {t1} AND (" + " OR ".join(f"({w})" for w in chunk) + ")"
         sql = (
             f"SELECT * FROM (SELECT k, {SAMPLE_COLUMNS}, row_number() OVER "
-            f"(PARTITION BY k ORDER BY start, srcaddr, dstaddr, srcport, dstport) AS r "
+            f"(PARTITION BY k ORDER BY {SAMPLE_ORDER}) AS r "
             f"FROM (SELECT *, CASE {case} END AS k FROM vpc_flow_logs WHERE {anyof}) x) y "
             f"WHERE r <= {int(n)} ORDER BY k, r"
         )

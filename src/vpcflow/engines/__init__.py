@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Engine", "QueryResult", "default_engine", "create", "ENGINES", "TABLE"]
 
@@ -55,11 +57,14 @@ class Engine(ABC):
         timeout: float | None = None,
         batch_rows: int = 10_000,
         window: tuple[int | None, int | None] | None = None,
+        python: bool = False,
     ):
         """Run ``query`` and return its result as a context manager that iterates Arrow record
-        batches (``schema``, ``truncated`` and ``sql`` attributes), in bounded memory. The time
-        limit covers the consumption of the batches too. Engines that cannot stream return
-        the whole result as one stream."""
+        batches (``schema``, ``names``, ``truncated`` and ``sql`` attributes), in bounded memory.
+        The time limit covers the consumption of the batches too. Engines that cannot stream
+        return the whole result as one stream. ``python=True`` allows an engine to yield each
+        chunk as lists of Python values per column instead, which it says with
+        ``stream.python`` (the DuckDB engine does for plain results, without loading pyarrow)."""
         res = self.query(query, dialect=dialect, limit=limit, timeout=timeout, window=window)
         return _TableStream(res, batch_rows)
 
@@ -86,6 +91,8 @@ class Engine(ABC):
 class _TableStream:
     def __init__(self, res: QueryResult, batch_rows: int):
         self.schema = res.table.schema
+        self.names = list(self.schema.names)
+        self.python = False
         self.truncated = res.truncated
         self.sql = res.sql
         self._batches = res.table.to_batches(max_chunksize=batch_rows)

@@ -18,15 +18,17 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from .. import schema, settings
 from ..errors import QueryError, QueryRefused, QueryTimeout, StoreDamaged
 from ..store import rollups
-from . import Engine, QueryResult, functions, inventory
-from .dialects import to_engine_sql
+from . import Engine, QueryResult, functions, inventory, sqlcache
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("vpcflow")
 
@@ -35,9 +37,17 @@ CONNECT_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
 
 
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    functions.register(con)
+    # The SQL macros now; the Python functions when a query first uses them (``_bind``).
+    functions.register_macros(con)
     for hook in CONNECT_HOOKS:
         hook(con)
+
+
+def to_engine_sql(query, dialect, engine_dialect="duckdb", window=None, macros=None) -> str:
+    """``dialects.to_engine_sql``, imported on first use (it loads sqlglot)."""
+    from .dialects import to_engine_sql as translate
+
+    return translate(query, dialect, engine_dialect, window, macros)
 
 
 def _sql_literal(s: str) -> str:
@@ -127,6 +137,8 @@ class DuckDBEngine(Engine):
         self._con: duckdb.DuckDBPyConnection | None = None
         self._files: list[str] | None = None
         self._tmp: str | None = None
+        self._columns: tuple[str, ...] = ()  # the columns the store's files have, by table
+        self._lazy: set[str] = set()  # the groups of functions registered on the connection
 
     def _temp_directory(self) -> str:
         """A fresh, empty directory for DuckDB to spill to (and the only other one it may read)."""
@@ -159,11 +171,15 @@ class DuckDBEngine(Engine):
             },
         )
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB's own bar would write into a terminal from library calls; the CLI has its own
+        con.execute("SET enable_progress_bar = false")
+        columns: list[str] = []
         try:
             for tbl in schema.TABLES:
                 root = str(self.store.path / tbl.directory) + "/"
                 mine = [f for f in files if f.startswith(root)]
                 present = _present_columns(con, mine) if mine else None
+                columns.append(tbl.name + ":" + ",".join(sorted(present or ())))
                 con.execute(view_sql(mine, present, tbl))
             for name, paths in rolled.items():
                 con.execute(rollup_view_sql(name, paths))
@@ -171,7 +187,6 @@ class DuckDBEngine(Engine):
             con.close()
             raise (self._damaged(exc, files) or sql_error(exc)) from None
         _register_functions(con)
-        inventory.register(con, self.store)
         roots = [self.store.path / t.directory for t in schema.TABLES]
         roots.append(self.store.path / rollups.ROLLUP_DIR)
         dirs = ", ".join(_sql_literal(str(p)) for p in roots)
@@ -179,7 +194,44 @@ class DuckDBEngine(Engine):
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         self._con, self._files = con, state
+        self._columns, self._lazy = tuple(columns), set()
         return con
+
+    def _translate(self, con, query: str, dialect: str, window=None) -> str:
+        """The engine SQL of ``query`` on ``con`` (this engine's connection, whose store columns
+        the key holds): from the SQL cache (``sqlcache``) when it holds the translation, else
+        translated (and refused unless it is a read) and stored there."""
+        if not (sqlcache.enabled() and sqlcache.cacheable(query)):
+            return to_engine_sql(query, dialect, self.dialect, window)
+        key = sqlcache.key(query, dialect, self.dialect, window, self._columns)
+        sql = sqlcache.get(key, query, check=lambda text: sqlcache.verify(con, text))
+        if sql is None:
+            sql = to_engine_sql(query, dialect, self.dialect, sqlcache.placeholder_window(window))
+            if sqlcache.verify(con, sql):
+                sqlcache.put(key, query, sql)
+        return sqlcache.bind_window(sql, window)
+
+    def _bind(self, con: duckdb.DuckDBPyConnection, run: Callable[[], object]):
+        """``run()``; when it names a function or table registered on first use (the Python
+        functions of ``functions.GROUPS``, the inventory's tables and functions) that ``con``
+        does not have yet, register its group and run it again. A query that names none of
+        them never loads what they need (pyarrow, the enrichment data, the snapshots)."""
+        while True:
+            try:
+                return run()
+            except duckdb.CatalogException as exc:
+                m = _MISSING.search(str(exc))
+                name = m.group(1).strip('"').lower() if m else ""
+                group = functions.group_of(name) or (
+                    "inventory" if name in inventory.NAMES else None
+                )
+                if group is None or group in self._lazy:
+                    raise
+                self._lazy.add(group)
+                if group == "inventory":
+                    inventory.register(con, self.store)
+                else:
+                    functions.register_group(con, group)
 
     def refresh(self) -> None:
         self._files = None
@@ -187,9 +239,10 @@ class DuckDBEngine(Engine):
     def create_temp_table(self, name: str, query: str, dialect: str = "duckdb") -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise QueryError(f"temporary table name {name!r}: use lower-case letters, digits, _")
-        sql = to_engine_sql(query, dialect, self.dialect)  # a read, or refused
+        con = self._connect()
+        sql = self._translate(con, query, dialect)  # a read, or refused
         try:
-            self._connect().execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            self._bind(con, lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}"))
         except duckdb.Error as exc:
             msg = str(exc).strip().splitlines()[0]
             raise QueryError(f"{msg}\nSQL run: {sql}") from exc
@@ -226,16 +279,25 @@ class DuckDBEngine(Engine):
         timeout: float | None = None,
         batch_rows: int = 10_000,
         window: tuple[int | None, int | None] | None = None,
+        python: bool = False,
     ) -> ResultStream:
-        sql = to_engine_sql(query, dialect, self.dialect, window)
+        """See ``Engine.stream``. ``python=True`` (the CLI's printing): when a ``limit`` is set and
+        every result column is a number, a string, a boolean, a date or a timestamp, the stream
+        yields each chunk as one list of Python values per column (the values Arrow's
+        ``to_pylist`` gives; ``stream.python`` is then True) and pyarrow is not loaded;
+        otherwise it yields Arrow record batches as usual."""
         con = self._connect()
+        sql = self._translate(con, query, dialect, window)
         stream = ResultStream(con, sql, limit, timeout)
         stream.damaged = self._damaged
         try:
-            rel = con.sql(sql)
+            rel = self._bind(con, lambda: con.sql(sql))
             if rel is None:
                 raise QueryRefused("only read queries (SELECT ...) run on the store")
-            stream.start(rel.to_arrow_reader(batch_rows))
+            if python and limit and _plain_types(rel.types):
+                stream.start_rows(rel, batch_rows)
+            else:
+                stream.start(rel.to_arrow_reader(batch_rows))
         except BaseException as exc:
             stream.close()
             if isinstance(exc, duckdb.Error) or _interrupted(exc):
@@ -252,6 +314,8 @@ class DuckDBEngine(Engine):
         timeout: float | None = None,
         window: tuple[int | None, int | None] | None = None,
     ) -> QueryResult:
+        import pyarrow as pa
+
         batch = min(limit + 1, 100_000) if limit else 100_000
         with self.stream(
             query, dialect=dialect, limit=limit, timeout=timeout, batch_rows=batch, window=window
@@ -276,7 +340,10 @@ class ResultStream:
         self.truncated = False
         self.rows = 0
         self.schema: pa.Schema | None = None
+        self.names: list[str] = []  # the result's column names
+        self.python = False  # chunks are lists of Python values per column, not Arrow batches
         self._reader = None
+        self._chunks: Iterator[list[list]] | None = None
         self.damaged: Callable[[BaseException], StoreDamaged | None] | None = None
         self._deadline = time.monotonic() + timeout if timeout else None
         self._timer = None
@@ -288,6 +355,15 @@ class ResultStream:
     def start(self, reader) -> None:
         self._reader = reader
         self.schema = _bigint_schema(reader.schema)
+        self.names = list(self.schema.names)
+
+    def start_rows(self, rel, batch_rows: int) -> None:
+        """Fetch at most ``limit + 1`` rows of ``rel`` as Python values (one run of the query)."""
+        self.names = list(rel.columns)
+        self.python = True
+        wide = [i for i, t in enumerate(rel.types) if t.id in _WIDE_INTEGERS]
+        rows = rel.limit(self.limit + 1).fetchall()
+        self._chunks = _row_chunks(rows, len(self.names), batch_rows, wide)
 
     def __enter__(self) -> ResultStream:
         return self
@@ -324,6 +400,9 @@ class ResultStream:
         return damaged or sql_error(exc)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._chunks is not None:
+            yield from self._iter_rows()
+            return
         if self._reader is None:
             return
         try:
@@ -349,6 +428,79 @@ class ResultStream:
         finally:
             self.close()
 
+    def _iter_rows(self) -> Iterator[list[list]]:
+        chunks, self._chunks = self._chunks, None
+        for cols in chunks:
+            self.check_time()
+            n = len(cols[0]) if cols else 0
+            if self.rows + n > self.limit:
+                self.truncated = True
+                keep = self.limit - self.rows
+                if keep > 0:
+                    self.rows += keep
+                    yield [c[:keep] for c in cols]
+                return
+            self.rows += n
+            yield cols
+            self.check_time()
+
+
+# Result types the Python path prints exactly as the Arrow path does (the same Python values).
+_PLAIN_TYPES = {
+    "boolean",
+    "tinyint",
+    "smallint",
+    "integer",
+    "bigint",
+    "utinyint",
+    "usmallint",
+    "uinteger",
+    "ubigint",
+    "float",
+    "double",
+    "varchar",
+    "date",
+    "timestamp",
+    "timestamp_s",
+    "timestamp_ms",
+    "timestamp with time zone",
+    "null",
+}
+# Sums of integers (HUGEINT, DECIMAL(p, 0)): bigint, as Athena's, or an error beyond its range.
+_WIDE_INTEGERS = {"hugeint", "decimal"}
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _plain_types(types) -> bool:
+    for t in types:
+        if t.id in _PLAIN_TYPES:
+            continue
+        if t.id == "hugeint" or (t.id == "decimal" and str(t).replace(" ", "").endswith(",0)")):
+            continue
+        return False
+    return True
+
+
+def _row_chunks(rows: list[tuple], width: int, size: int, wide: list[int]) -> Iterator[list[list]]:
+    for i in range(0, len(rows), size):
+        part = rows[i : i + size]
+        cols = [list(c) for c in zip(*part, strict=True)] if part else [[] for _ in range(width)]
+        for j in wide:
+            cols[j] = [_bigint(v) for v in cols[j]]
+        yield cols
+
+
+def _bigint(v):
+    if v is None:
+        return None
+    v = int(v)
+    if not _BIGINT_MIN <= v <= _BIGINT_MAX:
+        # The words of Arrow's cast on the other path, so that both say the same.
+        raise QueryError(
+            "a result value exceeds the bigint range (-2^63 .. 2^63-1): Integer value out of bounds"
+        )
+    return v
+
 
 def _interrupted(exc: BaseException) -> bool:
     # DuckDB reports an interrupted query (Ctrl-C, or the time limit's interrupt()) as a plain
@@ -357,6 +509,8 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def _bigint_schema(schema: pa.Schema) -> pa.Schema:
+    import pyarrow as pa
+
     fields = []
     for f in schema:
         if pa.types.is_decimal(f.type) and f.type.scale == 0:
@@ -366,6 +520,8 @@ def _bigint_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def _to_bigint(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
     if batch.schema.equals(schema):
         return batch
     try:
@@ -376,6 +532,7 @@ def _to_bigint(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         ) from None
 
 
+_MISSING = re.compile(r"with name (\S+) does not exist")
 _DUCKDB_KIND = re.compile(r"^[A-Za-z ]*Error:\s*")
 _NO_TABLE = re.compile(r"Table with name (\S+) does not exist", re.I)
 _NO_FUNCTION = re.compile(

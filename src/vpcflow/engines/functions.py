@@ -13,6 +13,26 @@ import logging
 
 log = logging.getLogger("vpcflow")
 
+# The Python functions load pyarrow (and the enrichment functions their data), which a query that
+# does not call them never needs: the DuckDB engine registers a group on a connection when a
+# query calls one of its functions (``group_of`` the missing name). The SQL macros are always
+# there.
+# ``tests/test_engines.py`` checks the enrichment names against ``vpcflow.enrich``.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "ipv6": ("vpcflow_is_ipv6", "vpcflow_ipv6_in_subnet"),
+    "enrichment": (
+        "ip_country",
+        "ip_country_name",
+        "ip_asn",
+        "ip_scope",
+        "aws_service",
+        "aws_region",
+        "protocol_name",
+        "tcp_flag_names",
+    ),
+}
+_GROUP_OF = {name: group for group, names in GROUPS.items() for name in names}
+
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_RE = rf"{_OCTET}(\.{_OCTET}){{3}}"
 
@@ -79,18 +99,42 @@ def add_arrow_function(con, name: str, fn, params, returns) -> None:
     )
 
 
-def register_insights_helpers(con) -> None:
-    """Create the Logs Insights helper functions (``vpcflow_*``) on a new DuckDB connection."""
-    from duckdb import sqltypes  # type: ignore[attr-defined]
+def group_of(name: str) -> str | None:
+    """The group of ``GROUPS`` that defines function ``name`` (lower case), None if none."""
+    return _GROUP_OF.get(name)
 
+
+def register_group(con, group: str) -> None:
+    """Create the functions of one of ``GROUPS`` on a DuckDB connection."""
+    if group == "ipv6":
+        register_ipv6(con)
+    elif group == "enrichment":
+        register_enrichment(con)
+    else:
+        raise KeyError(group)
+
+
+def register_macros(con) -> None:
+    """Create the SQL macros of the Logs Insights helpers (``vpcflow_ipv4_*``)."""
     for macro in MACROS:
         con.execute(macro)
+
+
+def register_ipv6(con) -> None:
+    """Create the IPv6 helpers (vectorised Python functions)."""
+    from duckdb import sqltypes  # type: ignore[attr-defined]
 
     for name, fn, params in (
         ("vpcflow_is_ipv6", _is_ipv6, [sqltypes.VARCHAR]),
         ("vpcflow_ipv6_in_subnet", _ipv6_in_subnet, [sqltypes.VARCHAR, sqltypes.VARCHAR]),
     ):
         add_arrow_function(con, name, fn, params, sqltypes.BOOLEAN)
+
+
+def register_insights_helpers(con) -> None:
+    """Create the Logs Insights helper functions (``vpcflow_*``) on a new DuckDB connection."""
+    register_macros(con)
+    register_ipv6(con)
 
 
 def register_enrichment(con) -> None:

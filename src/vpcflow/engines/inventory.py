@@ -15,19 +15,39 @@ that moved between interfaces are resolved by time, by a function over their spa
 
 from __future__ import annotations
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
-__all__ = ["register", "state"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["NAMES", "register", "state"]
+
+#: Every name ``register`` defines. The DuckDB engine registers them on a connection only when a
+#: query uses one (they load the snapshots, and pyarrow, which other queries do not need).
+NAMES = (
+    "interfaces",
+    "interface_addresses",
+    "interface_name",
+    "address_owner",
+    "address_interface",
+    "_vpcflow_interface_names",
+    "_vpcflow_address_latest",
+)
 
 
 def state(store) -> list[str]:
     """What the connection's inventory tables depend on (the snapshot files)."""
+    files = getattr(store, "inventory_files", None)
+    if files is not None:  # a local store lists them without loading the inventory package
+        return [str(p) for p in files()]
     inv = getattr(store, "inventory", None)
     return [str(p) for p in inv.files()] if inv is not None else []
 
 
 def _lookup_tables(names) -> dict[str, pa.Table]:
     """The small tables the functions join against (one row per key, or per address and span)."""
+    import pyarrow as pa
+
     enis = list(names._by_eni.values())
     latest = []
     for addr in names._spans:
@@ -51,20 +71,24 @@ def _lookup_tables(names) -> dict[str, pa.Table]:
     }
 
 
-_DUCKDB_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.bool_(): "BOOLEAN",
-    pa.int64(): "BIGINT",
-    pa.int32(): "INTEGER",
-    pa.list_(pa.string()): "VARCHAR[]",
-    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
-}
+def _duckdb_types():
+    import pyarrow as pa
+
+    return {
+        pa.string(): "VARCHAR",
+        pa.bool_(): "BOOLEAN",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.list_(pa.string()): "VARCHAR[]",
+        pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
+    }
 
 
 def _empty_view(con, name: str, columns) -> None:
     """An empty table ``name`` with ``columns`` ((name, Arrow type)), made in SQL: building an
     empty Arrow table loads pandas when it is installed, a second of start-up for nothing."""
-    cols = ", ".join(f'CAST(NULL AS {_DUCKDB_TYPES[t]}) AS "{c}"' for c, t in columns)
+    types = _duckdb_types()
+    cols = ", ".join(f'CAST(NULL AS {types[t]}) AS "{c}"' for c, t in columns)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {cols} WHERE false")
 
 
@@ -83,6 +107,8 @@ def register(con, store) -> None:
         for name, table in _lookup_tables(names).items():
             con.register(name, table)
     else:
+        import pyarrow as pa
+
         s = pa.string()
         _empty_view(con, "interfaces", [(n, t) for n, t, _ in INTERFACE_COLUMNS])
         _empty_view(con, "interface_addresses", _ADDRESS_COLUMNS)
@@ -125,6 +151,8 @@ def _at_function(names, col: str):
     field = "name" if col == "name" else "interface_id"
 
     def fn(addr, at):
+        import pyarrow as pa
+
         out = []
         for a, t in zip(addr.to_pylist(), at.to_pylist(), strict=True):
             e = names.address(a, t)
@@ -169,6 +197,7 @@ def spark_functions(store) -> dict[str, tuple[object, str, int]]:
     inv = getattr(store, "inventory", None)
     names = Names(inv.history() if inv is not None else [])
     by_eni = {k: e.name for k, e in names._by_eni.items()}
+    import pyarrow as pa
 
     def interface_name(eni):
         return pa.array([by_eni.get(x) for x in eni.to_pylist()], type=pa.string())

@@ -30,8 +30,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from .. import schema, settings
 from ..errors import StoreDamaged, StoreError, StoreWriteError, write_failure
 from ..sources import RawObject, resolve
@@ -40,6 +38,8 @@ from .manifest import Manifest, Txn, rollup_paths, staged_path
 # Ingest (the parser, Arrow compute, the Parquet writer) loads when a store is written to, so
 # that opening a store to query it stays cheap.
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .ingest import IngestReport
 
 log = logging.getLogger("vpcflow")
@@ -48,6 +48,7 @@ __all__ = ["Store", "IngestReport", "open_store"]
 
 MARKER = "vpcflow-store.json"
 STORE_FORMAT = 1
+INVENTORY_DIR = Path("_vpcflow") / "interfaces"  # the interface inventory's snapshots
 
 
 class Store:
@@ -249,6 +250,12 @@ class Store:
             self._inventory = Inventory(self)
         return self._inventory
 
+    def inventory_files(self) -> list[Path]:
+        """The inventory's snapshot files (what ``inventory.files()`` lists, without loading the
+        inventory package)."""
+        d = self.path / INVENTORY_DIR
+        return sorted(d.glob("snapshot-*.parquet")) if d.is_dir() else []
+
     # -- writing ----------------------------------------------------------------------------
 
     def ingest(
@@ -315,6 +322,7 @@ class Store:
 
     def compact(self, target_rows: int = 8_000_000) -> dict:
         """Merge the small files of each date partition into files of up to ``target_rows``."""
+        import pyarrow as pa
         import pyarrow.parquet as pq  # the write path only: a query never needs it
 
         from .parts import PartWriter
@@ -512,6 +520,7 @@ def _conform(t: pa.Table, tbl: schema.Table) -> pa.Table:
     """Records of an older file in today's store schema: a field the catalogue gained since the
     file was written is taken from its ``extra_fields`` (where it was kept), other columns the
     file lacks are NULL. ``extra_fields`` itself is kept as it is."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     target = tbl.arrow_schema()

@@ -32,11 +32,13 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from .. import schema, settings
 from ..errors import SettingError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Aggregate", "Rollup", "ROLLUPS", "register", "rollups_for", "Summariser"]
 
@@ -361,6 +363,12 @@ def _connection():
     return con
 
 
+def _pa():
+    import pyarrow as pa  # the write path only: a query reads the rollup files through DuckDB
+
+    return pa
+
+
 def _run(sql: str, table: pa.Table) -> pa.Table:
     con = _connection()
     con.register("records", table)
@@ -393,7 +401,7 @@ class Summariser:
             rows = (
                 parts[0]
                 if len(parts) == 1
-                else _run(r.merge_sql("records"), pa.concat_tables(parts))
+                else _run(r.merge_sql("records"), _pa().concat_tables(parts))
             )
             params = self.params[r.name]
             out[r.name] = (rows, {"fingerprint": r.fingerprint(params), "params": params})
@@ -474,8 +482,8 @@ def summarise_file(path, rollup_list: list[Rollup], logical: pa.Schema) -> Summa
     for i in range(pf.num_row_groups):
         t = pf.read_row_group(i)
         cols = [
-            t.column(f.name).cast(f.type) if f.name in names else pa.nulls(t.num_rows, f.type)
+            t.column(f.name).cast(f.type) if f.name in names else _pa().nulls(t.num_rows, f.type)
             for f in logical
         ]
-        summary.add(pa.Table.from_arrays(cols, schema=logical))
+        summary.add(_pa().Table.from_arrays(cols, schema=logical))
     return summary

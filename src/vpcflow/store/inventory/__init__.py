@@ -32,6 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ...errors import ConfigError, StoreError
+from .. import INVENTORY_DIR
 from .describe import (
     KINDS,
     NO_SECURITY_GROUP_KINDS,
@@ -67,7 +68,7 @@ __all__ = [
     "sync",
 ]
 
-SUBDIR = Path("_vpcflow") / "interfaces"
+SUBDIR = INVENTORY_DIR
 
 
 class SyncReport(dict):
