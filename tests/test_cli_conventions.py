@@ -246,10 +246,18 @@ def test_record_fields_reach_the_table_escaped(tmp_path):
 # -- interrupts ----------------------------------------------------------------------------------
 
 
+def _live_ctrl_c() -> None:
+    """In the child: Ctrl-C as a terminal's shell leaves it. A test process may have inherited
+    SIGINT ignored or blocked (a CI runner's background job, another library in the same
+    worker), and both pass on to every child it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _interrupt(args, wait_for: str | None = None, delay: float = 2.0, **kw):
     p = subprocess.Popen(
         [*VPCFLOW, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, **kw,
+        start_new_session=True, preexec_fn=_live_ctrl_c, **kw,
     )  # fmt: skip
     time.sleep(delay)
     os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group

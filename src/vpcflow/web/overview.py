@@ -122,32 +122,13 @@ class OverviewPanels:
             "previous": [[r["t"], r["value"]] for r in prev],
         }
 
-    def _summary_top(self, name: str, view: View, n: int, order: str, extra=()):
-        """The exact top ``n`` of day summary ``name`` (``web.tops``), cached by store version;
-        None when the summaries cannot prove it."""
-        key = ("top", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
-        key += (tuple(map(str, extra)), n, order)
+    def _proven(self, key: tuple, answer, read: str | None = None):
+        """``answer()`` (a day-summary answer, None when the summaries cannot prove it) cached
+        by store version; an unproven answer is not cached, as a summary written later may
+        prove it. ``read`` names the summary in the panel's ``reads``."""
 
         def compute():
-            rows = self.tops.top(name, view, n, order, extra)
-            if rows is None:  # not cached: a summary written later may answer it
-                raise _NotProven
-            return rows
-
-        try:
-            rows = self._cached(key, compute)
-        except _NotProven:
-            return None
-        self._reads.names.append(f"summary_{name}")
-        return rows
-
-    def _summary_links(self, name: str, view: View, members: list, ports: str):
-        """``Tops.links`` cached by store version; None when the summaries do not answer."""
-        key = ("links", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
-        key += (tuple(members), ports)
-
-        def compute():
-            rows = self.tops.links(name, view, members, ports)
+            rows = answer()
             if rows is None:
                 raise _NotProven
             return rows
@@ -156,23 +137,30 @@ class OverviewPanels:
             rows = self._cached(key, compute)
         except _NotProven:
             return None
-        self._reads.names.append(f"summary_{name}")
+        if read is not None:
+            self._reads.names.append(read)
         return rows
 
+    def _summary_top(self, name: str, view: View, n: int, order: str, extra=()):
+        """The exact top ``n`` of day summary ``name`` (``web.tops``)."""
+        key = ("top", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        key += (tuple(map(str, extra)), n, order)
+        return self._proven(
+            key, lambda: self.tops.top(name, view, n, order, extra), f"summary_{name}"
+        )
+
+    def _summary_links(self, name: str, view: View, members: list, ports: str):
+        """``Tops.links`` of summary ``name`` for ``members``."""
+        key = ("links", name, view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        key += (tuple(members), ports)
+        return self._proven(
+            key, lambda: self.tops.links(name, view, members, ports), f"summary_{name}"
+        )
+
     def _summary_rejected(self, view: View, members: list[str]):
-        """``Tops.rejected`` cached by store version; None when the summary does not answer."""
+        """``Tops.rejected`` for ``members``."""
         key = ("rejected", view.start, view.end, tuple(map(str, view.filters)), tuple(members))
-
-        def compute():
-            got = self.tops.rejected(view, members)
-            if got is None:
-                raise _NotProven
-            return got
-
-        try:
-            return self._cached(key, compute)
-        except _NotProven:
-            return None
+        return self._proven(key, lambda: self.tops.rejected(view, members))
 
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
