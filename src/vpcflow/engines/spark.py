@@ -104,7 +104,7 @@ def session(master: str | None = None, conf: Mapping[str, str] | None = None):
         merged.update(conf or {})
         if "spark.driver.extraJavaOptions" not in merged and not submitted:
             # the JVM's start-up chatter (log4j profile, native-hadoop, hostname) is not ours
-            # to print; its errors still are
+            # to print; its warnings and errors still are
             log4j = Path(__file__).resolve().parent / "spark-log4j2.properties"
             merged["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
         if master.startswith("local"):
