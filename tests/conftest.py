@@ -64,3 +64,16 @@ def spark():
     )
     yield session
     spark_engine.stop_session()
+
+
+@pytest.fixture(scope="module")
+def every_rollup():
+    """Ingest keeps every rollup (by default only ``traffic``), for a module whose tests read
+    them all: ``pytestmark = pytest.mark.usefixtures("every_rollup")``."""
+    old = os.environ.get("VPCFLOW_ROLLUPS")
+    os.environ["VPCFLOW_ROLLUPS"] = "all"
+    yield
+    if old is None:
+        os.environ.pop("VPCFLOW_ROLLUPS", None)
+    else:
+        os.environ["VPCFLOW_ROLLUPS"] = old

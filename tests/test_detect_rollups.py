@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -18,17 +17,8 @@ from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.detect import detect
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _every_rollup():
-    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
-    old = os.environ.get("VPCFLOW_ROLLUPS")
-    os.environ["VPCFLOW_ROLLUPS"] = "all"
-    yield
-    if old is None:
-        os.environ.pop("VPCFLOW_ROLLUPS", None)
-    else:
-        os.environ["VPCFLOW_ROLLUPS"] = old
+# These tests read every rollup; ingest keeps only the traffic rollup by default.
+pytestmark = pytest.mark.usefixtures("every_rollup")
 
 
 ROLLUP = "cells from the conversations rollup"

@@ -19,17 +19,8 @@ from vpcflow.cli import main
 from vpcflow.store import rollups
 from vpcflow.store.manifest import rollup_paths
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _every_rollup():
-    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
-    old = os.environ.get("VPCFLOW_ROLLUPS")
-    os.environ["VPCFLOW_ROLLUPS"] = "all"
-    yield
-    if old is None:
-        os.environ.pop("VPCFLOW_ROLLUPS", None)
-    else:
-        os.environ["VPCFLOW_ROLLUPS"] = old
+# These tests read every rollup; ingest keeps only the traffic rollup by default.
+pytestmark = pytest.mark.usefixtures("every_rollup")
 
 
 CONV = rollups.ROLLUPS["conversations"]

@@ -4,8 +4,6 @@ on a column they do not keep, data files without them) reads the records instead
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import signal
 import subprocess
@@ -19,19 +17,11 @@ import vpcflow
 from vpcflow.generate import generate
 from vpcflow.store.rollups import enabled as enabled_rollups
 from vpcflow.web.dashboard import PANELS, Dashboard
-from webserver import get_json
+from webserver import answer, get_json
+from webserver import view_of as _view
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _every_rollup():
-    """These tests read every rollup; ingest keeps only the traffic rollup by default."""
-    old = os.environ.get("VPCFLOW_ROLLUPS")
-    os.environ["VPCFLOW_ROLLUPS"] = "all"
-    yield
-    if old is None:
-        os.environ.pop("VPCFLOW_ROLLUPS", None)
-    else:
-        os.environ["VPCFLOW_ROLLUPS"] = old
+# These tests read every rollup; ingest keeps only the traffic rollup by default.
+pytestmark = pytest.mark.usefixtures("every_rollup")
 
 
 EXE = Path(sys.executable).parent / "vpcflow"
@@ -70,18 +60,8 @@ READS = [
 ]
 
 
-def _view(dash: Dashboard, qs: str):
-    items = [tuple(kv.split("=", 1)) for kv in qs.split("&")]
-    return dash.view(QueryParams(items))
-
-
 def _answers(dash: Dashboard, view) -> dict:
-    out = {}
-    for p in PANELS:
-        body = dash.panel(p, view)
-        body.pop("reads")
-        out[p] = json.dumps(body, sort_keys=True)
-    return out
+    return {p: answer(dash, p, view)[0] for p in PANELS}
 
 
 @pytest.fixture(scope="module")

@@ -7,20 +7,19 @@ the records instead. A restarted server answers from the answers saved by store 
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from starlette.datastructures import QueryParams
 
 import vpcflow
 from vpcflow.errors import StoreError
 from vpcflow.generate import generate
 from vpcflow.store import summaries
 from vpcflow.web.dashboard import Dashboard
+from webserver import answer as _answer
+from webserver import view_of as _view
 
 EXE = Path(sys.executable).parent / "vpcflow"
 TOP_PANELS = ("talkers", "ports", "sources", "destinations", "rejected_sources", "sankey")
@@ -39,25 +38,8 @@ VIEWS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _every_rollup():
-    old = os.environ.get("VPCFLOW_ROLLUPS")
-    os.environ["VPCFLOW_ROLLUPS"] = "all"
-    yield
-    if old is None:
-        os.environ.pop("VPCFLOW_ROLLUPS", None)
-    else:
-        os.environ["VPCFLOW_ROLLUPS"] = old
-
-
-def _view(dash: Dashboard, qs: str):
-    return dash.view(QueryParams([tuple(kv.split("=", 1)) for kv in qs.split("&")]))
-
-
-def _answer(dash: Dashboard, panel: str, view) -> tuple[str, list[str]]:
-    body = dash.panel(panel, view)
-    reads = body.pop("reads")
-    return json.dumps(body, sort_keys=True), reads
+# These tests read every rollup; ingest keeps only the traffic rollup by default.
+pytestmark = pytest.mark.usefixtures("every_rollup")
 
 
 @pytest.fixture(scope="module")

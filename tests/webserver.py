@@ -1,4 +1,5 @@
-"""Start the dashboard on 127.0.0.1 (a free port) in a thread for a test; stop it after."""
+"""Start the dashboard on 127.0.0.1 (a free port) in a thread for a test; stop it after. And the
+view of a query string and a panel's answer, for tests that call the dashboard directly."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 
+from starlette.datastructures import QueryParams
+
 from vpcflow.web import Server
+
+
+def view_of(dash, qs: str):
+    """The dashboard's view of a URL query string (``range=day&unit=bytes``)."""
+    return dash.view(QueryParams([tuple(kv.split("=", 1)) for kv in qs.split("&")]))
+
+
+def answer(dash, panel: str, view) -> tuple[str, list[str]]:
+    """A panel's JSON (canonical text, without ``reads``) and what it read."""
+    body = dash.panel(panel, view)
+    reads = body.pop("reads")
+    return json.dumps(body, sort_keys=True), reads
 
 
 @contextmanager

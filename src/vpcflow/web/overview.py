@@ -8,6 +8,7 @@ store version), ``planner``, ``tops`` and the per-request record of what answere
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from string import Template
 
@@ -41,6 +42,7 @@ _BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 *
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
 
 
+@functools.cache
 def _sql(name: str) -> Template:
     return Template(resources.files("vpcflow.web").joinpath(f"sql/{name}.sql").read_text())
 
@@ -222,9 +224,10 @@ class OverviewPanels:
             cond = f"srcaddr IN ({addrs})" if addrs else "false"
             if any(r["srcaddr"] is None for r in top):
                 cond = f"({cond} OR srcaddr IS NULL)"
-            query = _sql("rejected_sources_of").substitute(src.values(view), sources=cond)
+            limit = ""
         else:
-            query = _sql("rejected_sources").substitute(src.values(view), n=n)
+            cond, limit = "TRUE", f"ORDER BY value DESC, srcaddr LIMIT {int(n)}"
+        query = _sql("rejected_sources").substitute(src.values(view), sources=cond, limit=limit)
         rows = self.sql(query)
         for r in rows:
             r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
