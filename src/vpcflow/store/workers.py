@@ -32,6 +32,7 @@ import pyarrow as pa
 from .. import settings
 from ..errors import StoreWriteError, VpcflowError
 from ..sources import RawObject
+from . import rollups
 from .parts import ObjectResult, PartWriter, read_object
 
 log = logging.getLogger("vpcflow")
@@ -94,6 +95,10 @@ def _worker(
     _die_with_parent(parent)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    # The C allocator, not Arrow's mimalloc: mimalloc asks for transparent huge pages and
+    # returns freed memory to the system, so every row group's buffers fault in fresh 2 MB
+    # pages that the kernel zeroes first (a quarter of a worker's CPU time went there).
+    pa.set_memory_pool(pa.system_memory_pool())
     if announce:  # a forked worker is ready by construction
         conn.send(("ready",))
     writer = None
@@ -190,6 +195,8 @@ class Workers:
         self.conns = []
         self.procs = []
         forked = start_method() == "fork"
+        if forked and rollups.enabled():
+            import duckdb  # noqa: F401 - the rollups' engine, imported once for every worker
         log.debug("ingest workers: %s (%d threads)", "forked" if forked else "exec", _os_threads())
         for wid in range(n):
             parent_end, child_end = socket.socketpair()
