@@ -182,3 +182,55 @@ def test_arrange_keeps_every_row_and_handles_empty_and_null_columns():
     # the two records of one pair are adjacent and in time order
     i = [r["bytes"] for r in got]
     assert abs(i.index(3) - i.index(1)) == 1 and i.index(3) < i.index(1)
+
+
+def test_a_partition_whose_records_gain_columns_starts_a_new_file(tmp_path, monkeypatch):
+    """A file stores the columns its first row group has values in; records of another format
+    later in the same partition go to the partition's next file, and every value is kept."""
+    monkeypatch.setenv("VPCFLOW_THREADS", "1")
+    monkeypatch.setattr(parts, "ROW_GROUP_ROWS", 500)
+    day = 1714521600
+    v2 = tmp_path / "v2.log"
+    v2.write_text(
+        HEADER
+        + "\n"
+        + "\n".join(
+            f"2 123456789012 eni-0a{i % 3} 10.0.0.{i % 7} 10.0.1.{i % 5} {1024 + i} 443 6 "
+            f"{i + 1} {100 * (i + 1)} {day + i} {day + i + 5} ACCEPT OK"
+            for i in range(1200)
+        )
+        + "\n"
+    )
+    v5 = tmp_path / "v5.log"
+    v5.write_text(
+        HEADER
+        + " vpc-id tcp-flags flow-direction\n"
+        + "\n".join(
+            f"5 123456789012 eni-0b{i % 2} 10.0.2.{i % 3} 10.0.3.1 {2000 + i} 22 6 1 60 "
+            f"{day + i} {day + i + 1} REJECT OK vpc-0abc {i % 64} ingress"
+            for i in range(700)
+        )
+        + "\n"
+    )
+    store = tmp_path / "store"
+    r = CliRunner().invoke(main, ["ingest", str(v2), str(v5), "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["records"] == 1900
+    files = sorted((store / "data").rglob("*.parquet"))
+    assert len(files) == 2, files  # the v2 columns, then the v5 ones
+    names = sorted((set(pq.ParquetFile(f).schema_arrow.names) for f in files), key=len)
+    assert "vpc_id" not in names[0] and {"vpc_id", "tcp_flags", "flow_direction"} <= names[1]
+    assert "pkt_srcaddr" not in names[0] | names[1]  # no record has it: not stored at all
+    q = (
+        "SELECT version, count(*) AS n, count(vpc_id) AS vpcs, sum(tcp_flags) AS flags, "
+        "count(flow_direction) AS dirs, sum(bytes) AS b, count(pkt_srcaddr) AS pkt "
+        "FROM vpc_flow_logs GROUP BY version ORDER BY version"
+    )
+    r = CliRunner().invoke(main, ["sql", q, "--store", str(store), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == [
+        {"version": 2, "n": 1200, "vpcs": 0, "flags": None, "dirs": 0,
+         "b": 100 * 1200 * 1201 // 2, "pkt": 0},
+        {"version": 5, "n": 700, "vpcs": 700, "flags": sum(i % 64 for i in range(700)),
+         "dirs": 700, "b": 60 * 700, "pkt": 0},
+    ]  # fmt: skip

@@ -36,8 +36,8 @@ from .manifest import staged_path
 ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
 # bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
-# (Records of the default format hold about 80 bytes each as buffered: 2M of them fit.)
-ROW_GROUP_BYTES = 192 << 20
+# (Records of the default format hold about 80 bytes each as buffered: a million fit.)
+ROW_GROUP_BYTES = 96 << 20
 CHUNK_BYTES = 8 << 20
 
 

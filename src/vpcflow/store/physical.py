@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from .. import schema
 
-ROW_GROUP_ROWS = 1 << 21  # 2,097,152: larger groups compress better, but each is buffered
+ROW_GROUP_ROWS = 1 << 20  # 1,048,576: larger groups compress better, but each is buffered
 SORT_COLUMNS = ("srcaddr", "dstaddr", "start")
 # Times, sorted within an address pair, are smaller delta-coded than PLAIN under zstd (start
 # 14 %, end 7 % on flow logs) and cheaper to write (zstd gets less to compress). Ports and byte
