@@ -198,6 +198,12 @@ def ingest_cmd(
     failure = None
     choice = engine_choice()
     engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
+    from ..engines import ingest_job
+
+    if ingest_job(engine["engine"]) is None:  # the native ingest
+        from ..store.workers import hide_pandas
+
+        hide_pandas()
     if choice.get("spark_conf"):
         from ..engines.spark import parse_conf
 

@@ -49,6 +49,29 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+class _NoPandas:
+    """An import hook under which ``import pandas`` fails (see ``hide_pandas``)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is hidden from the native ingest (vpcflow.store.workers)")
+        return None
+
+
+def hide_pandas() -> None:
+    """Make pandas unimportable in this process, unless it is imported already.
+
+    PyArrow imports pandas (when installed) the first time it converts a Python value --
+    ``pa.scalar``, ``pa.array([...])``, a compute function given a number -- to check whether
+    it is a pandas object, and its C++ part tries again until it succeeds: 0.3 to 0.7 s of CPU
+    per process, more than parsing a million records. The native ingest hands PyArrow no
+    pandas objects, so its worker processes and the ``vpcflow ingest`` command (processes of
+    their own, running no user code) hide pandas; a library caller's process is left alone."""
+    if "pandas" in sys.modules or any(isinstance(h, _NoPandas) for h in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _NoPandas())
+
+
 def _describe(obj: RawObject) -> dict:
     """A picklable description of ``obj``: local files by path, anything else by content."""
     d = {
@@ -93,6 +116,7 @@ def _worker(
     conn, stage_root: str, log_format: str | None, wid: int, parent: int, announce: bool = True
 ) -> None:
     _die_with_parent(parent)
+    hide_pandas()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     # The C allocator, not Arrow's mimalloc: mimalloc asks for transparent huge pages and
