@@ -15,8 +15,8 @@ chosen here:
 - columns in ``DELTA_COLUMNS`` (times, sorted within a pair) use DELTA_BINARY_PACKED, those
   in ``PLAIN_COLUMNS`` (near-unique counters, where a dictionary costs more than it saves)
   PLAIN; every other column a dictionary, as Parquet writers do by default;
-- a file stores only the columns that hold a value (``stored_columns``): the fields absent
-  from the records' format are not written at all, and every reader takes them as NULL.
+- a file stores every column of the schema (``stored_columns``; a file with fewer columns,
+  written by a later design, reads them as NULL).
 
 A column the catalogue adds later simply gets the default (dictionary) encoding.
 """
@@ -181,16 +181,11 @@ def _take(arr: pa.Array, order: np.ndarray) -> pa.Array:
 
 
 def stored_columns(table: pa.Table) -> frozenset[str]:
-    """The columns of an arranged row group that a file stores: those with a value. A column
-    no record has a value in (fields absent from the records' format: most of the catalogue)
-    is left out of the file, and readers take it as NULL (the DuckDB view, ``store._conform``,
-    Spark and Athena by column name); writing it would cost a definition level per record and
-    column, more than all the other columns' encoding together. At least one column is kept."""
-    n = table.num_rows
-    have = frozenset(
-        f.name for f, c in zip(table.schema, table.columns, strict=True) if c.null_count < n
-    )
-    return have or frozenset(table.schema.names[:1])
+    """The columns of an arranged row group that a file stores: every column of the table's
+    schema. (Leaving out the columns no record has a value in would make encoding three times
+    cheaper -- each costs a definition level per record -- but the day summaries, the SQL
+    cache's key and readers of single files still expect every file to have every column.)"""
+    return frozenset(table.schema.names)
 
 
 def stored(table: pa.Table, columns: frozenset[str]) -> pa.Table:
