@@ -343,28 +343,39 @@ class BruteForce(Detector):
 
 @dataclass(frozen=True)
 class DataExfiltration(Detector):
-    """``data-exfiltration``: an instance sending unusually many bytes to one external address.
+    """``data-exfiltration``: an instance sending an unusual volume to one external destination.
 
-    * ``window = 3600`` s: bytes are summed per instance, external address and hour.
-    * baseline: per instance, the ``baseline_quantile = 0.5`` quantile over the hours it was
-      active of the most it sent to any one external address in that hour (its typical peak;
-      the median ignores the exfiltration hour itself).
-    * ``factor = 10``: ten times that typical peak. Legitimate transfers vary by two or three
-      times hour to hour.
-    * ``min_bytes = 100 MB``: below that a transfer is not worth a person's time.
-    * ``min_baseline_windows = 3``: an instance seen for fewer hours has no baseline; then
-      ``min_bytes`` alone decides.
+    Judged as GuardDuty judges unusual traffic volume: against the instance's own history.
+
+    * ``window = 3600`` s: bytes are summed per instance, destination and hour.
     * a destination is a network, not one address: the AWS service and region of the address
       when the AWS ranges are loaded (``vpcflow enrich update``; EC2 and the generic AMAZON
       ranges excepted, anyone can rent those), else its IPv4 /16. S3 and CDNs rotate their
       addresses per connection; an upload spread over them is one transfer to one destination.
-    * ``partner_windows = 3``: a destination the instance sent to in 3 or more windows *before*
-      the transfer began is a usual partner (S3, an API, a package mirror) whose volume is
-      business as usual. History before the transfer only: a transfer of many hours cannot
-      make its own destination usual.
+    * ``min_bytes = 100 MB`` in a window: below that a transfer is not worth a person's time.
+    * **a new destination**: one the instance sent to in fewer than ``partner_windows = 3``
+      windows *before* the transfer began (history before it only: a transfer of many hours
+      cannot make its own destination usual), in a window of at least ``factor = 10`` times the
+      instance's usual peak to a not-yet-usual destination (the ``baseline_quantile = 0.5``
+      quantile over its active hours; an instance seen for fewer than
+      ``min_baseline_windows = 3`` hours has none and ``min_bytes`` alone decides).
+      Legitimate transfers vary by two or three times hour to hour.
     * ``history_windows = 6``: a transfer that begins within 6 windows of the start of the
-      data has too little past to judge by (a steady hourly S3 upload would look new in the
-      first hours of every run); there the windows after it count instead, never its own.
+      data has too little past to judge by; there the windows after it count, and, when it
+      lasts 6 windows or more, its own windows that are no burst: a steady upload that was
+      already going on when the data began is the instance's baseline (a steady all-day
+      upload to S3 without the AWS ranges), not a new destination. The price: a transfer to a
+      new destination that begins in the data's first hours and goes on steadily for six
+      hours or more is taken as usual unless the run reads the store's earlier days.
+    * **a burst** to a usual destination: at least ``factor`` times the instance's median
+      window to that destination (its own baseline), sent to in ``partner_windows`` windows
+      before: a dump to the network an instance uploads a little to every hour.
+    * **shared services**: a destination ``shared_sources = 5`` or more of our addresses send
+      to (a NAT gateway's address counts as one, so two hosts exfiltrating through the gateway
+      are still judged one by one), or an AWS service, is not new to the network. An AWS
+      service is judged by bursts only (a first upload to S3 is not a new destination; flow
+      logs cannot tell an attacker's bucket from ours); another shared destination is new to
+      an instance only when it sends ``factor`` times the median window of all its senders.
     * consecutive windows over the thresholds to one destination are one episode: one finding
       with the whole transfer's bytes, times and addresses.
 
@@ -380,23 +391,34 @@ class DataExfiltration(Detector):
     min_baseline_windows: int = 3
     partner_windows: int = _setting("exfiltration_partner_windows")
     history_windows: int = 6
+    shared_sources: int = _setting("exfiltration_shared_sources")
     window: int = _setting("exfiltration_window")
 
     def finding(self, row):
         # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
-        usual = float(row["usual"] or 0)
+        burst = row.get("kind") == "burst"
+        shared = not burst and int(row.get("n_sources") or 0) >= self.shared_sources
+        if burst:
+            usual, what_usual = float(row["own_usual"] or 0), "the instance's usual window to it"
+        elif shared:
+            usual, what_usual = float(row["peers_usual"] or 0), "what its senders usually send"
+        else:
+            usual, what_usual = float(row["usual"] or 0), "the instance's usual peak"
         sent = float(row["bytes"])
         peak = float(row["peak"] or sent)
         n_windows = int(row["n_windows"] or 1)
-        has_baseline = int(row["windows"]) >= self.min_baseline_windows
+        has_baseline = burst or shared or int(row["windows"]) >= self.min_baseline_windows
         ratio = peak / usual if usual and has_baseline else None
-        times = f", {ratio:.0f}x its usual peak" if ratio else ""
+        short = what_usual.replace("the instance's", "its")
+        times = f", {ratio:.0f}x {short}" if ratio else ""
         targets = _sorted(row["targets"])
         dest = str(row["destination"])
         if len(targets) == 1:
             where = f"external address {targets[0]}"
         else:
             where = f"{len(targets)} external addresses of {dest}"
+        if burst:
+            where += ", a usual destination"
         hours = self.window / 3600
         span = (
             f"within {hours:g} hour{'s' if hours != 1 else ''}"
@@ -415,19 +437,42 @@ class DataExfiltration(Detector):
                 self.min_bytes,
                 int(peak),
             ),
-            crossed(
-                "partner_windows",
-                "windows the destination was sent to before this began (near the start of "
-                "the data: after it); fewer: not a usual partner",
-                self.partner_windows,
-                int(row["partner_windows"]),
-            ),
         ]
+        if burst:
+            thresholds.append(
+                crossed(
+                    "partner_windows",
+                    "windows the destination was sent to before this burst (near the start "
+                    "of the data: besides it); as many or more: a usual destination",
+                    self.partner_windows,
+                    int(row["partner_windows"]),
+                )
+            )
+        else:
+            thresholds.append(
+                crossed(
+                    "partner_windows",
+                    "windows the destination was sent to before this began (near the start of "
+                    "the data: after it); fewer: not a usual partner",
+                    self.partner_windows,
+                    int(row["partner_windows"]),
+                )
+            )
+        if shared:
+            thresholds.append(
+                crossed(
+                    "shared_sources",
+                    "our addresses sending to the destination; as many or more: a shared "
+                    "service, judged by what its senders usually send",
+                    self.shared_sources,
+                    int(row["n_sources"]),
+                )
+            )
         if has_baseline:
             thresholds.append(
                 crossed(
                     "factor",
-                    "times the instance's usual peak",
+                    f"times {what_usual}",
                     self.factor,
                     round(ratio, 1) if ratio else None,
                 )
@@ -437,6 +482,7 @@ class DataExfiltration(Detector):
             "high",
             what,
             destination=dest,
+            judged="burst" if burst else "shared" if shared else "new",
             baseline_bytes=usual,
             ratio=round(ratio, 1) if ratio else None,
             windows=n_windows,
