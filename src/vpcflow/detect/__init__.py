@@ -30,6 +30,7 @@ from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
 from .allowlist import AllowList, load_allow_lists
+from .destinations import drop_relayed_uploads, service_groups, time_where
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
 from .grouping import fold_spikes, group_scans
@@ -276,41 +277,6 @@ def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, Th
     return {values[i]: entries[j] for i, j in enumerate(idx) if j >= 0}
 
 
-#: AWS ranges anyone can rent (an attacker's instance): never grouped as one destination.
-_OPEN_RANGES = {"EC2", "AMAZON", "EC2_INSTANCE_CONNECT"}
-
-
-def _service_groups(cells: _Cells) -> str:
-    """``(address, destination)`` SQL values for the external addresses our instances sent to
-    that belong to one AWS service (S3, CloudFront...): an upload to S3's rotating addresses is
-    one destination. Empty (every address judged by its network) without the AWS ranges."""
-    none = "(CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR))"
-    try:
-        from ..enrich import aws_ranges
-
-        ranges = aws_ranges.load()
-    except Exception as exc:  # the grouping is a refinement; never lose findings over it
-        log.warning("AWS ranges unreadable, exfiltration destinations by network: %s", exc)
-        return none
-    if ranges is None:
-        return none
-    rows = cells.run(
-        "WITH s AS (SELECT DISTINCT server FROM {cells} WHERE client_internal "
-        "AND NOT server_internal AND requests > 0 AND eni IS NULL) SELECT server FROM s"
-    )
-    addrs = [r["server"] for r in rows]
-    if not addrs:
-        return none
-    services = ranges.service(addrs).to_pylist()
-    regions = ranges.region(addrs).to_pylist()
-    values = [
-        f"('{a}', 'AWS {s} {r}')"
-        for a, s, r in zip(addrs, services, regions, strict=True)
-        if s and s not in _OPEN_RANGES and "'" not in a
-    ]
-    return ", ".join(values) or none
-
-
 def _enrich(findings: list[Finding]) -> None:
     sources = sorted({f.source for f in findings if ipaddr.parse_ip(f.source)})
     if not sources:
@@ -460,7 +426,7 @@ def detect(
                     continue
                 params["bad"] = ", ".join("('" + a.replace("'", "''") + "')" for a in listed)
             if name == "data-exfiltration":
-                params["groups"] = _service_groups(cells)
+                params["groups"] = service_groups(cells, store, time_where(since, until))
             for template in det.queries():
                 for row in cells.run(template, **params):
                     if listed:
@@ -474,6 +440,7 @@ def detect(
                         owner[id(f)] = det
             log.info("%s: %d findings", name, sum(f.type == name for f in findings))
         relays = _relays(cells, findings)
+        findings = drop_relayed_uploads(cells, findings)
     finally:
         cells.close()
     findings = _dedupe_echoes(_dedupe_subnets(findings), relays)
