@@ -385,7 +385,8 @@ class DataExfiltration(Detector):
       before: a dump to the network an instance uploads a little to every hour.
     * **shared services**: a destination ``shared_sources = 5`` or more of our addresses send
       to (a NAT gateway's address counts as one, so two hosts exfiltrating through the gateway
-      are still judged one by one), or an AWS service, is not new to the network. An AWS
+      are still judged one by one), or an AWS service (named by the ranges, or by the records'
+      ``pkt-dst-aws-service``), is not new to the network. An AWS
       service is judged by bursts only (a first upload to S3 is not a new destination; flow
       logs cannot tell an attacker's bucket from ours); another shared destination is new to
       an instance only when it sends ``factor`` times the median window of all its senders.
