@@ -183,21 +183,18 @@ class HostSweep(Detector):
     def queries(self):
         sql = read_sql(self.sql_file)
         single = {
-            "nets": "",
-            "key": "c.client",
-            "key_join": "",
+            "key_c": "c.client",
+            "key": "client",
             "where": "",
             "min_sources": 1,
             "min_per_source": 1,
         }
+        slash24 = "regexp_extract({}, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'"
         subnet = {
-            # IPv4 sources outside our networks, grouped by /24: the /24 of each address once
-            "nets": "nets AS (SELECT client, regexp_extract(client, "
-            "'^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24' AS net FROM (SELECT DISTINCT "
-            "client FROM {cells} WHERE NOT client_internal AND client NOT LIKE '%:%') d),\n",
-            "key": "n.net",
-            "key_join": "JOIN nets n ON n.client = c.client",
-            "where": "AND NOT c.client_internal AND c.client NOT LIKE '%:%'",
+            # IPv4 sources outside our networks, grouped by /24
+            "key_c": slash24.format("c.client"),
+            "key": slash24.format("client"),
+            "where": "AND NOT client_internal AND client NOT LIKE '%:%'",
             "min_sources": self.min_subnet_sources,
             "min_per_source": self.min_subnet_targets_per_source,
         }

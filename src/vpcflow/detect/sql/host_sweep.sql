@@ -13,12 +13,10 @@
 -- or more outside clients exchange data with on our addresses is a public service: an outside
 -- source that talked to any of our addresses on it is a client, only one that never did can
 -- sweep it. records: the probes (requests); the finding's query lists them and their answers.
--- The /24 of a key is computed once per outside address, not on every row.
-WITH {nets}keys AS (  -- {min_targets} destinations sent probe-sized requests: no other key can qualify
-    SELECT {key} AS src, c.port, c.protocol FROM {cells} c {key_join}
-    WHERE c.probes > 0 AND c.protocol IN (6, 17) AND (c.client_internal OR c.server_internal)
-        {where}
-    GROUP BY {key}, c.port, c.protocol HAVING count(DISTINCT c.server) >= {min_targets}
+WITH keys AS (  -- {min_targets} destinations sent probe-sized requests: no other key can qualify
+    SELECT {key} AS src, port, protocol FROM {cells}
+    WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal) {where}
+    GROUP BY {key}, port, protocol HAVING count(DISTINCT server) >= {min_targets}
 ),
 pairs AS (
     SELECT {key} AS src, c.client AS addr, c.server AS dst, c.port, c.protocol,
@@ -32,9 +30,9 @@ pairs AS (
             OR (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) > 0
                 ELSE sum(c.answers) > 0 END)
             THEN 1 ELSE 0 END AS data
-    FROM {cells} c {key_join}
-    JOIN keys k ON k.src = {key} AND k.port = c.port AND k.protocol = c.protocol
-    GROUP BY {key}, c.client, c.server, c.port, c.protocol
+    FROM {cells} c
+    JOIN keys k ON k.src = {key_c} AND k.port = c.port AND k.protocol = c.protocol
+    GROUP BY c.client, c.server, c.port, c.protocol
     HAVING sum(c.requests) > 0
 ),
 candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
