@@ -138,3 +138,36 @@ def test_an_open_range_is_no_service(tmp_path):
     """EC2 addresses are anyone's: a dump to a new EC2 network is still new."""
     found = _s3_day(tmp_path, "EC2")
     assert [f["details"]["destination"] for f in found] == ["52.216.0.0/16"]
+
+
+def _shipper(tmp_path, start_minute: int, burst_hour: int | None = None) -> list[dict]:
+    """A two-hour capture: web traffic all along, and a log shipper uploading 80 MB a minute
+    to rotating 52.218.x.y addresses from ``start_minute`` to the end (four times that in
+    ``burst_hour``), no AWS ranges, no service names."""
+    rnd = random.Random(4)
+    lines = []
+    for m in range(120):
+        t = T0 + 60 * m
+        lines.append(rec("eni-0web", "198.51.100.7", "10.0.2.10", 40000 + m, 443, 9000, t))
+        lines.append(rec("eni-0web", "10.0.2.10", "198.51.100.7", 443, 40000 + m, 90000, t))
+        if m >= start_minute:
+            size = 80_000_000 * (4 if burst_hour is not None and m // 60 == burst_hour else 1)
+            dst = f"52.218.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+            lines.append(rec("eni-0ship", "10.0.4.30", dst, 41000 + m, 443, size, t))
+    return _exfil(tmp_path, lines)
+
+
+def test_a_steady_upload_over_the_whole_capture_is_its_baseline(tmp_path):
+    assert _shipper(tmp_path, 0) == []
+
+
+def test_an_upload_that_begins_within_the_capture_is_new(tmp_path):
+    found = _shipper(tmp_path, 40)
+    assert [(f["source"], f["details"]["destination"]) for f in found] == [
+        ("10.0.4.30", "52.218.0.0/16")
+    ]
+
+
+def test_a_whole_capture_upload_that_quadruples_is_no_baseline(tmp_path):
+    found = _shipper(tmp_path, 0, burst_hour=1)
+    assert [f["source"] for f in found] == ["10.0.4.30"]
