@@ -31,7 +31,7 @@ log = logging.getLogger("vpcflow.web")
 __all__ = ["Dashboard", "PANELS", "ENTITY_KINDS"]
 
 # The answers saved on disk (JSON): the charts' queries and top-N lists, not the analyses'.
-_SAVED_KINDS = ("sql", "top", "links", "rejected")
+_SAVED_KINDS = ("sql", "top", "links", "rejected", "distinct", "countries")
 # entity kind -> the filter that selects its records
 ENTITY_KINDS = {
     "ip": "addr",

@@ -84,11 +84,18 @@ class OverviewPanels:
 
     def _panel_kpis(self, view: View, n: int) -> dict:
         src = self._source(view, {"action", "log_status", "interface_id"})
-        # Distinct sources are not additive: counted over a relation that keeps srcaddr.
-        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
-        both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
+        # Distinct sources are not additive: counted from the day summary of the sources seen,
+        # or over a relation that keeps srcaddr.
+        seen = None
+        if src is not RAW:
+            key = ("distinct", view.start, view.end, tuple(map(str, view.filters)))
+            seen = self._proven(key, lambda: self.tops.distinct_sources(view), "summary_seen")
+        by = self._source(view, {"srcaddr"}) if src is not RAW and seen is None else src
+        both = "count(DISTINCT srcaddr) AS sources," if by == src and seen is None else ""
         k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
-        if not both:
+        if seen is not None:
+            k["sources"] = seen
+        elif not both:
             k["sources"] = self.sql(_sql("kpi_sources").substitute(by.values(view)))[0]["sources"]
         total = k["records"] or 0
 
@@ -234,10 +241,13 @@ class OverviewPanels:
         return {"unit": view.unit, "items": rows}
 
     def _panel_countries(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr"})
-        rows = self.sql(_sql("countries").substitute(src.values(view)))
+        key = ("countries", view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        rows = self._proven(key, lambda: self.tops.countries(view), "summary_seen")
+        if rows is None:
+            src = self._source(view, {"srcaddr"})
+            rows = self.sql(_sql("countries").substitute(src.values(view)))
         items = []
-        for r in rows:
+        for r in map(dict, rows):
             c = r["country"]
             # Two capital letters: a country; else a range name ('private', 'documentation'...)
             r["is_country"] = bool(c) and len(c) == 2 and c.isupper()

@@ -141,6 +141,70 @@ FROM p GROUP BY srcaddr"""
         found = {src: (ports, hosts) for src, ports, hosts, _ in got}
         return {m: found.get(m, (0, 0)) for m in members}
 
+    def distinct_sources(self, view: View) -> int | None:
+        """How many distinct sources the view's records have (``seen``: each source of a day
+        with the first and last 5 minutes it was seen in); None when a chip is on anything but
+        srcaddr, action or log status, or when a source seen both before and after a range
+        within one day may or may not have records in it."""
+        return self._run("seen", view, view.filters, self._distinct_sources)
+
+    def countries(self, view: View) -> list[dict] | None:
+        """The map: per country of the source, the view's volume and distinct sources, by value
+        then country (``{country, value, sources}``); None as for ``distinct_sources``, and
+        when a chip is on anything but action or log status."""
+        if any(f.field not in _ROW_COLUMNS for f in view.filters):
+            return None
+        return self._run("seen", view, view.filters, self._countries)
+
+    @staticmethod
+    def _seen(days: dict, view: View) -> str:
+        """Each source of the view's days that matches its chips, with whether it surely has a
+        record in the range (``sure``); a source none of whose days says is ``sure`` false."""
+        files = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
+        lo, hi = view.start // BUCKET, view.end // BUCKET
+        return f"""SELECT srcaddr, any_value(country) AS country,
+    bool_or("first" >= {lo} OR "last" < {hi}) AS sure
+FROM read_parquet({files})
+WHERE "last" >= {lo} AND "first" < {hi} AND {view.where(time=False)}
+GROUP BY srcaddr"""
+
+    def _distinct_sources(self, summary, days: dict, view: View) -> int | None:
+        sure, unsure = (
+            self._connect()
+            .execute(
+                f"SELECT count(*) FILTER (WHERE sure), count(*) FILTER (WHERE NOT sure) "
+                f"FROM ({self._seen(days, view)})"
+            )
+            .fetchone()
+        )
+        return None if unsure else int(sure)
+
+    def _countries(self, summary, days: dict, view: View) -> list[dict] | None:
+        volumes = "[" + ", ".join(_lit(str(p[1])) for p in days.values()) + "]"
+        got = (
+            self._connect()
+            .execute(
+                f"""
+WITH n AS (
+    SELECT country, count(*) FILTER (WHERE sure) AS sources,
+        count(*) FILTER (WHERE NOT sure) AS unsure
+    FROM ({self._seen(days, view)}) GROUP BY country
+),
+v AS (
+    SELECT country, coalesce(sum("{view.unit}"), 0) AS value FROM read_parquet({volumes})
+    WHERE {view.where(bucket=("bucket", BUCKET))} GROUP BY country
+)
+SELECT coalesce(v.country, n.country) AS country, v.value, n.sources, n.unsure
+FROM v FULL JOIN n ON v.country IS NOT DISTINCT FROM n.country
+ORDER BY value DESC, country"""
+            )
+            .fetchall()
+        )
+        # a country with volume but no source (or the reverse) cannot be: read the records
+        if any(value is None or not sources or unsure for _, value, sources, unsure in got):
+            return None
+        return [{"country": c, "value": int(v), "sources": int(n)} for c, v, n, _ in got]
+
     def odd(self, view: View) -> int | None:
         """How many records of the view's days lack an address or the destination port but
         not all three (``store.summaries``), or None when a day has no summary."""
