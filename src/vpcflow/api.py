@@ -221,11 +221,12 @@ class S3Store(_Analyses, S3Storage):
 
 
 def _country_lookup():
-    """(version, function) of the offline country database, or None without ``[enrich]``."""
+    """(version, country, network) of the offline address database, or None without
+    ``[enrich]``."""
     try:
         from .enrich import geo
 
-        return geo.version(), geo.country
+        return geo.version(), geo.country, geo.asn
     except ImportError:
         return None
     except MissingDependency:

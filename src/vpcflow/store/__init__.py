@@ -459,8 +459,9 @@ class Store:
     def build_summaries(self, names: Iterable[str] | None = None, country=None) -> dict:
         """Write the day summaries that are missing or stale (a day ingested or compacted since
         they were written); ``names``: some of ``store.summaries.SUMMARIES``. Returns how many
-        were ``written`` and how many were ``current`` already. ``country``: (version, function)
-        of the country lookup that the ``seen`` summary needs (the storage layer has none)."""
+        were ``written`` and how many were ``current`` already. ``country``: (version, country, network)
+        functions of the address database that the ``seen`` summary needs (the storage layer
+        has none)."""
         from . import summaries
 
         names = list(names or summaries.SUMMARIES)

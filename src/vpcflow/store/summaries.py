@@ -28,13 +28,13 @@ the rejected sources:
 
 One more summary, ``seen``, keeps no heavy keys but what is not additive over sources: its
 ``sources`` file lists every source of the day (by action and log status) with the first and last
-bucket it was seen in and its country, and its ``countries`` file the day's volume per 5-minute
+bucket it was seen in, its country and network, and its ``countries`` file the day's volume per 5-minute
 bucket, action, log status and country of the source. A source whose first or last bucket lies in
 a range has records in it; one seen only outside has none; only one seen both before and after a
 range that lies within its day may or may not (the reader then answers from elsewhere). So the
 distinct sources of any range of whole buckets, and of each country, are counted exactly (the KPI
 cards, the map). Its countries come from a lookup the caller gives (``country``: the database's
-version and a vectorised function), which is part of its fingerprint: a new database makes it
+version and vectorised functions), whose version is part of its fingerprint: a new database makes it
 stale; without a lookup it is not written.
 
 A light key's volume over any range of the day, under any filter, is at most the day's bound and
@@ -64,7 +64,7 @@ __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
 VERSION = 3
-SEEN_VERSION = 1  # the ``seen`` summary's own format (the others' fingerprints do not change)
+SEEN_VERSION = 2  # the ``seen`` summary's own format (the others' fingerprints do not change)
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -88,8 +88,8 @@ class Summary:
     # Keep, for the heavy sources' rejected records, each destination port and host with the
     # first and last bucket of the day it was seen in (the rejected sources' distinct counts).
     rejects: bool = False
-    # Keep every source with the first and last bucket it was seen in, and the volume by the
-    # sources' country (needs the country lookup; no heavy rows, no bounds).
+    # Keep every source with the first and last bucket it was seen in (its country and network),
+    # and the volume by the sources' country (needs the lookups; no heavy rows, no bounds).
     seen: bool = False
 
     @property
@@ -221,8 +221,9 @@ SELECT NULL, 'odd', n, n, n FROM odd""",
 
 def _seen_sql(listing: str) -> list[str]:
     """The statements that leave ``seen_sources`` (each source of the day by action and log
-    status: its country, first and last bucket) and ``seen_countries`` (the volume per bucket,
-    action, log status and country of the source). ``vpcflow_country`` is the caller's lookup."""
+    status: its country, network, first and last bucket) and ``seen_countries`` (the volume per
+    bucket, action, log status and country of the source). ``vpcflow_country`` and
+    ``vpcflow_network`` are the caller's lookups."""
     return [
         f"""CREATE OR REPLACE TEMP TABLE g AS
 SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status,
@@ -233,9 +234,11 @@ WHERE "start" IS NOT NULL AND srcaddr IS NOT NULL
 GROUP BY ALL""",
         # each address looked up once
         """CREATE OR REPLACE TEMP TABLE geo AS
-SELECT srcaddr, vpcflow_country(srcaddr) AS country FROM (SELECT DISTINCT srcaddr FROM g)""",
+SELECT srcaddr, vpcflow_country(srcaddr) AS country, vpcflow_network(srcaddr) AS network
+FROM (SELECT DISTINCT srcaddr FROM g)""",
         """CREATE OR REPLACE TEMP TABLE seen_sources AS
-SELECT srcaddr, geo.country, action, log_status, min(bucket) AS "first", max(bucket) AS "last"
+SELECT srcaddr, geo.country, geo.network, action, log_status, min(bucket) AS "first",
+    max(bucket) AS "last"
 FROM g JOIN geo USING (srcaddr) GROUP BY ALL""",
         """CREATE OR REPLACE TEMP TABLE seen_countries AS
 SELECT bucket, action, log_status, geo.country, CAST(sum(records) AS BIGINT) AS records,
@@ -330,8 +333,9 @@ def build(
 ) -> dict:
     """Write the summaries that are missing or stale for the live files ``live`` of the store
     at ``root``; remove the stale ones. Returns how many days were summarised. ``country``:
-    (version, vectorised function of an Arrow array of addresses) -- the country lookup that
-    ``seen`` needs (without it, ``seen`` is not written)."""
+    (version, country, network): the version of the address database and its vectorised
+    functions (an Arrow array of addresses in, their names out) that ``seen`` needs (without
+    them, ``seen`` is not written)."""
     import duckdb
     import pyarrow.parquet as pq
 
@@ -355,7 +359,7 @@ def build(
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 if summary.seen:
-                    tables = _seen_tables(con, listing, country[1])
+                    tables = _seen_tables(con, listing, country[1:])
                 else:
                     tables = _tables(con, summary, listing)
             except duckdb.IOException as exc:  # a file compacted away meanwhile: next time
@@ -378,17 +382,19 @@ def build(
     return {"written": written, "current": kept}
 
 
-def _seen_tables(con, listing: str, country) -> list:
-    """The ``seen`` summary's files from the day's records ``listing`` (``country``: the lookup)."""
-    con.create_function(
-        "vpcflow_country",
-        country,
-        ["VARCHAR"],
-        "VARCHAR",
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
+def _seen_tables(con, listing: str, lookups) -> list:
+    """The ``seen`` summary's files from the day's records ``listing`` (``lookups``: the
+    functions of an address's country and network)."""
+    for name, fn in zip(("vpcflow_country", "vpcflow_network"), lookups, strict=True):
+        con.create_function(
+            name,
+            fn,
+            ["VARCHAR"],
+            "VARCHAR",
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )
     for stmt in _seen_sql(listing):
         con.execute(stmt)
     return [
