@@ -61,6 +61,12 @@ class Tops:
             self._con = con
         return self._con
 
+    def prepare(self) -> None:
+        """Open the connection (a first query pays for it otherwise)."""
+        if self.enabled:
+            with self._lock:
+                self._connect().execute("SELECT 1").fetchall()
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
@@ -117,25 +123,29 @@ GROUP BY ALL"""
     def _rejected(self, summary, days: dict, view: View, members: list[str]):
         files = "[" + ", ".join(_lit(str(p[3])) for p in days.values()) + "]"
         lo, hi = view.start // BUCKET, view.end // BUCKET
-        cond = view.where(time=False)
-        got = (
-            self._connect()
-            .execute(
-                f"""
-WITH r AS (
+        rows = f"""
     SELECT srcaddr, dstport, dstaddr,
         "first" >= {lo} AND "last" < {hi} AS sure, NOT ("last" < {lo} OR "first" >= {hi}) AS maybe
     FROM read_parquet({files})
-    WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {cond}
-),
-p AS (SELECT srcaddr, dstport, dstaddr, bool_or(sure) AS sure, bool_or(maybe) AS maybe
-      FROM r GROUP BY ALL)
+    WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {view.where(time=False)}"""
+        con = self._connect()
+        # Usually no row is seen both inside and outside the range (a view of whole days): then
+        # the distinct counts are of the rows inside, with no grouping by port and host first.
+        (mixed,) = con.execute(f"SELECT bool_or(maybe AND NOT sure) FROM ({rows})").fetchone()
+        if not mixed:
+            got = con.execute(
+                f"""SELECT srcaddr, count(DISTINCT dstport), count(DISTINCT dstaddr), 0
+FROM ({rows}) WHERE sure GROUP BY srcaddr"""
+            ).fetchall()
+        else:  # a port or host may be sure on one row (a day, a log status) and not on another
+            got = con.execute(
+                f"""
+WITH p AS (SELECT srcaddr, dstport, dstaddr, bool_or(sure) AS sure, bool_or(maybe) AS maybe
+      FROM ({rows}) GROUP BY ALL)
 SELECT srcaddr, count(DISTINCT dstport) FILTER (WHERE sure),
     count(DISTINCT dstaddr) FILTER (WHERE sure), count(*) FILTER (WHERE maybe AND NOT sure)
 FROM p GROUP BY srcaddr"""
-            )
-            .fetchall()
-        )
+            ).fetchall()
         if any(unsure for *_, unsure in got):
             return None
         found = {src: (ports, hosts) for src, ports, hosts, _ in got}
@@ -155,6 +165,27 @@ FROM p GROUP BY srcaddr"""
         if any(f.field not in _ROW_COLUMNS for f in view.filters):
             return None
         return self._run("seen", view, view.filters, self._countries)
+
+    def about(self, view: View, members: list[str]) -> dict | None:
+        """The country and network of the sources ``members`` as the ``seen`` summary of the
+        view's days has them (the address database's names: no lookup in this process), or
+        None when a day has no summary or a source is not in it."""
+        if not members:
+            return None
+        return self._run("seen", view, [], self._about, members)
+
+    def _about(self, summary, days: dict, view: View, members: list[str]):
+        files = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
+        got = (
+            self._connect()
+            .execute(
+                f"""SELECT srcaddr, any_value(country), any_value(network) FROM read_parquet({files})
+WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) GROUP BY srcaddr"""
+            )
+            .fetchall()
+        )
+        found = {a: {"country": c, "network": n} for a, c, n in got}
+        return found if set(found) >= set(members) else None
 
     @staticmethod
     def _seen(days: dict, view: View) -> str:
