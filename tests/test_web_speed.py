@@ -7,8 +7,10 @@ the records instead. A restarted server answers from the answers saved by store 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ from vpcflow.errors import StoreError
 from vpcflow.generate import generate
 from vpcflow.store import summaries
 from vpcflow.web.dashboard import Dashboard
+from vpcflow.web.overview import PAGE_ORDER
 from webserver import answer as _answer
+from webserver import get, running
 from webserver import view_of as _view
 
 EXE = Path(sys.executable).parent / "vpcflow"
@@ -313,6 +317,51 @@ def test_distinct_sources_and_the_map_come_from_the_sources_seen(tmp_path, monke
     assert store.build_summaries(["seen"]) == {"written": 2, "current": 0}
     assert on.panel("countries", view)["reads"] == ["summary_seen"]
     store.close()
+
+
+def test_the_overview_page_computes_its_panels_while_its_script_loads(tmp_path):
+    """The shell of ``/?…`` starts answering that view's panels (in the page's order): the
+    page's own requests then run no query."""
+    generate(tmp_path / "logs", records=3_000, seed=8)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "logs" / "AWSLogs")])
+    ran: list[str] = []
+    real = store.sql
+
+    def counting(query, *a, **kw):
+        ran.append(query)
+        return real(query, *a, **kw)
+
+    store.sql = counting
+    with running(store) as (server, url):
+        qs = "range=all&unit=packets&f=action=REJECT"
+        assert get(f"{url}/?{qs}")[0] == 200
+        dash = server.app.state.dashboard
+        for _ in range(600):  # the prefetch runs in a thread of its own
+            if dash._prefetching.acquire(blocking=False):
+                dash._prefetching.release()
+                break
+            threading.Event().wait(0.05)
+        assert ran, "the shell started no query"
+        ran.clear()
+        for panel in PAGE_ORDER:
+            status, _, body = get(f"{url}/panels/{panel}.json?{qs}")
+            assert status == 200, body
+        assert ran == []
+        # another page's shell computes nothing
+        get(f"{url}/flows?{qs}")
+        threading.Event().wait(0.3)
+        assert ran == []
+    store.close()
+
+
+def test_the_prefetch_order_is_the_order_the_page_asks_in():
+    script = (Path(vpcflow.__file__).parent / "web" / "static" / "app.js").read_text()
+    names = re.search(
+        r"async function overview\(main\) \{.*?const names = \[(.*?)\];", script, re.S
+    )
+    assert names, "app.js: no list of the overview's panels"
+    assert tuple(re.findall(r'"(\w+)"', names.group(1))) == PAGE_ORDER
 
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"

@@ -15,7 +15,7 @@ from string import Template
 from .plan import RAW
 from .view import BadRequest, Filter, View
 
-__all__ = ["OverviewPanels", "PANELS", "TOP_N", "bucket_for"]
+__all__ = ["OverviewPanels", "PANELS", "PAGE_ORDER", "TOP_N", "bucket_for"]
 
 TOP_N = 10
 # The fields of the top-N panels: panel -> (key columns, order columns).
@@ -36,6 +36,21 @@ PANELS = (
     "rejected_sources",
     "countries",
     "sankey",
+)
+
+# The overview page's panels in the order it asks for them (``static/app.js``), above the fold
+# first: what ``Dashboard.prefetch`` answers, in this order.
+PAGE_ORDER = (
+    "kpis",
+    "timeseries",
+    "talkers",
+    "ports",
+    "protocols",
+    "rejected_sources",
+    "countries",
+    "sankey",
+    "sources",
+    "destinations",
 )
 
 _BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400)
@@ -201,13 +216,17 @@ class OverviewPanels:
         # (their ports and hosts are kept for the days they are heavy on)
         if top is not None and all(r["srcaddr"] is not None and r["everywhere"] for r in top):
             counts = self._summary_rejected(view, [r["srcaddr"] for r in top])
-        if counts is not None:  # all from the summary; where they are from the engine
-            about = " UNION ALL ".join(
-                f"SELECT {_lit(r['srcaddr'])} AS srcaddr, ip_country({_lit(r['srcaddr'])}) AS "
-                f"country, ip_asn({_lit(r['srcaddr'])}) AS network"
-                for r in top
-            )
-            where = {a["srcaddr"]: a for a in self.sql(about)}
+        if counts is not None:  # all from the summaries (where they are from: the engine's)
+            members = [r["srcaddr"] for r in top]
+            key = ("about", view.start, view.end, tuple(members))
+            where = self._proven(key, lambda: self.tops.about(view, members))
+            if where is None:
+                about = " UNION ALL ".join(
+                    f"SELECT {_lit(a)} AS srcaddr, ip_country({_lit(a)}) AS country, "
+                    f"ip_asn({_lit(a)}) AS network"
+                    for a in members
+                )
+                where = {a["srcaddr"]: a for a in self.sql(about)}
             rows = []
             for r in top:
                 ports, targets = counts[r["srcaddr"]]
