@@ -96,7 +96,7 @@ def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
         for panel in ("talkers", "ports", "sources", "destinations"):
             assert f"summary_{panel}" in on.panel(panel, view)["reads"], (qs, panel)
         # the rejected sources' ports and hosts and the Sankey's links too: no record is read
-        assert on.panel("rejected_sources", view)["reads"] == ["summary_sources"]
+        assert on.panel("rejected_sources", view)["reads"] == ["summary_seen", "summary_sources"]
         # the distinct sources and the map from the sources seen
         assert "summary_seen" in on.panel("kpis", view)["reads"]
         assert on.panel("countries", view)["reads"] == ["summary_seen"]

@@ -186,6 +186,11 @@ class OverviewPanels:
         key = ("rejected", view.start, view.end, tuple(map(str, view.filters)), tuple(members))
         return self._proven(key, lambda: self.tops.rejected(view, members))
 
+    def _summary_about(self, view: View, members: list[str]):
+        """``Tops.about``: the country and network of the sources ``members``."""
+        key = ("about", view.start, view.end, tuple(members))
+        return self._proven(key, lambda: self.tops.about(view, members), "summary_seen")
+
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
         rows = self._summary_top(name, view, n, order) if name in SUMMARISED else None
@@ -218,8 +223,7 @@ class OverviewPanels:
             counts = self._summary_rejected(view, [r["srcaddr"] for r in top])
         if counts is not None:  # all from the summaries (where they are from: the engine's)
             members = [r["srcaddr"] for r in top]
-            key = ("about", view.start, view.end, tuple(members))
-            where = self._proven(key, lambda: self.tops.about(view, members))
+            where = self._summary_about(view, members)
             if where is None:
                 about = " UNION ALL ".join(
                     f"SELECT {_lit(a)} AS srcaddr, ip_country({_lit(a)}) AS country, "
@@ -245,6 +249,12 @@ class OverviewPanels:
                 )
             return {"unit": view.unit, "items": rows}
         src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
+        where = None
+        if top is not None:  # where they are: from the sources seen, if it has them
+            where = self._summary_about(view, [r["srcaddr"] for r in top if r["srcaddr"]])
+        about = "ip_country(srcaddr) AS country, ip_asn(srcaddr) AS network"
+        if where is not None:
+            about = "CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS network"
         if top is not None:  # the sources are known: only their records are read
             addrs = ", ".join(_lit(r["srcaddr"]) for r in top if r["srcaddr"] is not None)
             cond = f"srcaddr IN ({addrs})" if addrs else "false"
@@ -253,9 +263,13 @@ class OverviewPanels:
             limit = ""
         else:
             cond, limit = "TRUE", f"ORDER BY value DESC, srcaddr LIMIT {int(n)}"
-        query = _sql("rejected_sources").substitute(src.values(view), sources=cond, limit=limit)
-        rows = self.sql(query)
+        query = _sql("rejected_sources").substitute(
+            src.values(view), sources=cond, limit=limit, about=about
+        )
+        rows = [dict(r) for r in self.sql(query)]
         for r in rows:
+            if where is not None and r["srcaddr"] is not None:
+                r.update(where[r["srcaddr"]])
             r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
         return {"unit": view.unit, "items": rows}
 

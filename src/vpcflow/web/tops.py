@@ -129,26 +129,22 @@ GROUP BY ALL"""
     FROM read_parquet({files})
     WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {view.where(time=False)}"""
         con = self._connect()
-        # Usually no row is seen both inside and outside the range (a view of whole days): then
-        # the distinct counts are of the rows inside, with no grouping by port and host first.
+        # A port or host is counted when a row (of a day, a log status) has it only inside the
+        # range; one that some row has both inside and outside, and none only inside, may or may
+        # not be in it: then the records answer. Usually no row is seen both (whole days).
         (mixed,) = con.execute(f"SELECT bool_or(maybe AND NOT sure) FROM ({rows})").fetchone()
-        if not mixed:
-            got = con.execute(
-                f"""SELECT srcaddr, count(DISTINCT dstport), count(DISTINCT dstaddr), 0
+        if mixed:
+            (unsure,) = con.execute(
+                f"""SELECT count(*) FROM (SELECT 1 FROM ({rows}) GROUP BY srcaddr, dstport, dstaddr
+HAVING bool_or(maybe) AND NOT bool_or(sure))"""
+            ).fetchone()
+            if unsure:
+                return None
+        got = con.execute(
+            f"""SELECT srcaddr, count(DISTINCT dstport), count(DISTINCT dstaddr)
 FROM ({rows}) WHERE sure GROUP BY srcaddr"""
-            ).fetchall()
-        else:  # a port or host may be sure on one row (a day, a log status) and not on another
-            got = con.execute(
-                f"""
-WITH p AS (SELECT srcaddr, dstport, dstaddr, bool_or(sure) AS sure, bool_or(maybe) AS maybe
-      FROM ({rows}) GROUP BY ALL)
-SELECT srcaddr, count(DISTINCT dstport) FILTER (WHERE sure),
-    count(DISTINCT dstaddr) FILTER (WHERE sure), count(*) FILTER (WHERE maybe AND NOT sure)
-FROM p GROUP BY srcaddr"""
-            ).fetchall()
-        if any(unsure for *_, unsure in got):
-            return None
-        found = {src: (ports, hosts) for src, ports, hosts, _ in got}
+        ).fetchall()
+        found = {src: (ports, hosts) for src, ports, hosts in got}
         return {m: found.get(m, (0, 0)) for m in members}
 
     def distinct_sources(self, view: View) -> int | None:
