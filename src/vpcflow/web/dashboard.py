@@ -196,9 +196,11 @@ class Dashboard(OverviewPanels):
             log.info("writing the day summaries failed: %s", exc)
 
     def keep_warm(self, stop: threading.Event, every: float = 5.0) -> None:
-        """``summarise()`` and ``warm()`` now and again whenever the store's version changes (a
+        """``warm()`` and ``summarise()`` now and again whenever the store's version changes (a
         new ingest, a compaction), until ``stop`` is set: the default view stays answered from
-        the cache."""
+        the cache. The default view first (over the records where a day's summaries are stale:
+        seconds), then the summaries (minutes on a large day): the answers already computed are
+        exact and stay cached, as the summaries do not change the store's version."""
         last = None
         while not stop.is_set():
             try:
@@ -207,8 +209,8 @@ class Dashboard(OverviewPanels):
                 log.info("reading the store's version failed: %s", exc)
                 version = last
             if version != last:
-                self.summarise()
                 self.warm()
+                self.summarise()
                 last = version
             stop.wait(every)
 
