@@ -190,7 +190,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "host_sweep_min_subnet_targets_per_source",
             3.0,
-            "host-sweep: destinations each address of a /24 sweep probes, on average.",
+            "host-sweep: destinations each address of a /24 sweep probes, on average (on one "
+            "port, or on all the ports the /24 sweeps in the window together).",
         ),
         Setting("host_sweep_window", 3600, "host-sweep: window step in seconds (windows 2x long)."),
         Setting("brute_force_min_attempts", 30, "brute-force: login-sized connections per window."),

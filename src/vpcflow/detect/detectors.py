@@ -93,6 +93,11 @@ class PortScan(Detector):
                 else "all were rejected"
             )
             what = f"{row['source']} probed {n_ports} ports of {target}; {answered}."
+            if row["src_internal"]:  # lateral movement: the scanner is one of ours
+                what = (
+                    f"Our instance {row['source']} probed {n_ports} ports of our host {target}: "
+                    "it may be compromised; isolate it and inspect its processes."
+                )
         w = int(row["window_ports"])
         severity = _probe_severity(row)
         lasted = int(row["last_seen"] or 0) - int(row["first_seen"] or 0)
@@ -216,6 +221,11 @@ class HostSweep(Detector):
                 else "all were rejected"
             )
             what = f"{who} probed port {port} on {n} of our addresses; {state}."
+            if row["src_internal"]:  # lateral movement: the sweeper is one of ours
+                what = (
+                    f"Our instance {who} probed port {port} on {n} of our addresses: it may be "
+                    "compromised; isolate it."
+                )
         w, reached = int(row["window_targets"]), int(row["window_reached"])
         thresholds = [
             crossed(

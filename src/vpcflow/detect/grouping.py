@@ -25,8 +25,9 @@ def _t(text: str | None) -> float:
 
 
 def _key(f: Finding) -> tuple:
-    srcs = tuple(sorted(f.details.get("sources") or [])) if "/" in f.source else ()
-    return (f.type, f.source, srcs, f.direction)
+    """A /24's sweeps of several ports are one incident whichever of its addresses took each
+    port (bots each given a few hosts, SSH on one and RDP on the next)."""
+    return (f.type, f.source, f.direction)
 
 
 def _episodes(findings: list[Finding]) -> list[list[Finding]]:
@@ -113,6 +114,11 @@ def _sweep(group: list[Finding]) -> Finding:
             f"Our instance {who} probed {len(ports)} port(s) ({plist}) on {len(targets)} "
             "external addresses (a mass scan): it may be compromised; isolate it."
         )
+    elif f0.direction == "internal":
+        what = (
+            f"Our instance {who} probed {len(ports)} port(s) ({plist}) on {len(targets)} "
+            "of our addresses: it may be compromised; isolate it."
+        )
     else:
         state = _state(accepted, "those ports")
         what = (
@@ -142,6 +148,12 @@ def _scan(group: list[Finding]) -> Finding:
         what = (
             f"Our instance {f0.source} probed up to {most} ports on each of {len(targets)} "
             f"external hosts ({hosts}): it may be compromised; isolate it and inspect its "
+            "processes."
+        )
+    elif f0.direction == "internal":
+        what = (
+            f"Our instance {f0.source} probed up to {most} ports on each of {len(targets)} "
+            f"of our hosts ({hosts}): it may be compromised; isolate it and inspect its "
             "processes."
         )
     else:

@@ -6,8 +6,10 @@
 -- it is no sweep. A pair seen in {usual_hours} or more windows, or with more than
 -- {max_requests_per_target} requests over the period, is a client and its server (health
 -- checks, monitoring), not a sweep, even in a window that sees only the end of them.
--- A /24 sweeps when its addresses each probe {min_per_source} or more destinations on average
--- (a scanning farm whose addresses probe once each is noise). A port that {public_min_clients}
+-- A /24 sweeps when its addresses each probe {min_per_source} or more destinations on average,
+-- on this port or on all the ports the /24 sweeps in the window together (bots each given a
+-- few hosts, trying SSH on one and RDP on the next); a scanning farm whose addresses probe
+-- once each is noise. A port that {public_min_clients}
 -- or more outside clients exchange data with on our addresses is a public service: an outside
 -- source that talked to any of our addresses on it is a client, only one that never did can
 -- sweep it. records: the probes (requests); the finding's query lists them and their answers.
@@ -73,14 +75,25 @@ windows AS (
     LEFT JOIN public_ports pp ON pp.port = a.port AND pp.protocol = a.protocol
     GROUP BY a.src, a.port, a.protocol, a.h + u.d
 ),
+spread AS (  -- per window, the destinations each address probed on any of the swept ports
+    SELECT a.src, a.protocol, a.h + u.d AS w,
+        count(DISTINCT a.addr || ' ' || a.dst) AS addr_targets,
+        count(DISTINCT a.addr) AS n_sources
+    FROM active a
+    CROSS JOIN (VALUES (0), (1)) AS u(d)
+    WHERE a.probe = 1
+    GROUP BY a.src, a.protocol, a.h + u.d
+),
 hits AS (
-    SELECT * FROM windows
-    WHERE probed >= {min_targets}
-        AND probe_requests <= {max_requests_per_target} * probed
-        AND n_sources >= {min_sources}
-        AND addr_targets >= {min_per_source} * n_sources
-        AND probed >= {min_probe_share} * reached
-        AND (public = 0 OR talked = 0)
+    SELECT w.* FROM windows w
+    JOIN spread s ON s.src = w.src AND s.protocol = w.protocol AND s.w = w.w
+    WHERE w.probed >= {min_targets}
+        AND w.probe_requests <= {max_requests_per_target} * w.probed
+        AND w.n_sources >= {min_sources}
+        AND (w.addr_targets >= {min_per_source} * w.n_sources
+            OR s.addr_targets >= {min_per_source} * s.n_sources)
+        AND w.probed >= {min_probe_share} * w.reached
+        AND (w.public = 0 OR w.talked = 0)
 ),
 islands AS (
     SELECT src, port, protocol, min(w) AS w0, max(w) + 1 AS w1, max(probed) AS probed_max,
