@@ -474,6 +474,7 @@ def detect(
                         owner[id(f)] = det
             log.info("%s: %d findings", name, sum(f.type == name for f in findings))
         relays = _relays(cells, findings)
+        findings = _drop_relayed_uploads(cells, findings)
     finally:
         cells.close()
     findings = _dedupe_echoes(_dedupe_subnets(findings), relays)
@@ -540,6 +541,39 @@ def _relays(cells: _Cells, findings: list[Finding]) -> set[tuple[str, str]]:
         "SELECT client, server FROM r"
     )
     return {(r["client"], r["server"]) for r in rows if r["client"] != r["server"]}
+
+
+#: An upload from an address that our own instances sent at least this share of its bytes to,
+#: on its ports and while it ran, is their traffic leaving through a relay.
+RELAYED_SHARE = 0.5
+
+
+def _drop_relayed_uploads(cells: _Cells, findings: list[Finding]) -> list[Finding]:
+    """Drop the data-exfiltration findings of relays: a NAT gateway's interface logs our
+    instances' requests addressed to its own private address, then the same bytes leaving from
+    that address (the AWS documentation's NAT gateway records). Its upload is the sum of its
+    clients', each of which is judged by itself; the gateway's sum is not a transfer of its
+    own. Kept when our instances sent it less than ``RELAYED_SHARE`` of those bytes."""
+    from .grouping import _t
+
+    drop = set()
+    for f in findings:
+        if f.type != "data-exfiltration" or not f.bytes or not f.ports:
+            continue
+        src = "'" + f.source.replace("'", "''") + "'"
+        ports = ", ".join(str(int(p)) for p in f.ports)
+        t0, t1 = int(_t(f.first_seen)) - 3600, int(_t(f.last_seen)) + 3600
+        rows = cells.run(
+            "WITH r AS (SELECT sum(request_bytes / enis) AS relayed FROM {cells} "
+            f"WHERE server = {src} AND client <> server AND client_internal AND requests > 0 "
+            f"AND eni IS NULL AND port IN ({ports}) AND t1 >= {t0} AND t0 <= {t1}) "
+            "SELECT relayed FROM r"
+        )
+        relayed = float((rows[0]["relayed"] if rows else 0) or 0)
+        if relayed >= RELAYED_SHARE * float(f.bytes):
+            log.info("%s: uploads relayed for our instances, judged by them", f.source)
+            drop.add(id(f))
+    return [f for f in findings if id(f) not in drop]
 
 
 def _dedupe_echoes(findings: list[Finding], relays: set | None = None) -> list[Finding]:
