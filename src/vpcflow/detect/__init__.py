@@ -30,6 +30,7 @@ from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
 from .allowlist import AllowList, load_allow_lists
+from .destinations import service_groups, settle_uploads, time_where
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
 from .grouping import fold_spikes, group_scans
@@ -276,41 +277,6 @@ def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, Th
     return {values[i]: entries[j] for i, j in enumerate(idx) if j >= 0}
 
 
-#: AWS ranges anyone can rent (an attacker's instance): never grouped as one destination.
-_OPEN_RANGES = {"EC2", "AMAZON", "EC2_INSTANCE_CONNECT"}
-
-
-def _service_groups(cells: _Cells) -> str:
-    """``(address, destination)`` SQL values for the external addresses our instances sent to
-    that belong to one AWS service (S3, CloudFront...): an upload to S3's rotating addresses is
-    one destination. Empty (every address judged by its network) without the AWS ranges."""
-    none = "(CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR))"
-    try:
-        from ..enrich import aws_ranges
-
-        ranges = aws_ranges.load()
-    except Exception as exc:  # the grouping is a refinement; never lose findings over it
-        log.warning("AWS ranges unreadable, exfiltration destinations by network: %s", exc)
-        return none
-    if ranges is None:
-        return none
-    rows = cells.run(
-        "WITH s AS (SELECT DISTINCT server FROM {cells} WHERE client_internal "
-        "AND NOT server_internal AND requests > 0 AND eni IS NULL) SELECT server FROM s"
-    )
-    addrs = [r["server"] for r in rows]
-    if not addrs:
-        return none
-    services = ranges.service(addrs).to_pylist()
-    regions = ranges.region(addrs).to_pylist()
-    values = [
-        f"('{a}', 'AWS {s} {r}')"
-        for a, s, r in zip(addrs, services, regions, strict=True)
-        if s and s not in _OPEN_RANGES and "'" not in a
-    ]
-    return ", ".join(values) or none
-
-
 def _enrich(findings: list[Finding]) -> None:
     sources = sorted({f.source for f in findings if ipaddr.parse_ip(f.source)})
     if not sources:
@@ -460,7 +426,7 @@ def detect(
                     continue
                 params["bad"] = ", ".join("('" + a.replace("'", "''") + "')" for a in listed)
             if name == "data-exfiltration":
-                params["groups"] = _service_groups(cells)
+                params["groups"] = service_groups(cells, store, time_where(since, until))
             for template in det.queries():
                 for row in cells.run(template, **params):
                     if listed:
@@ -474,7 +440,7 @@ def detect(
                         owner[id(f)] = det
             log.info("%s: %d findings", name, sum(f.type == name for f in findings))
         relays = _relays(cells, findings)
-        findings = _drop_relayed_uploads(cells, findings)
+        findings = settle_uploads(cells, findings)
     finally:
         cells.close()
     findings = _dedupe_echoes(_dedupe_subnets(findings), relays)
@@ -541,39 +507,6 @@ def _relays(cells: _Cells, findings: list[Finding]) -> set[tuple[str, str]]:
         "SELECT client, server FROM r"
     )
     return {(r["client"], r["server"]) for r in rows if r["client"] != r["server"]}
-
-
-#: An upload from an address that our own instances sent at least this share of its bytes to,
-#: on its ports and while it ran, is their traffic leaving through a relay.
-RELAYED_SHARE = 0.5
-
-
-def _drop_relayed_uploads(cells: _Cells, findings: list[Finding]) -> list[Finding]:
-    """Drop the data-exfiltration findings of relays: a NAT gateway's interface logs our
-    instances' requests addressed to its own private address, then the same bytes leaving from
-    that address (the AWS documentation's NAT gateway records). Its upload is the sum of its
-    clients', each of which is judged by itself; the gateway's sum is not a transfer of its
-    own. Kept when our instances sent it less than ``RELAYED_SHARE`` of those bytes."""
-    from .grouping import _t
-
-    drop = set()
-    for f in findings:
-        if f.type != "data-exfiltration" or not f.bytes or not f.ports:
-            continue
-        src = "'" + f.source.replace("'", "''") + "'"
-        ports = ", ".join(str(int(p)) for p in f.ports)
-        t0, t1 = int(_t(f.first_seen)) - 3600, int(_t(f.last_seen)) + 3600
-        rows = cells.run(
-            "WITH r AS (SELECT sum(request_bytes / enis) AS relayed FROM {cells} "
-            f"WHERE server = {src} AND client <> server AND client_internal AND requests > 0 "
-            f"AND eni IS NULL AND port IN ({ports}) AND t1 >= {t0} AND t0 <= {t1}) "
-            "SELECT relayed FROM r"
-        )
-        relayed = float((rows[0]["relayed"] if rows else 0) or 0)
-        if relayed >= RELAYED_SHARE * float(f.bytes):
-            log.info("%s: uploads relayed for our instances, judged by them", f.source)
-            drop.add(id(f))
-    return [f for f in findings if id(f) not in drop]
 
 
 def _dedupe_echoes(findings: list[Finding], relays: set | None = None) -> list[Finding]:
