@@ -44,9 +44,9 @@ def via_nat(inst, dst, nbytes, start, sport, nat_sport):
     ]
 
 
-def _exfil(tmp_path, lines):
+def _exfil(tmp_path, lines, header=HEADER):
     logs = tmp_path / "flows.log"
-    logs.write_text(HEADER + "".join(lines))
+    logs.write_text(header + "".join(lines))
     store = open_store(tmp_path / "s")
     store.ingest([str(logs)])
     store.close()
@@ -103,15 +103,7 @@ def _s3_day(tmp_path, service: str) -> list[dict]:
                 f"5 123456789012 eni-0up 10.0.1.16 {dst} {41000 + h * 10 + k} 443 6 900 {size} "
                 f"{t} {t + 55} ACCEPT OK {service}\n"
             )
-    logs = tmp_path / "v5.log"
-    logs.write_text(V5 + "".join(lines))
-    store = open_store(tmp_path / "s")
-    store.ingest([str(logs)])
-    store.close()
-    args = ["detect", "--store", str(tmp_path / "s"), "--format", "json"]
-    r = CliRunner().invoke(main, [*args, "--detector", "data-exfiltration"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
+    return _exfil(tmp_path, lines, header=V5)
 
 
 def test_the_records_own_aws_service_name_makes_s3_one_destination(tmp_path):
