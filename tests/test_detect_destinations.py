@@ -44,9 +44,9 @@ def via_nat(inst, dst, nbytes, start, sport, nat_sport):
     ]
 
 
-def _exfil(tmp_path, lines):
+def _exfil(tmp_path, lines, header=HEADER):
     logs = tmp_path / "flows.log"
-    logs.write_text(HEADER + "".join(lines))
+    logs.write_text(header + "".join(lines))
     store = open_store(tmp_path / "s")
     store.ingest([str(logs)])
     store.close()
@@ -105,15 +105,7 @@ def _s3_day(tmp_path, service: str, hourly: int = 1_000_000) -> list[dict]:
                 f"{t} {t + 55} ACCEPT OK {service}\n"
             )
     tmp_path.mkdir(parents=True, exist_ok=True)
-    logs = tmp_path / "v5.log"
-    logs.write_text(V5 + "".join(lines))
-    store = open_store(tmp_path / "s")
-    store.ingest([str(logs)])
-    store.close()
-    args = ["detect", "--store", str(tmp_path / "s"), "--format", "json"]
-    r = CliRunner().invoke(main, [*args, "--detector", "data-exfiltration"])
-    assert r.exit_code == 0, r.output
-    return json.loads(r.stdout)
+    return _exfil(tmp_path, lines, header=V5)
 
 
 def test_the_records_own_aws_service_name_makes_s3_one_destination(tmp_path):
