@@ -87,9 +87,10 @@ V5 = (
 )
 
 
-def _s3_day(tmp_path, service: str) -> list[dict]:
-    """An instance uploads 1 MB every hour to S3 at rotating 52.217.x.y addresses, then 300 MB
-    an hour for two hours to 52.216.x.y: S3 too, when the records say so."""
+def _s3_day(tmp_path, service: str, hourly: int = 1_000_000) -> list[dict]:
+    """An instance uploads ``hourly`` bytes (1 MB) every hour to S3 at rotating 52.217.x.y
+    addresses, then 300 MB an hour for two hours to 52.216.x.y: S3 too, when the records say
+    so."""
     rnd = random.Random(3)
     lines = []
     for h in range(10):
@@ -97,17 +98,25 @@ def _s3_day(tmp_path, service: str) -> list[dict]:
         for k in range(n):
             net = "52.217" if h < 8 else "52.216"
             dst = f"{net}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
-            size = 1_000_000 if h < 8 else 50_000_000
+            size = hourly if h < 8 else 50_000_000
             t = T0 + h * 3600 + 600 * k + 60
             lines.append(
                 f"5 123456789012 eni-0up 10.0.1.16 {dst} {41000 + h * 10 + k} 443 6 900 {size} "
                 f"{t} {t + 55} ACCEPT OK {service}\n"
             )
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return _exfil(tmp_path, lines, header=V5)
 
 
 def test_the_records_own_aws_service_name_makes_s3_one_destination(tmp_path):
-    assert _s3_day(tmp_path, "S3") == []
+    # one destination: the 300 MB hours are a burst over the instance's 1 MB hours to S3
+    found = _s3_day(tmp_path / "burst", "S3")
+    assert [(f["details"]["destination"], f["details"]["judged"]) for f in found] == [
+        ("AWS S3", "burst")
+    ]
+    assert found[0]["details"]["ratio"] == 300.0
+    # a steady 300 MB an hour to S3, whichever addresses it rotates through, is no finding
+    assert _s3_day(tmp_path / "steady", "S3", hourly=300_000_000) == []
 
 
 def test_without_a_service_name_a_new_network_is_new(tmp_path):

@@ -210,6 +210,11 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "exfiltration_partner_windows", 3, "data-exfiltration: windows that make a partner."
         ),
+        Setting(
+            "exfiltration_shared_sources",
+            5,
+            "data-exfiltration: our addresses sending to a destination that make it shared.",
+        ),
         Setting("exfiltration_window", 3600, "data-exfiltration: window in seconds."),
         Setting("rejected_spike_factor", 10.0, "rejected-spike: times the usual reject count."),
         Setting("rejected_spike_min_rejects", 100, "rejected-spike: least rejects in a window."),
