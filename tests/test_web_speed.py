@@ -79,6 +79,19 @@ def dashboards(seeded):
 
 
 @pytest.mark.parametrize("qs", VIEWS)
+def _count_queries(store) -> list[str]:
+    """Every query ``store`` runs from now on, in order (the list fills as they run)."""
+    ran: list[str] = []
+    real = store.sql
+
+    def counting(query, *a, **kw):
+        ran.append(query)
+        return real(query, *a, **kw)
+
+    store.sql = counting
+    return ran
+
+
 def test_every_top_list_from_the_summaries_equals_the_records(dashboards, qs):
     on, off = dashboards
     view = _view(on, qs)
@@ -214,14 +227,7 @@ def test_a_restarted_server_answers_from_the_saved_answers_until_an_ingest(tmp_p
     before = first.overview(view)
     # a new server on the same store (a restart): no query runs, the answers are on disk
     again = vpcflow.open_store(tmp_path / "store", create=False)
-    ran: list[str] = []
-    real = again.sql
-
-    def counting(query, *a, **kw):
-        ran.append(query)
-        return real(query, *a, **kw)
-
-    again.sql = counting
+    ran = _count_queries(again)
     restarted = Dashboard(again)
     assert restarted.overview(_view(restarted, "range=all")) == before
     assert ran == []
@@ -325,14 +331,7 @@ def test_the_overview_page_computes_its_panels_while_its_script_loads(tmp_path):
     generate(tmp_path / "logs", records=3_000, seed=8)
     store = vpcflow.open_store(tmp_path / "store")
     store.ingest([str(tmp_path / "logs" / "AWSLogs")])
-    ran: list[str] = []
-    real = store.sql
-
-    def counting(query, *a, **kw):
-        ran.append(query)
-        return real(query, *a, **kw)
-
-    store.sql = counting
+    ran = _count_queries(store)
     with running(store) as (server, url):
         qs = "range=all&unit=packets&f=action=REJECT"
         assert get(f"{url}/?{qs}")[0] == 200
