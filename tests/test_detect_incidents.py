@@ -215,11 +215,23 @@ def test_exfiltration_is_one_finding_per_episode_named_after_the_instance(exfil_
             "data-exfiltration",
         ]
     )
-    got = sorted((f["source"], tuple(f["targets"])) for f in found)
+    got = sorted((f["source"], f["details"]["destination"], f["details"]["judged"]) for f in found)
     # the three-hour transfer is one finding (it did not make its destination usual), named
-    # after the instance, not the NAT gateway; the dump to the usual network is none; the new
-    # unrelated destination is one
-    assert got == [(INSTANCE, ("203.0.113.77",)), (UPLOADER, ("192.0.2.44",))]
+    # after the instance, not the NAT gateway; the dump to the network the uploader sends 1 MB
+    # an hour to is a burst (501 times its usual hour there); the new unrelated destination is
+    # one
+    assert got == [
+        (INSTANCE, "203.0.0.0/16", "new"),
+        (UPLOADER, "192.0.0.0/16", "new"),
+        (UPLOADER, "52.216.0.0/16", "burst"),
+    ]
+    dump = next(f for f in found if f["details"]["judged"] == "burst")
+    assert dump["first_seen"].startswith("2024-05-01T09:") and dump["details"]["windows"] == 2
+    # the dump's hours, the hourly megabyte to that network included
+    assert dump["bytes"] == 20 * 50_000_000 + 2 * 1_000_000 and len(dump["targets"]) == 22
+    assert "a usual destination" in dump["summary"] and "its usual window to it" in dump["summary"]
+    factor = next(t for t in dump["thresholds"] if t["threshold"] == "factor")
+    assert factor["observed"] == 501.0  # its busiest hour, 501 MB, over its usual 1 MB
     exf = next(f for f in found if f["source"] == INSTANCE)
     assert exf["first_seen"].startswith("2024-05-01T06:") and exf["last_seen"] >= "2024-05-01T08:"
     assert exf["bytes"] == 18 * 100_000_000 and exf["details"]["windows"] == 3
@@ -304,8 +316,9 @@ def test_a_slow_rejected_scan_is_medium_a_fast_one_low(tmp_path):
 
 def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
     """An instance uploads every hour to S3 at rotating addresses of 52.217.x.y, then dumps
-    300 MB an hour to 52.216.x.y: with the AWS ranges loaded, both are S3 in us-east-1, a usual
-    destination (no finding); without them, 52.216.0.0/16 is a network it never sent to."""
+    300 MB an hour to 52.216.x.y: without the AWS ranges, 52.216.0.0/16 is a network it never
+    sent to; with them, both are S3 in us-east-1, a usual destination, and the dump a burst over
+    the instance's hourly megabyte there. A steady upload to S3 is no finding."""
     from pathlib import Path
 
     rnd = random.Random(3)
@@ -329,7 +342,11 @@ def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
     ranges = Path(__file__).parent / "data" / "enrich" / "ip-ranges.json"
     r = CliRunner().invoke(main, ["enrich", "update", "--file", str(ranges)])
     assert r.exit_code == 0, r.output
-    assert _json(args) == []
+    found = _json(args)
+    assert [(f["details"]["destination"], f["details"]["judged"]) for f in found] == [
+        ("AWS S3 us-east-1", "burst")
+    ]
+    assert len(found[0]["targets"]) == 12 and found[0]["details"]["ratio"] == 300.0
 
 
 def test_a_steady_upload_from_the_start_of_the_data_is_usual(tmp_path):

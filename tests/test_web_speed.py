@@ -7,8 +7,10 @@ the records instead. A restarted server answers from the answers saved by store 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,22 @@ from vpcflow.errors import StoreError
 from vpcflow.generate import generate
 from vpcflow.store import summaries
 from vpcflow.web.dashboard import Dashboard
+from vpcflow.web.overview import PAGE_ORDER
 from webserver import answer as _answer
+from webserver import get, running
 from webserver import view_of as _view
 
 EXE = Path(sys.executable).parent / "vpcflow"
-TOP_PANELS = ("talkers", "ports", "sources", "destinations", "rejected_sources", "sankey")
+TOP_PANELS = (
+    "talkers",
+    "ports",
+    "sources",
+    "destinations",
+    "rejected_sources",
+    "sankey",
+    "kpis",
+    "countries",
+)
 VIEWS = [
     "range=all",
     "range=24h&unit=packets",
@@ -55,7 +68,7 @@ def seeded(tmp_path_factory):
         text=True,
         check=True,
     )
-    assert "Wrote 4 day summaries; 0 were current." in out.stdout, out.stdout + out.stderr
+    assert "Wrote 5 day summaries; 0 were current." in out.stdout, out.stdout + out.stderr
     yield store
     store.close()
 
@@ -66,6 +79,19 @@ def dashboards(seeded):
 
 
 @pytest.mark.parametrize("qs", VIEWS)
+def _count_queries(store) -> list[str]:
+    """Every query ``store`` runs from now on, in order (the list fills as they run)."""
+    ran: list[str] = []
+    real = store.sql
+
+    def counting(query, *a, **kw):
+        ran.append(query)
+        return real(query, *a, **kw)
+
+    store.sql = counting
+    return ran
+
+
 def test_every_top_list_from_the_summaries_equals_the_records(dashboards, qs):
     on, off = dashboards
     view = _view(on, qs)
@@ -83,7 +109,10 @@ def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
         for panel in ("talkers", "ports", "sources", "destinations"):
             assert f"summary_{panel}" in on.panel(panel, view)["reads"], (qs, panel)
         # the rejected sources' ports and hosts and the Sankey's links too: no record is read
-        assert on.panel("rejected_sources", view)["reads"] == ["summary_sources"]
+        assert on.panel("rejected_sources", view)["reads"] == ["summary_seen", "summary_sources"]
+        # the distinct sources and the map from the sources seen
+        assert "summary_seen" in on.panel("kpis", view)["reads"]
+        assert on.panel("countries", view)["reads"] == ["summary_seen"]
         assert "vpc_flow_logs" not in on.panel("sankey", view)["reads"]
     # a chip on a column the summaries do not keep reads the records
     view = _view(on, "range=all&f=dstport=443")
@@ -104,7 +133,7 @@ def test_few_heavy_keys_never_give_a_wrong_answer(tmp_path, monkeypatch, seeded,
     shutil.copytree(seeded.path, copy, ignore=shutil.ignore_patterns("summaries", "tmp"))
     store = vpcflow.open_store(copy, create=False)
     try:
-        assert store.build_summaries()["written"] == 4
+        assert store.build_summaries()["written"] == len(summaries.SUMMARIES)
         on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
         for qs in VIEWS:
             view = _view(on, qs)
@@ -164,8 +193,8 @@ def test_a_new_ingest_makes_its_day_read_the_records_until_summarised(tmp_path):
     generate(tmp_path / "b", records=6_000, seed=4, start="2024-05-02T00:00:00Z")
     store = vpcflow.open_store(tmp_path / "store")
     store.ingest([str(tmp_path / "a" / "AWSLogs")])
-    assert store.build_summaries() == {"written": 4, "current": 0}
-    assert store.build_summaries() == {"written": 0, "current": 4}
+    assert store.build_summaries() == {"written": 5, "current": 0}
+    assert store.build_summaries() == {"written": 0, "current": 5}
     on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
     view = _view(on, "range=all")
     assert "summary_talkers" in on.panel("talkers", view)["reads"]
@@ -179,9 +208,10 @@ def test_a_new_ingest_makes_its_day_read_the_records_until_summarised(tmp_path):
     got, reads = _answer(on, "talkers", view)
     assert got == _answer(off, "talkers", view)[0]
     # one set of files per day and summary (rows, bounds; the Sankey's links and the rejected
-    # sources' ports and hosts for sources): the stale ones are gone
+    # sources' ports and hosts for sources; the sources seen and the countries' volumes): the
+    # stale ones are gone
     files = list((tmp_path / "store" / summaries.SUMMARY_DIR).rglob("*.parquet"))
-    assert len(files) == 2 * (2 + 2 + 4 + 3)
+    assert len(files) == 2 * (2 + 2 + 4 + 3 + 2)
     with pytest.raises(StoreError, match="no day summary named nope; known: talkers"):
         store.build_summaries(["nope"])
     store.close()
@@ -197,14 +227,7 @@ def test_a_restarted_server_answers_from_the_saved_answers_until_an_ingest(tmp_p
     before = first.overview(view)
     # a new server on the same store (a restart): no query runs, the answers are on disk
     again = vpcflow.open_store(tmp_path / "store", create=False)
-    ran: list[str] = []
-    real = again.sql
-
-    def counting(query, *a, **kw):
-        ran.append(query)
-        return real(query, *a, **kw)
-
-    again.sql = counting
+    ran = _count_queries(again)
     restarted = Dashboard(again)
     assert restarted.overview(_view(restarted, "range=all")) == before
     assert ran == []
@@ -250,6 +273,94 @@ def test_rejected_ports_seen_inside_and_outside_the_range_are_counted_from_the_r
         (3, 3, 2, 2)
     ]
     store.close()
+
+
+def test_distinct_sources_and_the_map_come_from_the_sources_seen(tmp_path, monkeypatch):
+    """8.8.8.8 at 01:00 and 05:00 of May 1st and again on May 2nd, 81.2.69.142 at 03:00, 1.1.1.1
+    on May 2nd. A range of whole days, or over a day's end, is counted from the sources seen;
+    02:00-04:00 of May 1st (8.8.8.8 seen before and after: maybe in it) from the rollup; a new
+    country database makes the summary stale until written again."""
+    day = 1714521600
+    _write_records(
+        tmp_path / "a.log",
+        [
+            ("8.8.8.8", "10.0.0.9", 443, day + 3600, 100),
+            ("8.8.8.8", "10.0.0.9", 443, day + 5 * 3600, 100),
+            ("81.2.69.142", "10.0.0.8", 22, day + 3 * 3600, 7),
+            ("8.8.8.8", "10.0.0.9", 443, day + 86400 + 7200, 50),
+            ("1.1.1.1", "10.0.0.9", 53, day + 86400 + 3600, 3),
+        ],
+    )
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a.log")])
+    assert store.build_summaries(["seen"]) == {"written": 2, "current": 0}
+    on, off = Dashboard(store, cache_size=0), Dashboard(store, cache_size=0, rollups=False)
+    for qs, sources, seen in (
+        ("from=2024-05-01&to=2024-05-03", 3, True),
+        ("from=2024-05-01T04:00:00Z&to=2024-05-02T02:00:00Z", 2, True),
+        ("from=2024-05-01T02:00:00Z&to=2024-05-01T04:00:00Z", 1, False),
+        ("from=2024-05-01&to=2024-05-03&f=srcaddr=8.8.8.0/24", 1, False),  # volumes: records
+        ("from=2024-05-01&to=2024-05-03&f=action=REJECT", 0, True),
+    ):
+        view = _view(on, qs)
+        body = on.panel("kpis", view)
+        assert body["kpis"]["sources"] == sources, qs
+        assert ("summary_seen" in body["reads"]) is seen, (qs, body["reads"])
+        for panel in ("kpis", "countries"):
+            assert _answer(on, panel, view)[0] == _answer(off, panel, view)[0], (qs, panel)
+    view = _view(on, "from=2024-05-01&to=2024-05-03&unit=records")
+    body = on.panel("countries", view)
+    assert body["reads"] == ["summary_seen"]
+    assert [(i["country"], i["value"], i["sources"]) for i in body["items"]] == [
+        ("US", 3, 1),
+        ("AU", 1, 1),
+        ("GB", 1, 1),
+    ]
+    from vpcflow.enrich import geo
+
+    monkeypatch.setattr(geo, "_version", ["another database"])
+    assert on.panel("countries", view)["reads"] != ["summary_seen"]
+    assert store.build_summaries(["seen"]) == {"written": 2, "current": 0}
+    assert on.panel("countries", view)["reads"] == ["summary_seen"]
+    store.close()
+
+
+def test_the_overview_page_computes_its_panels_while_its_script_loads(tmp_path):
+    """The shell of ``/?…`` starts answering that view's panels (in the page's order): the
+    page's own requests then run no query."""
+    generate(tmp_path / "logs", records=3_000, seed=8)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "logs" / "AWSLogs")])
+    ran = _count_queries(store)
+    with running(store) as (server, url):
+        qs = "range=all&unit=packets&f=action=REJECT"
+        assert get(f"{url}/?{qs}")[0] == 200
+        dash = server.app.state.dashboard
+        for _ in range(600):  # the prefetch runs in a thread of its own
+            if dash._prefetching.acquire(blocking=False):
+                dash._prefetching.release()
+                break
+            threading.Event().wait(0.05)
+        assert ran, "the shell started no query"
+        ran.clear()
+        for panel in PAGE_ORDER:
+            status, _, body = get(f"{url}/panels/{panel}.json?{qs}")
+            assert status == 200, body
+        assert ran == []
+        # another page's shell computes nothing
+        get(f"{url}/flows?{qs}")
+        threading.Event().wait(0.3)
+        assert ran == []
+    store.close()
+
+
+def test_the_prefetch_order_is_the_order_the_page_asks_in():
+    script = (Path(vpcflow.__file__).parent / "web" / "static" / "app.js").read_text()
+    names = re.search(
+        r"async function overview\(main\) \{.*?const names = \[(.*?)\];", script, re.S
+    )
+    assert names, "app.js: no list of the overview's panels"
+    assert tuple(re.findall(r'"(\w+)"', names.group(1))) == PAGE_ORDER
 
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"

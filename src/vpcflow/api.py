@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import settings
 from . import store as storage
+from .errors import MissingDependency
 from .store.remote import S3Store as S3Storage
 from .store.remote import is_s3_url
 
@@ -203,10 +204,33 @@ class _Analyses:
 class Store(_Analyses, storage.Store):
     """A vpcflow store: ingest into it, query it, analyse it. Use ``open_store(path)``."""
 
+    def build_summaries(self, names=None, country=None) -> dict:
+        """Write the day summaries that are missing or stale (``vpcflow rollup summarise``);
+        ``seen`` with the countries of ``vpcflow.enrich`` (when installed)."""
+        return super().build_summaries(names, country=country or _country_lookup())
+
+    def summary_status(self, name, since=None, until=None, country=None) -> dict:
+        lookup = _country_lookup()
+        version = country or (lookup[0] if lookup else None)
+        return super().summary_status(name, since, until, version)
+
 
 class S3Store(_Analyses, S3Storage):
     """A vpcflow store on S3 (``s3://bucket/prefix``): written by the Spark ingest, queried by the
     Spark engine. Use ``open_store("s3://…")``."""
+
+
+def _country_lookup():
+    """(version, country, network) of the offline address database, or None without
+    ``[enrich]``."""
+    try:
+        from .enrich import geo
+
+        return geo.version(), geo.country, geo.asn
+    except ImportError:
+        return None
+    except MissingDependency:
+        return None
 
 
 def _window(since, until) -> tuple[int | None, int | None] | None:

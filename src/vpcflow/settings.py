@@ -156,6 +156,12 @@ SETTINGS: dict[str, Setting] = {
             "",
             "The AWS IP ranges file aws_service() reads (default: ip-ranges.json in the data directory).",
         ),
+        Setting(
+            "ip_ranges_bundled",
+            True,
+            "Until 'vpcflow enrich update' has loaded AWS's IP ranges, read the snapshot shipped "
+            "with vpcflow (false: aws_service() is NULL without a downloaded file).",
+        ),
         # Detection thresholds (each detector's docstring in detect/detectors.py says why).
         Setting("probe_packets", 3, "Detection: most packets of a request that is a probe."),
         Setting("probe_bytes", 240, "Detection: most bytes of a request that is a probe."),
@@ -203,6 +209,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("exfiltration_min_bytes", 100_000_000, "data-exfiltration: least bytes an hour."),
         Setting(
             "exfiltration_partner_windows", 3, "data-exfiltration: windows that make a partner."
+        ),
+        Setting(
+            "exfiltration_shared_sources",
+            5,
+            "data-exfiltration: our addresses sending to a destination that make it shared.",
         ),
         Setting("exfiltration_window", 3600, "data-exfiltration: window in seconds."),
         Setting("rejected_spike_factor", 10.0, "rejected-spike: times the usual reject count."),

@@ -30,7 +30,7 @@ from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
 from .allowlist import AllowList, load_allow_lists
-from .destinations import drop_relayed_uploads, service_groups, time_where
+from .destinations import service_groups, settle_uploads, time_where
 from .detectors import DETECTORS, Detector, read_sql
 from .finding import Finding
 from .grouping import fold_spikes, group_scans
@@ -440,7 +440,7 @@ def detect(
                         owner[id(f)] = det
             log.info("%s: %d findings", name, sum(f.type == name for f in findings))
         relays = _relays(cells, findings)
-        findings = drop_relayed_uploads(cells, findings)
+        findings = settle_uploads(cells, findings)
     finally:
         cells.close()
     findings = _dedupe_echoes(_dedupe_subnets(findings), relays)

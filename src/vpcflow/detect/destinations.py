@@ -115,3 +115,45 @@ def drop_relayed_uploads(cells, findings: list[Finding]) -> list[Finding]:
             log.info("%s: uploads relayed for our instances, judged by them", f.source)
             drop.add(id(f))
     return [f for f in findings if id(f) not in drop]
+
+
+#: A transfer whose first and last records are this close (seconds) to the ends of the data
+#: spans all of it: two five-minute log files, or one ten-minute aggregation interval.
+SPAN_SLACK = 600
+#: ... and is steady when its busiest window holds at most this many times the average of its
+#: others (the windows at the ends of the data may be partly outside it).
+STEADY_FACTOR = 3.0
+
+
+def drop_whole_span_uploads(cells, findings: list[Finding]) -> list[Finding]:
+    """Drop the "new destination" exfiltration findings of transfers that span the whole data
+    at an even rate: under way when the data begins and still going when it ends, so the data
+    shows neither their start nor any change (a log shipper's steady upload in a two-hour
+    capture). A transfer is new only when the data sees it begin; bursts are judged as before.
+    A run over more of the store (``--since``) judges the same transfer by its history."""
+    cands = [
+        f
+        for f in findings
+        if f.type == "data-exfiltration" and f.details.get("judged", "new") == "new"
+    ]
+    if not cands:
+        return findings
+    rows = cells.run("WITH r AS (SELECT min(t0) AS t0, max(t1) AS t1 FROM {cells}) SELECT * FROM r")
+    if not rows or rows[0]["t0"] is None:
+        return findings
+    d0, d1 = int(rows[0]["t0"]), int(rows[0]["t1"])
+    drop = set()
+    for f in cands:
+        windows = max(int(f.details.get("windows") or 1), 1)
+        peak = float(f.details.get("peak_bytes") or f.bytes)
+        spans = _t(f.first_seen) <= d0 + SPAN_SLACK and _t(f.last_seen) >= d1 - SPAN_SLACK
+        others = (float(f.bytes) - peak) / (windows - 1) if windows > 1 else peak
+        if spans and peak <= STEADY_FACTOR * others:
+            log.info("%s: a steady transfer over all the data, no new destination", f.source)
+            drop.add(id(f))
+    return [f for f in findings if id(f) not in drop]
+
+
+def settle_uploads(cells, findings: list[Finding]) -> list[Finding]:
+    """The exfiltration findings that stand: not a relay's sum, not a steady whole-span one."""
+    return drop_whole_span_uploads(cells, drop_relayed_uploads(cells, findings))

@@ -30,7 +30,8 @@ from .base import (
     crossed,
     read_sql,
 )
-from .finding import Finding, human_bytes, short_list
+from .exfiltration import DataExfiltration
+from .finding import Finding, short_list
 
 
 def _probe_severity(row: dict) -> str:
@@ -345,116 +346,6 @@ class BruteForce(Detector):
                     int(row["window_attempts"]),
                 )
             ],
-        )
-
-    def records_where(self, f: Finding) -> str:
-        return _pair_query(f, [f.source], f.targets, f.ports)
-
-
-@dataclass(frozen=True)
-class DataExfiltration(Detector):
-    """``data-exfiltration``: an instance sending unusually many bytes to one external address.
-
-    * ``window = 3600`` s: bytes are summed per instance, external address and hour.
-    * baseline: per instance, the ``baseline_quantile = 0.5`` quantile over the hours it was
-      active of the most it sent to any one external address in that hour (its typical peak;
-      the median ignores the exfiltration hour itself).
-    * ``factor = 10``: ten times that typical peak. Legitimate transfers vary by two or three
-      times hour to hour.
-    * ``min_bytes = 100 MB``: below that a transfer is not worth a person's time.
-    * ``min_baseline_windows = 3``: an instance seen for fewer hours has no baseline; then
-      ``min_bytes`` alone decides.
-    * a destination is a network, not one address: the AWS service and region of the address
-      when the AWS ranges are loaded (``vpcflow enrich update``; EC2 and the generic AMAZON
-      ranges excepted, anyone can rent those), else its IPv4 /16. S3 and CDNs rotate their
-      addresses per connection; an upload spread over them is one transfer to one destination.
-    * ``partner_windows = 3``: a destination the instance sent to in 3 or more windows *before*
-      the transfer began is a usual partner (S3, an API, a package mirror) whose volume is
-      business as usual. History before the transfer only: a transfer of many hours cannot
-      make its own destination usual.
-    * ``history_windows = 6``: a transfer that begins within 6 windows of the start of the
-      data has too little past to judge by (a steady hourly S3 upload would look new in the
-      first hours of every run); there the windows after it count instead, never its own.
-    * consecutive windows over the thresholds to one destination are one episode: one finding
-      with the whole transfer's bytes, times and addresses.
-
-    Only requests the instance made count (it connected out); answers of our servers to
-    internet clients, and downloads from mirrors, are not uploads.
-    """
-
-    name = "data-exfiltration"
-    sql_file = "data_exfiltration"
-    factor: float = _setting("exfiltration_factor")
-    min_bytes: int = _setting("exfiltration_min_bytes")
-    baseline_quantile: float = 0.5
-    min_baseline_windows: int = 3
-    partner_windows: int = _setting("exfiltration_partner_windows")
-    history_windows: int = 6
-    window: int = _setting("exfiltration_window")
-
-    def finding(self, row):
-        # sums arrive as DECIMAL (HUGEINT) and quantiles as DOUBLE: compare as floats
-        usual = float(row["usual"] or 0)
-        sent = float(row["bytes"])
-        peak = float(row["peak"] or sent)
-        n_windows = int(row["n_windows"] or 1)
-        has_baseline = int(row["windows"]) >= self.min_baseline_windows
-        ratio = peak / usual if usual and has_baseline else None
-        times = f", {ratio:.0f}x its usual peak" if ratio else ""
-        targets = _sorted(row["targets"])
-        dest = str(row["destination"])
-        if len(targets) == 1:
-            where = f"external address {targets[0]}"
-        else:
-            where = f"{len(targets)} external addresses of {dest}"
-        hours = self.window / 3600
-        span = (
-            f"within {hours:g} hour{'s' if hours != 1 else ''}"
-            if n_windows == 1
-            else f"over {n_windows} consecutive windows of {hours:g} h "
-            f"({human_bytes(peak)} in the busiest)"
-        )
-        what = (
-            f"Our instance {row['source']} sent {human_bytes(sent)} to {where} {span}{times}: "
-            "find the process that sent it and block the destination."
-        )
-        thresholds = [
-            crossed(
-                "min_bytes",
-                "bytes sent to one external destination in a window (the busiest)",
-                self.min_bytes,
-                int(peak),
-            ),
-            crossed(
-                "partner_windows",
-                "windows the destination was sent to before this began (near the start of "
-                "the data: after it); fewer: not a usual partner",
-                self.partner_windows,
-                int(row["partner_windows"]),
-            ),
-        ]
-        if has_baseline:
-            thresholds.append(
-                crossed(
-                    "factor",
-                    "times the instance's usual peak",
-                    self.factor,
-                    round(ratio, 1) if ratio else None,
-                )
-            )
-        return self._base(
-            row,
-            "high",
-            what,
-            destination=dest,
-            baseline_bytes=usual,
-            ratio=round(ratio, 1) if ratio else None,
-            windows=n_windows,
-            peak_bytes=int(peak),
-            # records of one upload logged on both the instance's and the NAT gateway's
-            # interfaces: the instance's finding outweighs the gateway's translated copy
-            logged=int(row["logged"] or 0),
-            thresholds=thresholds,
         )
 
     def records_where(self, f: Finding) -> str:

@@ -2,11 +2,17 @@
 
 ``vpcflow enrich update`` (:func:`update`) downloads the current file once into a per-user data
 directory (``--file`` loads a copy from disk instead, for machines without internet access);
-lookups read that copy and never touch the network. Without the file ``aws_service()`` is NULL
-and a warning, given once per data directory, says how to get it.
+lookups read that copy and never touch the network. Until then they read the snapshot shipped
+with vpcflow (``enrich/data/ip-ranges.json.gz``: AWS's file of the date in its ``createDate``,
+each prefix's service and region), so a fresh machine without internet access still knows S3
+from an unknown network; ``VPCFLOW_IP_RANGES_BUNDLED=false`` turns the snapshot off, and then,
+without a downloaded file, ``aws_service()`` is NULL and a warning, given once per data
+directory, says how to get it. An explicit ``VPCFLOW_IP_RANGES_FILE`` that does not exist is
+never replaced by the snapshot.
 
 Where     default                                          override
 file      ``$XDG_DATA_HOME/vpcflow/ip-ranges.json``         ``VPCFLOW_IP_RANGES_FILE``
+snapshot  ``vpcflow/enrich/data/ip-ranges.json.gz``         ``VPCFLOW_IP_RANGES_BUNDLED``
 URL       https://ip-ranges.amazonaws.com/ip-ranges.json    ``VPCFLOW_IP_RANGES_URL``, ``--url``
 
 Every prefix belongs to ``AMAZON`` and many also to a specific service (``EC2``, ``S3``,
@@ -149,12 +155,22 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, float], AwsRanges | None] = {}
 
 
+BUNDLED = Path(__file__).parent / "data" / "ip-ranges.json.gz"
+
+
 def load(path: str | os.PathLike | None = None) -> AwsRanges | None:
-    """The ranges from ``path`` (default: the downloaded copy), or None if never downloaded."""
+    """The ranges from ``path`` (default: the downloaded copy, else the snapshot shipped with
+    vpcflow), or None when there is neither."""
     target = Path(path) if path else default_path()
     try:
         mtime = target.stat().st_mtime
     except OSError:
+        if (
+            path is None
+            and not settings.get("ip_ranges_file")
+            and settings.get("ip_ranges_bundled")
+        ):
+            return _bundled()
         with _lock:
             if ("missing", 0.0) not in _cache:
                 _warn_missing_once(target)
@@ -170,6 +186,28 @@ def load(path: str | os.PathLike | None = None) -> AwsRanges | None:
                     f"{target}: unreadable AWS IP ranges ({exc}); run `vpcflow enrich update`"
                 ) from exc
             _cache[key] = AwsRanges(doc, str(target))
+        return _cache[key]
+
+
+def _bundled() -> AwsRanges | None:
+    key = (str(BUNDLED), 0.0)
+    with _lock:
+        if key not in _cache:
+            import gzip
+
+            try:
+                doc = json.loads(gzip.decompress(BUNDLED.read_bytes()))
+            except (OSError, ValueError) as exc:  # a broken install: say so, judge without
+                log.warning("the AWS IP ranges shipped with vpcflow are unreadable: %s", exc)
+                _cache[key] = None
+                return None
+            ranges = AwsRanges(doc, f"{BUNDLED} (snapshot of {doc.get('createDate', '?')})")
+            log.info(
+                "AWS IP ranges: the snapshot shipped with vpcflow (%s); "
+                "`vpcflow enrich update` loads the current ones",
+                ranges.create_date,
+            )
+            _cache[key] = ranges
         return _cache[key]
 
 

@@ -111,6 +111,21 @@ class GeoDB:
 
 _lock = threading.Lock()
 _db: dict[int, GeoDB] = {}
+_version: list[str] = []
+
+
+def version() -> str:
+    """What identifies the database this process reads (the package's version and the data
+    files' sizes and times): a summary of countries written under another is stale."""
+    if not _version:
+        import geoip2fast
+
+        parts = [str(getattr(geoip2fast, "__version__", ""))]
+        for name in (_V4_FILE, _V6_FILE):
+            st = os.stat(_data_path(name))
+            parts.append(f"{name}:{st.st_size}:{int(st.st_mtime)}")
+        _version.append(" ".join(parts))
+    return _version[0]
 
 
 def database(version: int = 4) -> GeoDB:

@@ -437,21 +437,31 @@ class Store:
 
     # -- day summaries ---------------------------------------------------------------------
 
-    def summary_status(self, name: str, since: int | None = None, until: int | None = None):
+    def summary_status(
+        self,
+        name: str,
+        since: int | None = None,
+        until: int | None = None,
+        country: str | None = None,
+    ):
         """Whether every day with records starting in [since, until) has a current day summary
-        ``name`` (``store.summaries``): ``complete``, ``days`` (day -> its files), ``missing``."""
+        ``name`` (``store.summaries``): ``complete``, ``days`` (day -> its files), ``missing``.
+        ``country``: the version of the country lookup the ``seen`` summary was written with."""
         from . import rollups, summaries
 
         if name not in summaries.SUMMARIES:
             known = ", ".join(summaries.SUMMARIES)
             raise StoreError(f"no day summary named {name!r}; known: {known}")
         first, last = rollups._day_range(since, until)
-        return summaries.status(self.path, self.manifest.live_files(), name, first, last)
+        live = self.manifest.live_files()
+        return summaries.status(self.path, live, name, first, last, country)
 
-    def build_summaries(self, names: Iterable[str] | None = None) -> dict:
+    def build_summaries(self, names: Iterable[str] | None = None, country=None) -> dict:
         """Write the day summaries that are missing or stale (a day ingested or compacted since
         they were written); ``names``: some of ``store.summaries.SUMMARIES``. Returns how many
-        were ``written`` and how many were ``current`` already."""
+        were ``written`` and how many were ``current`` already. ``country``: (version, country, network)
+        functions of the address database that the ``seen`` summary needs (the storage layer
+        has none)."""
         from . import summaries
 
         names = list(names or summaries.SUMMARIES)
@@ -461,7 +471,7 @@ class Store:
             raise StoreError(f"no day summary named {', '.join(unknown)}; known: {known}")
         self.assert_intact()
         try:
-            return summaries.build(self.path, self.manifest.live_files(), names)
+            return summaries.build(self.path, self.manifest.live_files(), names, country=country)
         except OSError as exc:
             raise write_failure(exc, self.path / summaries.SUMMARY_DIR) from exc
 

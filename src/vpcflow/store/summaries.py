@@ -26,6 +26,17 @@ the rejected sources:
 * ``rejects`` (sources): per heavy source and log status, each destination port and each
   destination host its rejected records went to, with the first and last bucket of the day.
 
+One more summary, ``seen``, keeps no heavy keys but what is not additive over sources: its
+``sources`` file lists every source of the day (by action and log status) with the first and last
+bucket it was seen in, its country and network, and its ``countries`` file the day's volume per 5-minute
+bucket, action, log status and country of the source. A source whose first or last bucket lies in
+a range has records in it; one seen only outside has none; only one seen both before and after a
+range that lies within its day may or may not (the reader then answers from elsewhere). So the
+distinct sources of any range of whole buckets, and of each country, are counted exactly (the KPI
+cards, the map). Its countries come from a lookup the caller gives (``country``: the database's
+version and vectorised functions), whose version is part of its fingerprint: a new database makes it
+stale; without a lookup it is not written.
+
 A light key's volume over any range of the day, under any filter, is at most the day's bound and
 at most the sum of the bucket bounds of the range. So a top-N whose N-th heavy value exceeds that
 bound is exactly the top-N of the records (``web.tops`` decides; it reads the records otherwise).
@@ -53,6 +64,7 @@ __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
 VERSION = 3
+SEEN_VERSION = 2  # the ``seen`` summary's own format (the others' fingerprints do not change)
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -76,6 +88,9 @@ class Summary:
     # Keep, for the heavy sources' rejected records, each destination port and host with the
     # first and last bucket of the day it was seen in (the rejected sources' distinct counts).
     rejects: bool = False
+    # Keep every source with the first and last bucket it was seen in (its country and network),
+    # and the volume by the sources' country (needs the lookups; no heavy rows, no bounds).
+    seen: bool = False
 
     @property
     def key_names(self) -> list[str]:
@@ -89,6 +104,7 @@ SUMMARIES = {
         Summary("ports", (("dstport", "INTEGER"), ("protocol", "BIGINT"))),
         Summary("sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True),
         Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr"),
+        Summary("seen", (("srcaddr", "VARCHAR"),), seen=True),
     )
 }
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
@@ -107,17 +123,19 @@ def _days(live: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def fingerprint(summary: Summary, files: list[dict]) -> str:
-    """What a day's summary is current for: its definition and the day's live files."""
-    text = json.dumps(
-        [
-            VERSION,
-            KEEP,
-            BUCKET,
-            summary.keys,
-            sorted((f["path"], f.get("crc32"), f.get("rows")) for f in files),
-        ]
-    )
+def fingerprint(summary: Summary, files: list[dict], country: str | None = None) -> str:
+    """What a day's summary is current for: its definition and the day's live files (and, for
+    ``seen``, the version ``country`` of the country lookup)."""
+    what = [
+        VERSION,
+        KEEP,
+        BUCKET,
+        summary.keys,
+        sorted((f["path"], f.get("crc32"), f.get("rows")) for f in files),
+    ]
+    if summary.seen:
+        what += [SEEN_VERSION, country]
+    text = json.dumps(what)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -126,20 +144,29 @@ def _paths(root: Path, summary: Summary, day: str, fp: str) -> tuple[Path, ...]:
     base = root / SUMMARY_DIR / summary.name / f"date={day}"
     kinds = ("rows", "bounds") + ("links",) * bool(summary.other)
     kinds += ("rejects",) * summary.rejects
+    if summary.seen:
+        kinds = ("sources", "countries")
     return tuple(base / f"{fp}.{kind}.parquet" for kind in kinds)
 
 
-def status(root: Path, live: list[dict], name: str, first: str | None, last: str | None) -> dict:
+def status(
+    root: Path,
+    live: list[dict],
+    name: str,
+    first: str | None,
+    last: str | None,
+    country: str | None = None,
+) -> dict:
     """Whether every day from ``first`` to ``last`` (ISO dates, None: open) that has data has a
     current summary ``name``: ``complete``, ``days`` (day -> its files, ``_paths``) and
-    ``missing`` (days without one)."""
+    ``missing`` (days without one). ``country``: the version of the country lookup (``seen``)."""
     summary = SUMMARIES[name]
     days, missing = {}, []
     for day, files in sorted(_days(live).items()):
         if (first is not None and day < first) or (last is not None and day > last):
             continue
-        paths = _paths(root, summary, day, fingerprint(summary, files))
-        if all(p.exists() for p in paths):
+        paths = _paths(root, summary, day, fingerprint(summary, files, country))
+        if (country is not None or not summary.seen) and all(p.exists() for p in paths):
             days[day] = paths
         else:
             missing.append(day)
@@ -189,6 +216,34 @@ UNION ALL
 SELECT NULL, 'odd', n, n, n FROM odd""",
         *(_links_sql(summary, listing) if summary.other else []),
         *(_rejects_sql(listing) if summary.rejects else []),
+    ]
+
+
+def _seen_sql(listing: str) -> list[str]:
+    """The statements that leave ``seen_sources`` (each source of the day by action and log
+    status: its country, network, first and last bucket) and ``seen_countries`` (the volume per
+    bucket, action, log status and country of the source). ``vpcflow_country`` and
+    ``vpcflow_network`` are the caller's lookups."""
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE g AS
+SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status,
+    CAST(srcaddr AS VARCHAR) AS srcaddr, count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,
+    CAST(sum(packets) AS BIGINT) AS packets
+FROM read_parquet({listing}, union_by_name = true)
+WHERE "start" IS NOT NULL AND srcaddr IS NOT NULL
+GROUP BY ALL""",
+        # each address looked up once
+        """CREATE OR REPLACE TEMP TABLE geo AS
+SELECT srcaddr, vpcflow_country(srcaddr) AS country, vpcflow_network(srcaddr) AS network
+FROM (SELECT DISTINCT srcaddr FROM g)""",
+        """CREATE OR REPLACE TEMP TABLE seen_sources AS
+SELECT srcaddr, geo.country, geo.network, action, log_status, min(bucket) AS "first",
+    max(bucket) AS "last"
+FROM g JOIN geo USING (srcaddr) GROUP BY ALL""",
+        """CREATE OR REPLACE TEMP TABLE seen_countries AS
+SELECT bucket, action, log_status, geo.country, CAST(sum(records) AS BIGINT) AS records,
+    CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(packets) AS BIGINT) AS packets
+FROM g JOIN geo USING (srcaddr) GROUP BY ALL""",
     ]
 
 
@@ -273,9 +328,14 @@ GROUP BY ALL""",
     ]
 
 
-def build(root: Path, live: list[dict], names=None, threads: int | None = None) -> dict:
+def build(
+    root: Path, live: list[dict], names=None, threads: int | None = None, country=None
+) -> dict:
     """Write the summaries that are missing or stale for the live files ``live`` of the store
-    at ``root``; remove the stale ones. Returns how many days were summarised."""
+    at ``root``; remove the stale ones. Returns how many days were summarised. ``country``:
+    (version, country, network): the version of the address database and its vectorised
+    functions (an Arrow array of addresses in, their names out) that ``seen`` needs (without
+    them, ``seen`` is not written)."""
     import duckdb
     import pyarrow.parquet as pq
 
@@ -284,8 +344,12 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
     by_day = _days(live)
     for name in names:
         summary = SUMMARIES[name]
+        if summary.seen and country is None:
+            log.debug("summary %s not written: no country lookup", name)
+            continue
+        version = country[0] if summary.seen else None
         for day, files in sorted(by_day.items()):
-            fp = fingerprint(summary, files)
+            fp = fingerprint(summary, files, version)
             paths = _paths(root, summary, day, fp)
             if all(p.exists() for p in paths):
                 kept += 1
@@ -294,19 +358,10 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
             con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
             try:
                 con.execute("SET TimeZone = 'UTC'")
-                for stmt in _build_sql(summary, listing):
-                    con.execute(stmt)
-                tables = [con.sql("SELECT * FROM heavy_rows ORDER BY bucket").to_arrow_table()]
-                tables.append(con.sql("SELECT * FROM light_bounds").to_arrow_table())
-                # by address: a read of a few skips the others' row groups
-                if summary.other:
-                    (addr,) = summary.key_names
-                    order = f'"{addr}", bucket'
-                    tables.append(con.sql(f"SELECT * FROM links ORDER BY {order}").to_arrow_table())
-                if summary.rejects:
-                    tables.append(
-                        con.sql("SELECT * FROM rejects ORDER BY srcaddr").to_arrow_table()
-                    )
+                if summary.seen:
+                    tables = _seen_tables(con, listing, country[1:])
+                else:
+                    tables = _tables(con, summary, listing)
             except duckdb.IOException as exc:  # a file compacted away meanwhile: next time
                 log.info("summary %s of %s not written: %s", name, day, exc)
                 continue
@@ -322,9 +377,46 @@ def build(root: Path, live: list[dict], names=None, threads: int | None = None) 
             for old in paths[0].parent.glob("*.parquet"):
                 if old not in paths:
                     old.unlink(missing_ok=True)
-            log.info("summary %s of %s: %d heavy rows", name, day, tables[0].num_rows)
+            log.info("summary %s of %s: %d rows", name, day, tables[0].num_rows)
             written += 1
     return {"written": written, "current": kept}
+
+
+def _seen_tables(con, listing: str, lookups) -> list:
+    """The ``seen`` summary's files from the day's records ``listing`` (``lookups``: the
+    functions of an address's country and network)."""
+    for name, fn in zip(("vpcflow_country", "vpcflow_network"), lookups, strict=True):
+        con.create_function(
+            name,
+            fn,
+            ["VARCHAR"],
+            "VARCHAR",
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )
+    for stmt in _seen_sql(listing):
+        con.execute(stmt)
+    return [
+        con.sql(f"SELECT * FROM seen_{t} ORDER BY {o}").to_arrow_table()
+        for t, o in (("sources", "srcaddr"), ("countries", "bucket, country"))
+    ]
+
+
+def _tables(con, summary: Summary, listing: str) -> list:
+    """A heavy-key summary's files (``_paths`` order) from the day's records ``listing``."""
+    for stmt in _build_sql(summary, listing):
+        con.execute(stmt)
+    tables = [con.sql("SELECT * FROM heavy_rows ORDER BY bucket").to_arrow_table()]
+    tables.append(con.sql("SELECT * FROM light_bounds").to_arrow_table())
+    # by address: a read of a few skips the others' row groups
+    if summary.other:
+        (addr,) = summary.key_names
+        order = f'"{addr}", bucket'
+        tables.append(con.sql(f"SELECT * FROM links ORDER BY {order}").to_arrow_table())
+    if summary.rejects:
+        tables.append(con.sql("SELECT * FROM rejects ORDER BY srcaddr").to_arrow_table())
+    return tables
 
 
 def _lit(s: str) -> str:

@@ -92,6 +92,7 @@ class Server:
 
         stop = threading.Event()
         warming = None
+        self.app.state.dashboard.prepare()  # (the socket listens: a visit waits for it)
         if self.warm:  # the default view, computed now and after every ingest
             dash = self.app.state.dashboard
             warming = threading.Thread(target=dash.keep_warm, args=(stop,), daemon=True)

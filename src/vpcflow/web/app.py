@@ -151,6 +151,8 @@ def create_app(
         return endpoint
 
     def page(request: Request) -> Response:
+        if request.url.path == "/":  # the overview: its panels are computed as the page loads
+            dash.prefetch(request.query_params)
         return Response(shell, media_type="text/html; charset=utf-8")
 
     def view_of(request: Request):

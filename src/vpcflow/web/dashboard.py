@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from .. import settings
 from .answers import MISSING, SavedAnswers
-from .overview import PANELS, OverviewPanels, _sql
+from .overview import PAGE_ORDER, PANELS, OverviewPanels, _sql
 from .plan import Planner
 from .tops import Tops
 from .view import BadRequest, Filter, View, parse_view
@@ -31,7 +31,7 @@ log = logging.getLogger("vpcflow.web")
 __all__ = ["Dashboard", "PANELS", "ENTITY_KINDS"]
 
 # The answers saved on disk (JSON): the charts' queries and top-N lists, not the analyses'.
-_SAVED_KINDS = ("sql", "top", "links", "rejected")
+_SAVED_KINDS = ("sql", "top", "links", "rejected", "distinct", "countries", "about")
 # entity kind -> the filter that selects its records
 ENTITY_KINDS = {
     "ip": "addr",
@@ -87,6 +87,7 @@ class Dashboard(OverviewPanels):
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._configs_version = 0
+        self._prefetching = threading.Lock()
         # The charts' answers saved beside the store: a restarted server finds them (none when
         # the cache is off, as the benchmarks run it).
         mode = "rollups" if rollups else "records"
@@ -134,6 +135,37 @@ class Dashboard(OverviewPanels):
             self._analysis_store = open_store(path, create=False)
         return self._analysis_store
 
+    def prepare(self) -> None:
+        """Open what the first request would otherwise open: the engine's connection (the
+        store's first and last record), the day summaries' connection, the manifest. Run by
+        ``vpcflow serve`` before it answers."""
+        try:
+            self.version()
+            self.extent()
+            self.tops.prepare()
+        except Exception as exc:  # the first request will report it
+            log.info("preparing the dashboard failed: %s", exc)
+
+    def prefetch(self, params) -> None:
+        """Answer the overview of the view ``params`` (the page's URL query) in a background
+        thread, its panels in the order the page asks for them: the page's script asks a few
+        hundred milliseconds after its shell is served (it loads ECharts first) and then finds
+        them answered or under way. One at a time; nothing without a cache."""
+        if not self._cache_size or not self._prefetching.acquire(blocking=False):
+            return
+
+        def run():
+            try:
+                view = self.view(params)
+                for name in PAGE_ORDER:
+                    self.panel(name, view)
+            except Exception as exc:  # the page's own request reports it
+                log.debug("prefetching the overview failed: %s", exc)
+            finally:
+                self._prefetching.release()
+
+        threading.Thread(target=run, name="vpcflow-prefetch", daemon=True).start()
+
     def warm(self) -> None:
         """Compute the default view's overview and its slow pages (findings, rejections) ahead
         of the first visit; run in a background thread by ``vpcflow serve``."""
@@ -164,9 +196,11 @@ class Dashboard(OverviewPanels):
             log.info("writing the day summaries failed: %s", exc)
 
     def keep_warm(self, stop: threading.Event, every: float = 5.0) -> None:
-        """``summarise()`` and ``warm()`` now and again whenever the store's version changes (a
+        """``warm()`` and ``summarise()`` now and again whenever the store's version changes (a
         new ingest, a compaction), until ``stop`` is set: the default view stays answered from
-        the cache."""
+        the cache. The default view first (over the records where a day's summaries are stale:
+        seconds), then the summaries (minutes on a large day): the answers already computed are
+        exact and stay cached, as the summaries do not change the store's version."""
         last = None
         while not stop.is_set():
             try:
@@ -175,8 +209,8 @@ class Dashboard(OverviewPanels):
                 log.info("reading the store's version failed: %s", exc)
                 version = last
             if version != last:
-                self.summarise()
                 self.warm()
+                self.summarise()
                 last = version
             stop.wait(every)
 

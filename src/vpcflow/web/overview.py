@@ -15,7 +15,7 @@ from string import Template
 from .plan import RAW
 from .view import BadRequest, Filter, View
 
-__all__ = ["OverviewPanels", "PANELS", "TOP_N", "bucket_for"]
+__all__ = ["OverviewPanels", "PANELS", "PAGE_ORDER", "TOP_N", "bucket_for"]
 
 TOP_N = 10
 # The fields of the top-N panels: panel -> (key columns, order columns).
@@ -36,6 +36,21 @@ PANELS = (
     "rejected_sources",
     "countries",
     "sankey",
+)
+
+# The overview page's panels in the order it asks for them (``static/app.js``), above the fold
+# first: what ``Dashboard.prefetch`` answers, in this order.
+PAGE_ORDER = (
+    "kpis",
+    "timeseries",
+    "talkers",
+    "ports",
+    "protocols",
+    "rejected_sources",
+    "countries",
+    "sankey",
+    "sources",
+    "destinations",
 )
 
 _BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400)
@@ -84,11 +99,18 @@ class OverviewPanels:
 
     def _panel_kpis(self, view: View, n: int) -> dict:
         src = self._source(view, {"action", "log_status", "interface_id"})
-        # Distinct sources are not additive: counted over a relation that keeps srcaddr.
-        by = self._source(view, {"srcaddr"}) if src is not RAW else RAW
-        both = "count(DISTINCT srcaddr) AS sources," if by == src else ""
+        # Distinct sources are not additive: counted from the day summary of the sources seen,
+        # or over a relation that keeps srcaddr.
+        seen = None
+        if src is not RAW:
+            key = ("distinct", view.start, view.end, tuple(map(str, view.filters)))
+            seen = self._proven(key, lambda: self.tops.distinct_sources(view), "summary_seen")
+        by = self._source(view, {"srcaddr"}) if src is not RAW and seen is None else src
+        both = "count(DISTINCT srcaddr) AS sources," if by == src and seen is None else ""
         k = self.sql(_sql("kpis").substitute(src.values(view), sources=both))[0]
-        if not both:
+        if seen is not None:
+            k["sources"] = seen
+        elif not both:
             k["sources"] = self.sql(_sql("kpi_sources").substitute(by.values(view)))[0]["sources"]
         total = k["records"] or 0
 
@@ -164,6 +186,11 @@ class OverviewPanels:
         key = ("rejected", view.start, view.end, tuple(map(str, view.filters)), tuple(members))
         return self._proven(key, lambda: self.tops.rejected(view, members))
 
+    def _summary_about(self, view: View, members: list[str]):
+        """``Tops.about``: the country and network of the sources ``members``."""
+        key = ("about", view.start, view.end, tuple(members))
+        return self._proven(key, lambda: self.tops.about(view, members), "summary_seen")
+
     def _top(self, name: str, view: View, n: int) -> dict:
         keys, order = _TOPS[name]
         rows = self._summary_top(name, view, n, order) if name in SUMMARISED else None
@@ -194,13 +221,16 @@ class OverviewPanels:
         # (their ports and hosts are kept for the days they are heavy on)
         if top is not None and all(r["srcaddr"] is not None and r["everywhere"] for r in top):
             counts = self._summary_rejected(view, [r["srcaddr"] for r in top])
-        if counts is not None:  # all from the summary; where they are from the engine
-            about = " UNION ALL ".join(
-                f"SELECT {_lit(r['srcaddr'])} AS srcaddr, ip_country({_lit(r['srcaddr'])}) AS "
-                f"country, ip_asn({_lit(r['srcaddr'])}) AS network"
-                for r in top
-            )
-            where = {a["srcaddr"]: a for a in self.sql(about)}
+        if counts is not None:  # all from the summaries (where they are from: the engine's)
+            members = [r["srcaddr"] for r in top]
+            where = self._summary_about(view, members)
+            if where is None:
+                about = " UNION ALL ".join(
+                    f"SELECT {_lit(a)} AS srcaddr, ip_country({_lit(a)}) AS country, "
+                    f"ip_asn({_lit(a)}) AS network"
+                    for a in members
+                )
+                where = {a["srcaddr"]: a for a in self.sql(about)}
             rows = []
             for r in top:
                 ports, targets = counts[r["srcaddr"]]
@@ -219,6 +249,12 @@ class OverviewPanels:
                 )
             return {"unit": view.unit, "items": rows}
         src = self._source(view, {"srcaddr", "action", "dstport", "dstaddr"})
+        where = None
+        if top is not None:  # where they are: from the sources seen, if it has them
+            where = self._summary_about(view, [r["srcaddr"] for r in top if r["srcaddr"]])
+        about = "ip_country(srcaddr) AS country, ip_asn(srcaddr) AS network"
+        if where is not None:
+            about = "CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS network"
         if top is not None:  # the sources are known: only their records are read
             addrs = ", ".join(_lit(r["srcaddr"]) for r in top if r["srcaddr"] is not None)
             cond = f"srcaddr IN ({addrs})" if addrs else "false"
@@ -227,17 +263,24 @@ class OverviewPanels:
             limit = ""
         else:
             cond, limit = "TRUE", f"ORDER BY value DESC, srcaddr LIMIT {int(n)}"
-        query = _sql("rejected_sources").substitute(src.values(view), sources=cond, limit=limit)
-        rows = self.sql(query)
+        query = _sql("rejected_sources").substitute(
+            src.values(view), sources=cond, limit=limit, about=about
+        )
+        rows = [dict(r) for r in self.sql(query)]
         for r in rows:
+            if where is not None and r["srcaddr"] is not None:
+                r.update(where[r["srcaddr"]])
             r["filters"] = [_filter_of("srcaddr", r["srcaddr"])]
         return {"unit": view.unit, "items": rows}
 
     def _panel_countries(self, view: View, n: int) -> dict:
-        src = self._source(view, {"srcaddr"})
-        rows = self.sql(_sql("countries").substitute(src.values(view)))
+        key = ("countries", view.start, view.end, view.unit, tuple(map(str, view.filters)))
+        rows = self._proven(key, lambda: self.tops.countries(view), "summary_seen")
+        if rows is None:
+            src = self._source(view, {"srcaddr"})
+            rows = self.sql(_sql("countries").substitute(src.values(view)))
         items = []
-        for r in rows:
+        for r in map(dict, rows):
             c = r["country"]
             # Two capital letters: a country; else a range name ('private', 'documentation'...)
             r["is_country"] = bool(c) and len(c) == 2 and c.isupper()

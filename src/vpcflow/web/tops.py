@@ -61,6 +61,12 @@ class Tops:
             self._con = con
         return self._con
 
+    def prepare(self) -> None:
+        """Open the connection (a first query pays for it otherwise)."""
+        if self.enabled:
+            with self._lock:
+                self._connect().execute("SELECT 1").fetchall()
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
@@ -117,29 +123,114 @@ GROUP BY ALL"""
     def _rejected(self, summary, days: dict, view: View, members: list[str]):
         files = "[" + ", ".join(_lit(str(p[3])) for p in days.values()) + "]"
         lo, hi = view.start // BUCKET, view.end // BUCKET
-        cond = view.where(time=False)
+        rows = f"""
+    SELECT srcaddr, dstport, dstaddr,
+        "first" >= {lo} AND "last" < {hi} AS sure, NOT ("last" < {lo} OR "first" >= {hi}) AS maybe
+    FROM read_parquet({files})
+    WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {view.where(time=False)}"""
+        con = self._connect()
+        # A port or host is counted when a row (of a day, a log status) has it only inside the
+        # range; one that some row has both inside and outside, and none only inside, may or may
+        # not be in it: then the records answer. Usually no row is seen both (whole days).
+        (mixed,) = con.execute(f"SELECT bool_or(maybe AND NOT sure) FROM ({rows})").fetchone()
+        if mixed:
+            (unsure,) = con.execute(
+                f"""SELECT count(*) FROM (SELECT 1 FROM ({rows}) GROUP BY srcaddr, dstport, dstaddr
+HAVING bool_or(maybe) AND NOT bool_or(sure))"""
+            ).fetchone()
+            if unsure:
+                return None
+        got = con.execute(
+            f"""SELECT srcaddr, count(DISTINCT dstport), count(DISTINCT dstaddr)
+FROM ({rows}) WHERE sure GROUP BY srcaddr"""
+        ).fetchall()
+        found = {src: (ports, hosts) for src, ports, hosts in got}
+        return {m: found.get(m, (0, 0)) for m in members}
+
+    def distinct_sources(self, view: View) -> int | None:
+        """How many distinct sources the view's records have (``seen``: each source of a day
+        with the first and last 5 minutes it was seen in); None when a chip is on anything but
+        srcaddr, action or log status, or when a source seen both before and after a range
+        within one day may or may not have records in it."""
+        return self._run("seen", view, view.filters, self._distinct_sources)
+
+    def countries(self, view: View) -> list[dict] | None:
+        """The map: per country of the source, the view's volume and distinct sources, by value
+        then country (``{country, value, sources}``); None as for ``distinct_sources``, and
+        when a chip is on anything but action or log status."""
+        if any(f.field not in _ROW_COLUMNS for f in view.filters):
+            return None
+        return self._run("seen", view, view.filters, self._countries)
+
+    def about(self, view: View, members: list[str]) -> dict | None:
+        """The country and network of the sources ``members`` as the ``seen`` summary of the
+        view's days has them (the address database's names: no lookup in this process), or
+        None when a day has no summary or a source is not in it."""
+        if not members:
+            return None
+        return self._run("seen", view, [], self._about, members)
+
+    def _about(self, summary, days: dict, view: View, members: list[str]):
+        files = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
+        got = (
+            self._connect()
+            .execute(
+                f"""SELECT srcaddr, any_value(country), any_value(network) FROM read_parquet({files})
+WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) GROUP BY srcaddr"""
+            )
+            .fetchall()
+        )
+        found = {a: {"country": c, "network": n} for a, c, n in got}
+        return found if set(found) >= set(members) else None
+
+    @staticmethod
+    def _seen(days: dict, view: View) -> str:
+        """Each source of the view's days that matches its chips, with whether it surely has a
+        record in the range (``sure``); a source none of whose days says is ``sure`` false."""
+        files = "[" + ", ".join(_lit(str(p[0])) for p in days.values()) + "]"
+        lo, hi = view.start // BUCKET, view.end // BUCKET
+        return f"""SELECT srcaddr, any_value(country) AS country,
+    bool_or("first" >= {lo} OR "last" < {hi}) AS sure
+FROM read_parquet({files})
+WHERE "last" >= {lo} AND "first" < {hi} AND {view.where(time=False)}
+GROUP BY srcaddr"""
+
+    def _distinct_sources(self, summary, days: dict, view: View) -> int | None:
+        sure, unsure = (
+            self._connect()
+            .execute(
+                f"SELECT count(*) FILTER (WHERE sure), count(*) FILTER (WHERE NOT sure) "
+                f"FROM ({self._seen(days, view)})"
+            )
+            .fetchone()
+        )
+        return None if unsure else int(sure)
+
+    def _countries(self, summary, days: dict, view: View) -> list[dict] | None:
+        volumes = "[" + ", ".join(_lit(str(p[1])) for p in days.values()) + "]"
         got = (
             self._connect()
             .execute(
                 f"""
-WITH r AS (
-    SELECT srcaddr, dstport, dstaddr,
-        "first" >= {lo} AND "last" < {hi} AS sure, NOT ("last" < {lo} OR "first" >= {hi}) AS maybe
-    FROM read_parquet({files})
-    WHERE srcaddr IN ({", ".join(_lit(m) for m in members)}) AND {cond}
+WITH n AS (
+    SELECT country, count(*) FILTER (WHERE sure) AS sources,
+        count(*) FILTER (WHERE NOT sure) AS unsure
+    FROM ({self._seen(days, view)}) GROUP BY country
 ),
-p AS (SELECT srcaddr, dstport, dstaddr, bool_or(sure) AS sure, bool_or(maybe) AS maybe
-      FROM r GROUP BY ALL)
-SELECT srcaddr, count(DISTINCT dstport) FILTER (WHERE sure),
-    count(DISTINCT dstaddr) FILTER (WHERE sure), count(*) FILTER (WHERE maybe AND NOT sure)
-FROM p GROUP BY srcaddr"""
+v AS (
+    SELECT country, coalesce(sum("{view.unit}"), 0) AS value FROM read_parquet({volumes})
+    WHERE {view.where(bucket=("bucket", BUCKET))} GROUP BY country
+)
+SELECT coalesce(v.country, n.country) AS country, v.value, n.sources, n.unsure
+FROM v FULL JOIN n ON v.country IS NOT DISTINCT FROM n.country
+ORDER BY value DESC, country"""
             )
             .fetchall()
         )
-        if any(unsure for *_, unsure in got):
+        # a country with volume but no source (or the reverse) cannot be: read the records
+        if any(value is None or not sources or unsure for _, value, sources, unsure in got):
             return None
-        found = {src: (ports, hosts) for src, ports, hosts, _ in got}
-        return {m: found.get(m, (0, 0)) for m in members}
+        return [{"country": c, "value": int(v), "sources": int(n)} for c, v, n, _ in got]
 
     def odd(self, view: View) -> int | None:
         """How many records of the view's days lack an address or the destination port but

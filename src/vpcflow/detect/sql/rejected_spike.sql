@@ -32,15 +32,20 @@ seen AS (  -- every address on a side of a reject, per interface
     UNION ALL
     SELECT eni, server, rejected FROM {cells} WHERE rejected > 0 AND eni IS NOT NULL
 ),
+spiking AS (SELECT DISTINCT eni FROM spikes),
+nearby AS (  -- the addresses seen on a spiking interface: the only ones whose spread matters
+    SELECT DISTINCT s.addr FROM seen s JOIN spiking x ON x.eni = s.eni
+),
 spread AS (  -- on how many interfaces an address is seen: a remote peer (a scanner) on many
-    SELECT addr, count(DISTINCT eni) AS enis FROM seen GROUP BY addr
+    SELECT s.addr, count(DISTINCT s.eni) AS enis FROM seen s
+    JOIN nearby a ON a.addr = s.addr GROUP BY s.addr
 ),
 own AS (  -- each spiking interface's own address: on a side of most of its rejects, and of
     -- those the one seen on the fewest interfaces
     SELECT eni, addr FROM (
         SELECT s.eni, s.addr, row_number() OVER (PARTITION BY s.eni
             ORDER BY sum(s.n) DESC, max(p.enis), s.addr) AS r
-        FROM seen s JOIN (SELECT DISTINCT eni FROM spikes) x ON x.eni = s.eni
+        FROM seen s JOIN spiking x ON x.eni = s.eni
         JOIN spread p ON p.addr = s.addr
         GROUP BY s.eni, s.addr) x
     WHERE r = 1

@@ -1,8 +1,8 @@
 -- The sources with the most rejected records, where they are (offline GeoLite2 country and AS
 -- network) and how widely they probed: distinct destination ports and hosts. $sources narrows
--- the records to sources already ranked (by a day summary, exactly), and $limit is then empty.
-SELECT srcaddr, records, value, ports, targets,
-       ip_country(srcaddr) AS country, ip_asn(srcaddr) AS network
+-- the records to sources already ranked (by a day summary, exactly), and $limit is then empty;
+-- $about is their country and network, or NULLs when the day summary of the sources seen has them.
+SELECT srcaddr, records, value, ports, targets, $about
 FROM (
     SELECT srcaddr, coalesce(sum($one), 0) AS records, $measure AS value,
            count(DISTINCT dstport) AS ports, count(DISTINCT dstaddr) AS targets
