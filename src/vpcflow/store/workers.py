@@ -58,7 +58,7 @@ class _NoPandas:
         return None
 
 
-def hide_pandas() -> None:
+def hide_pandas():
     """Make pandas unimportable in this process, unless it is imported already.
 
     PyArrow imports pandas (when installed) the first time it converts a Python value --
@@ -66,10 +66,19 @@ def hide_pandas() -> None:
     it is a pandas object, and its C++ part tries again until it succeeds: 0.3 to 0.7 s of CPU
     per process, more than parsing a million records. The native ingest hands PyArrow no
     pandas objects, so its worker processes and the ``vpcflow ingest`` command (processes of
-    their own, running no user code) hide pandas; a library caller's process is left alone."""
+    their own, running no user code) hide pandas; a library caller's process is left alone.
+    Returns the hook, for ``show_pandas`` (None if pandas was imported or hidden already)."""
     if "pandas" in sys.modules or any(isinstance(h, _NoPandas) for h in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _NoPandas())
+        return None
+    hook = _NoPandas()
+    sys.meta_path.insert(0, hook)
+    return hook
+
+
+def show_pandas(hook) -> None:
+    """Undo ``hide_pandas`` (given what it returned)."""
+    if hook is not None and hook in sys.meta_path:
+        sys.meta_path.remove(hook)
 
 
 def _describe(obj: RawObject) -> dict:
