@@ -73,3 +73,48 @@ def test_command_table_matches_the_commands():
             assert cmd.get_short_help_str(limit) == click.Command(
                 name, help=text
             ).get_short_help_str(limit), name
+
+
+def test_the_ingest_command_hides_pandas_and_the_library_does_not(tmp_path):
+    """PyArrow imports pandas (0.3 s and more) to check Python values it converts; the ingest
+    command never hands it pandas objects, so it hides pandas. A library caller keeps it."""
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:
+        import pytest
+
+        pytest.skip("pandas is not installed: nothing to hide")
+    logs = tmp_path / "logs"
+    n = write_s3_layout(logs, files=3, per_file=100, seed=3)
+    code = (
+        "import sys, json\n"
+        "from vpcflow.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:], prog_name='vpcflow')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps('pandas' in sys.modules), file=sys.stderr)\n"
+    )
+    env = {**__import__("os").environ, "VPCFLOW_THREADS": "1"}  # parsed in this process
+    argv = ["ingest", str(logs), "--store", str(tmp_path / "s"), "--json"]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["records"] == n == 300
+    assert json.loads(r.stderr.strip().splitlines()[-1]) is False
+    lib = (
+        "import sys, vpcflow\n"
+        "r = vpcflow.open_store(sys.argv[1]).ingest([sys.argv[2]])\n"
+        "import pandas\n"
+        "print(r.records, pandas.__name__)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", lib, str(tmp_path / "s2"), str(logs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["300", "pandas"]

@@ -129,10 +129,13 @@ def test_store_answers_equal_duckdb_on_the_raw_text(logs, tmp_path, monkeypatch)
         assert pf.metadata.num_row_groups > 1
         col = {pf.metadata.schema.column(i).name: i for i in range(pf.metadata.num_columns)}
         rg = pf.metadata.row_group(0)
-        for c in ("start", "end", "srcport", "dstport", "bytes"):  # PLAIN, left to zstd
+        for c in ("srcport", "dstport", "bytes"):  # PLAIN, left to zstd
             enc = rg.column(col[c]).encodings
             assert "PLAIN" in enc and "RLE_DICTIONARY" not in enc, (c, enc)
             assert "DELTA_BINARY_PACKED" not in enc, (c, enc)
+        for c in ("start", "end"):  # sorted within a pair: delta-coded
+            enc = rg.column(col[c]).encodings
+            assert "DELTA_BINARY_PACKED" in enc and "RLE_DICTIONARY" not in enc, (c, enc)
         for c in ("srcaddr", "dstaddr", "action", "packets"):
             assert "RLE_DICTIONARY" in rg.column(col[c]).encodings, c
         for i in range(pf.metadata.num_row_groups):
@@ -177,3 +180,50 @@ def test_arrange_keeps_every_row_and_handles_empty_and_null_columns():
     # the two records of one pair are adjacent and in time order
     i = [r["bytes"] for r in got]
     assert abs(i.index(3) - i.index(1)) == 1 and i.index(3) < i.index(1)
+
+
+def test_records_of_two_formats_in_one_partition_keep_every_value(tmp_path, monkeypatch):
+    """Row groups of one partition with values in different columns (records of two formats)
+    are written to the partition's files with every value kept."""
+    monkeypatch.setenv("VPCFLOW_THREADS", "1")
+    monkeypatch.setattr(parts, "ROW_GROUP_ROWS", 500)
+    day = 1714521600
+    v2 = tmp_path / "v2.log"
+    v2.write_text(
+        HEADER
+        + "\n"
+        + "\n".join(
+            f"2 123456789012 eni-0a{i % 3} 10.0.0.{i % 7} 10.0.1.{i % 5} {1024 + i} 443 6 "
+            f"{i + 1} {100 * (i + 1)} {day + i} {day + i + 5} ACCEPT OK"
+            for i in range(1200)
+        )
+        + "\n"
+    )
+    v5 = tmp_path / "v5.log"
+    v5.write_text(
+        HEADER
+        + " vpc-id tcp-flags flow-direction\n"
+        + "\n".join(
+            f"5 123456789012 eni-0b{i % 2} 10.0.2.{i % 3} 10.0.3.1 {2000 + i} 22 6 1 60 "
+            f"{day + i} {day + i + 1} REJECT OK vpc-0abc {i % 64} ingress"
+            for i in range(700)
+        )
+        + "\n"
+    )
+    store = tmp_path / "store"
+    r = CliRunner().invoke(main, ["ingest", str(v2), str(v5), "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["records"] == 1900
+    q = (
+        "SELECT version, count(*) AS n, count(vpc_id) AS vpcs, sum(tcp_flags) AS flags, "
+        "count(flow_direction) AS dirs, sum(bytes) AS b, count(pkt_srcaddr) AS pkt "
+        "FROM vpc_flow_logs GROUP BY version ORDER BY version"
+    )
+    r = CliRunner().invoke(main, ["sql", q, "--store", str(store), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == [
+        {"version": 2, "n": 1200, "vpcs": 0, "flags": None, "dirs": 0,
+         "b": 100 * 1200 * 1201 // 2, "pkt": 0},
+        {"version": 5, "n": 700, "vpcs": 700, "flags": sum(i % 64 for i in range(700)),
+         "dirs": 700, "b": 60 * 700, "pkt": 0},
+    ]  # fmt: skip

@@ -191,9 +191,10 @@ def test_wide_records_flush_row_groups_by_bytes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(parts, "ROW_GROUP_BYTES", 1 << 20)
     monkeypatch.setattr(parts, "CHUNK_BYTES", 256 << 10)
-    wide = "eni-" + "c" * 16000
+    # distinct ids: the buffer holds each distinct string once (a dictionary)
+    wide = ["eni-" + f"{i:05x}" + "c" * 16000 for i in range(400)]
     p = tmp_path / "wide.log"
-    p.write_text("\n".join(record(i, eni=wide) for i in range(400)) + "\n")
+    p.write_text("\n".join(record(i, eni=wide[i]) for i in range(400)) + "\n")
     s = vpcflow.open_store(tmp_path / "s")
     assert s.ingest([str(p)]).records == 400
     (f,) = s.files()

@@ -198,6 +198,11 @@ def ingest_cmd(
     failure = None
     choice = engine_choice()
     engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
+    from ..engines import ingest_job
+    from ..store.workers import hide_pandas, show_pandas
+
+    # the native ingest: see hide_pandas (undone at the end: main() may run in a caller's process)
+    hidden = hide_pandas() if ingest_job(engine["engine"]) is None else None
     if choice.get("spark_conf"):
         from ..engines.spark import parse_conf
 
@@ -214,6 +219,8 @@ def ingest_cmd(
         if exc.report is None:
             raise
         failure, report = exc, exc.report  # print what was committed, then the error
+    finally:
+        show_pandas(hidden)
     d = report.as_dict()
     if failure is not None:
         d["error"] = str(failure)

@@ -36,6 +36,7 @@ from .manifest import staged_path
 ROW_GROUP_ROWS = physical.ROW_GROUP_ROWS
 # A partition's buffered records are written as a row group at ROW_GROUP_ROWS or at this many
 # bytes, whichever comes first: very long records (16 kB interface ids) keep memory bounded.
+# (Records of the default format hold about 80 bytes each as buffered: a million fit.)
 ROW_GROUP_BYTES = 96 << 20
 CHUNK_BYTES = 8 << 20
 
@@ -76,25 +77,41 @@ def table_of(table: pa.Table) -> schema.Table:
     return schema.TGW if table.schema.equals(schema.TGW.arrow_schema()) else schema.VPC
 
 
+class _File:
+    """One Parquet file being written: its path in the store, the columns it stores, its rows
+    and the partial summaries of its rollups."""
+
+    def __init__(self, rel: str, writer: pq.ParquetWriter, columns: frozenset, summary):
+        self.rel = rel
+        self.writer = writer
+        self.columns = columns
+        self.rows = 0
+        self.summary = summary
+
+
 class PartWriter:
     """One Parquet file per table and date partition, in a transaction's staging directory.
 
     Keys are partition directories relative to the store: ``data/date=YYYY-MM-DD`` for VPC
     flow logs, ``tgw/date=YYYY-MM-DD`` for Transit Gateway flow logs. Records are buffered per
     partition up to a row group, which is arranged and encoded as ``physical`` says (sorted by
-    address, dictionaries, delta-coded times) when it is written.
+    address, dictionaries, delta-coded times) when it is written. A file stores the columns its
+    first row group has values in (``physical.stored_columns``); a later row group of the same
+    partition with values elsewhere (records of another format) starts the partition's next
+    file, ``part-NAME-1.parquet`` and so on.
     """
 
     def __init__(self, stage: Path, name: str):
         self.stage = stage
         self.name = name
-        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.open: dict[str, _File] = {}  # each key's file being written
+        self.finished: list[_File] = []  # files closed to make room for another column set
         self.schemas: dict[str, pa.Schema] = {}  # the logical schema of each key's table
+        self.tables: dict[str, schema.Table] = {}
         self.buffers: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
         self.buffered_bytes: dict[str, int] = {}
-        self.rows: dict[str, int] = {}
-        self.summaries: dict[str, rollups.Summariser] = {}  # each key's rollups, as written
+        self.counts: dict[str, int] = {}  # files started per key
 
     def add(self, table: pa.Table, fallback_day: date | None) -> None:
         if not table.num_rows:
@@ -117,7 +134,7 @@ class PartWriter:
         key = f"{tbl.directory}/date={day}"
         if key not in self.schemas:
             self.schemas[key] = tbl.arrow_schema()
-            self.summaries[key] = rollups.Summariser(rollups.rollups_for(tbl.name))
+            self.tables[key] = tbl
         slim = physical.slim(table)
         self.buffers.setdefault(key, []).append(slim)
         self.buffered[key] = self.buffered.get(key, 0) + table.num_rows
@@ -126,25 +143,41 @@ class PartWriter:
         if self.buffered[key] >= ROW_GROUP_ROWS or self.buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
+    def _start(self, key: str, columns: frozenset) -> _File:
+        n = self.counts.get(key, 0)
+        self.counts[key] = n + 1
+        rel = f"{key}/part-{self.name}{f'-{n}' if n else ''}.parquet"
+        path = staged_path(self.stage, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logical = self.schemas[key]
+        w = physical.writer(path, logical, columns)
+        summary = rollups.Summariser(rollups.rollups_for(self.tables[key].name))
+        return _File(rel, w, columns, summary)
+
     def _flush(self, key: str) -> None:
         tables = self.buffers.pop(key, [])
         self.buffered.pop(key, None)
         self.buffered_bytes.pop(key, None)
         if not tables:
             return
-        path = staged_path(self.stage, f"{key}/part-{self.name}.parquet")
+        f = self.open.get(key)
+        path = staged_path(self.stage, f.rel if f else key)
         try:
-            w = self.writers.get(key)
-            if w is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                w = physical.writer(path, self.schemas[key])
-                self.writers[key] = w
-            t = physical.arrange(tables, self.schemas[key])
-            w.write_table(t, row_group_size=max(t.num_rows, 1))
-            self.summaries[key].add(t)
+            t = physical.arrange(tables, self.schemas[key], consume=True)
+            columns = physical.stored_columns(t)
+            if f is not None and not columns <= f.columns:
+                f.writer.close()  # records with values in other columns: the next file
+                self.finished.append(f)
+                f = None
+            if f is None:
+                f = self._start(key, columns)
+                self.open[key] = f
+            path = staged_path(self.stage, f.rel)
+            f.writer.write_table(physical.stored(t, f.columns), row_group_size=max(t.num_rows, 1))
+            f.summary.add(t)
         except OSError as exc:  # a full disk, a read-only file system: the caller rolls back
             raise write_failure(exc, path) from exc
-        self.rows[key] = self.rows.get(key, 0) + t.num_rows
+        f.rows += t.num_rows
 
     def close(self) -> list[dict]:
         """Finish every file (written and fsynced); return their manifest entries, each with
@@ -153,38 +186,37 @@ class PartWriter:
             self._flush(key)
         files = []
         try:
-            for w in self.writers.values():
-                w.close()
-            for key, n in sorted(self.rows.items()):
-                rel = f"{key}/part-{self.name}.parquet"
-                size, crc = fsync_file(staged_path(self.stage, rel), checksum=True)
-                entry = {"path": rel, "rows": n, "size": size, "crc32": crc}
-                summary = self.summaries.get(key)
-                if summary is not None and summary.rollups:
-                    entry["rollups"] = write_rollups(self.stage, rel, summary)
+            for f in self.open.values():
+                f.writer.close()
+            for f in sorted([*self.finished, *self.open.values()], key=lambda f: f.rel):
+                size, crc = fsync_file(staged_path(self.stage, f.rel), checksum=True)
+                entry = {"path": f.rel, "rows": f.rows, "size": size, "crc32": crc}
+                if f.summary.rollups:
+                    entry["rollups"] = write_rollups(self.stage, f.rel, f.summary)
                 files.append(entry)
         except OSError as exc:
             raise write_failure(exc, self.stage) from exc
-        self.writers.clear()
-        self.rows.clear()
-        self.summaries.clear()
-        self.schemas.clear()
+        self._clear()
         return files
 
     def abort(self) -> None:
         """Drop everything after a failed write (the caller deletes the staging directory)."""
-        for w in self.writers.values():
+        for f in self.open.values():
             try:
-                w.close()
+                f.writer.close()
             except OSError:
-                w.is_open = False  # else its finaliser tries (and reports) again
-        self.writers.clear()
+                f.writer.is_open = False  # else its finaliser tries (and reports) again
+        self._clear()
+
+    def _clear(self) -> None:
+        self.open.clear()
+        self.finished.clear()
         self.buffers.clear()
         self.buffered.clear()
         self.buffered_bytes.clear()
-        self.rows.clear()
-        self.summaries.clear()
         self.schemas.clear()
+        self.tables.clear()
+        self.counts.clear()
 
 
 def write_rollups(stage: Path, rel: str, summary: rollups.Summariser, tag: str = "") -> dict:

@@ -1,8 +1,9 @@
 """The store's physical design: how records are arranged and encoded in its Parquet files.
 
-The logical schema is ``schema.arrow_schema()`` and stays so in every file (plain INT32, INT64
-and UTF8 columns that Spark, Trino/Athena and DuckDB read as they are); only the order of
-records within a row group and the Parquet encodings are chosen here:
+The logical schema is ``schema.arrow_schema()`` and every column a file stores has its type
+(plain INT32, INT64 and UTF8 columns that Spark, Trino/Athena and DuckDB read as they are); only
+which columns are stored, the order of records within a row group and the Parquet encodings are
+chosen here:
 
 - each row group is sorted by ``SORT_COLUMNS``: the addresses queries group on, then the
   start time. Records of one conversation end up next to each other, so the address columns
@@ -13,7 +14,9 @@ records within a row group and the Parquet encodings are chosen here:
   written as the dictionaries they are;
 - columns in ``DELTA_COLUMNS`` (times, sorted within a pair) use DELTA_BINARY_PACKED, those
   in ``PLAIN_COLUMNS`` (near-unique counters, where a dictionary costs more than it saves)
-  PLAIN; every other column a dictionary, as Parquet writers do by default.
+  PLAIN; every other column a dictionary, as Parquet writers do by default;
+- a file stores every column of the schema (``stored_columns``; a file with fewer columns,
+  written by a later design, reads them as NULL).
 
 A column the catalogue adds later simply gets the default (dictionary) encoding.
 """
@@ -31,10 +34,12 @@ from .. import schema
 
 ROW_GROUP_ROWS = 1 << 20  # 1,048,576: larger groups compress better, but each is buffered
 SORT_COLUMNS = ("srcaddr", "dstaddr", "start")
-# DELTA_BINARY_PACKED's bit-packed output leaves zstd little to find: on flow logs, times and
-# ports are smaller PLAIN (and PLAIN is the cheapest to write and to read).
-DELTA_COLUMNS: tuple[str, ...] = ()
-PLAIN_COLUMNS = ("bytes", "start", "end", "srcport", "dstport")
+# Times, sorted within an address pair, are smaller delta-coded than PLAIN under zstd (start
+# 14 %, end 7 % on flow logs) and cheaper to write (zstd gets less to compress). Ports and byte
+# counts are near-random: DELTA_BINARY_PACKED's bit-packed output leaves zstd little to find,
+# and they are smaller PLAIN (PLAIN is also the cheapest to write and to read).
+DELTA_COLUMNS: tuple[str, ...] = ("start", "end")
+PLAIN_COLUMNS = ("bytes", "srcport", "dstport")
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
 
@@ -54,47 +59,86 @@ def physical_schema(logical: pa.Schema | None = None) -> pa.Schema:
 
 
 def slim(table: pa.Table) -> pa.Table:
-    """``table`` without its columns that hold no value (cheaper to buffer; ``arrange`` puts
-    them back). Fields absent from the records' format are most of the catalogue."""
+    """``table`` as it is buffered until its row group is written: without its columns that
+    hold no value (``arrange`` puts them back; fields absent from the records' format are most
+    of the catalogue), its strings dictionary-encoded (about a third of the memory: addresses,
+    interface ids and actions repeat; ``arrange`` unifies the parts' dictionaries)."""
     n = table.num_rows
-    return table.select([i for i, c in enumerate(table.columns) if c.null_count < n])
+    keep = [i for i, c in enumerate(table.columns) if c.null_count < n]
+    cols = []
+    for i in keep:
+        col = table.column(i)
+        if pa.types.is_string(col.type):
+            col = pc.dictionary_encode(col)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=[table.schema.names[i] for i in keep])
 
 
-def arrange(tables: pa.Table | list[pa.Table], logical: pa.Schema | None = None) -> pa.Table:
+def arrange(
+    tables: pa.Table | list[pa.Table], logical: pa.Schema | None = None, consume: bool = False
+) -> pa.Table:
     """Records of ``logical`` (default ``schema.arrow_schema()``; one table, or ``slim`` parts
-    of one) as one row group to write: dictionary-encoded and sorted."""
+    of one) as one row group to write: dictionary-encoded and sorted. With ``consume``, the
+    list ``tables`` is emptied and each column's parts are let go as soon as that column is
+    encoded, so that memory holds about one copy of the records, not three."""
     logical = logical if logical is not None else schema.arrow_schema()
-    parts = [tables] if isinstance(tables, pa.Table) else tables
+    parts = [tables] if isinstance(tables, pa.Table) else list(tables)
+    if consume and isinstance(tables, list):
+        tables.clear()
     n = sum(t.num_rows for t in parts)
     target = physical_schema(logical)
     # Columns with no value at all (fields absent from the records' format) are not moved.
-    filled: dict[str, pa.Array] = {}
-    keys: dict[str, np.ndarray] = {}
+    pieces: dict[str, list[pa.Array]] = {}
     for fld in logical:
-        name = fld.name
-        where = [t.schema.get_field_index(name) for t in parts]
+        where = [t.schema.get_field_index(fld.name) for t in parts]
         if all(i < 0 for i in where):  # no part has a value here: nothing to allocate
             continue
         chunks = []
         for t, i in zip(parts, where, strict=True):
             chunks.extend(t.column(i).chunks if i >= 0 else [pa.nulls(t.num_rows, fld.type)])
+        pieces[fld.name] = chunks
+    del parts  # from here on, a column's parts live only in ``pieces``
+    filled: dict[str, pa.Array] = {}
+    keys: dict[str, np.ndarray] = {}
+    for fld in logical:
+        name = fld.name
+        chunks = pieces.pop(name, None)
         if not chunks:
             continue
-        arr = pa.chunked_array(chunks, fld.type)
-        if arr.null_count == n:
+        if sum(c.null_count for c in chunks) == n:
             continue
-        arr = arr.combine_chunks()
-        if pa.types.is_string(arr.type):
-            arr = pc.dictionary_encode(arr)
+        if pa.types.is_string(fld.type):
+            # Parts encoded as they were buffered (``slim``) get one dictionary between them;
+            # others are encoded here, part by part (they share the final dictionary): the
+            # strings are hashed once and never copied.
+            plain = [not pa.types.is_dictionary(c.type) for c in chunks]
+            if all(plain):
+                enc = pc.dictionary_encode(pa.chunked_array(chunks, fld.type))
+            else:
+                if any(plain):
+                    chunks = [
+                        pc.dictionary_encode(c) if p else c
+                        for c, p in zip(chunks, plain, strict=True)
+                    ]
+                enc = pa.chunked_array(chunks, target.field(name).type).unify_dictionaries()
+            del chunks
+            indices = pa.concat_arrays([c.indices for c in enc.chunks])
+            arr = pa.DictionaryArray.from_arrays(indices, enc.chunk(0).dictionary)
+            del enc
             if name in SORT_COLUMNS:
                 # first-appearance codes: the sort groups equal values, the order is arbitrary
-                keys[name] = arr.indices.fill_null(-1).to_numpy()
-        elif name in SORT_COLUMNS:
-            keys[name] = arr.fill_null(0).to_numpy()
+                keys[name] = indices.fill_null(-1).to_numpy()
+        else:
+            arr = pa.chunked_array(chunks, fld.type).combine_chunks()
+            del chunks
+            if name in SORT_COLUMNS:
+                keys[name] = arr.fill_null(0).to_numpy()
         filled[name] = arr
     order = _order([keys[c] for c in SORT_COLUMNS if c in keys], n)
+    del keys
     if order is not None:
-        filled = {name: _take(arr, order) for name, arr in filled.items()}
+        for name in list(filled):  # one column at a time: one unsorted copy at most
+            filled[name] = _take(filled[name], order)
     # One all-NULL array per type stands for every column without a value (most of the
     # catalogue): allocating each anew costs more than sorting the rest.
     nulls: dict[pa.DataType, pa.Array] = {}
@@ -136,10 +180,27 @@ def _take(arr: pa.Array, order: np.ndarray) -> pa.Array:
     return pa.array(values, type=arr.type, mask=mask)
 
 
-def writer(path: Path, logical: pa.Schema | None = None) -> pq.ParquetWriter:
+def stored_columns(table: pa.Table) -> frozenset[str]:
+    """The columns of an arranged row group that a file stores: every column of the table's
+    schema. (Leaving out the columns no record has a value in would make encoding three times
+    cheaper -- each costs a definition level per record -- but the day summaries, the SQL
+    cache's key and readers of single files still expect every file to have every column.)"""
+    return frozenset(table.schema.names)
+
+
+def stored(table: pa.Table, columns: frozenset[str]) -> pa.Table:
+    """The part of an arranged row group that a file storing ``columns`` writes."""
+    return table.select([name for name in table.schema.names if name in columns])
+
+
+def writer(
+    path: Path, logical: pa.Schema | None = None, columns: frozenset[str] | None = None
+) -> pq.ParquetWriter:
     """A Parquet writer of the store's physical design at ``path`` for records of ``logical``
-    (default ``schema.arrow_schema()``)."""
+    (default ``schema.arrow_schema()``), storing ``columns`` of it (default: all)."""
     logical = logical if logical is not None else schema.arrow_schema()
+    if columns is not None:
+        logical = pa.schema([f for f in logical if f.name in columns])
     flat = [f.name for f in logical if not pa.types.is_nested(f.type)]
     encodings = {c: "DELTA_BINARY_PACKED" for c in DELTA_COLUMNS if c in flat}
     encodings.update({c: "PLAIN" for c in PLAIN_COLUMNS if c in flat})

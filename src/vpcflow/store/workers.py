@@ -32,6 +32,7 @@ import pyarrow as pa
 from .. import settings
 from ..errors import StoreWriteError, VpcflowError
 from ..sources import RawObject
+from . import rollups
 from .parts import ObjectResult, PartWriter, read_object
 
 log = logging.getLogger("vpcflow")
@@ -46,6 +47,38 @@ def _die_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:
         os._exit(0)
+
+
+class _NoPandas:
+    """An import hook under which ``import pandas`` fails (see ``hide_pandas``)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is hidden from the native ingest (vpcflow.store.workers)")
+        return None
+
+
+def hide_pandas():
+    """Make pandas unimportable in this process, unless it is imported already.
+
+    PyArrow imports pandas (when installed) the first time it converts a Python value --
+    ``pa.scalar``, ``pa.array([...])``, a compute function given a number -- to check whether
+    it is a pandas object, and its C++ part tries again until it succeeds: 0.3 to 0.7 s of CPU
+    per process, more than parsing a million records. The native ingest hands PyArrow no
+    pandas objects, so its worker processes and the ``vpcflow ingest`` command (processes of
+    their own, running no user code) hide pandas; a library caller's process is left alone.
+    Returns the hook, for ``show_pandas`` (None if pandas was imported or hidden already)."""
+    if "pandas" in sys.modules or any(isinstance(h, _NoPandas) for h in sys.meta_path):
+        return None
+    hook = _NoPandas()
+    sys.meta_path.insert(0, hook)
+    return hook
+
+
+def show_pandas(hook) -> None:
+    """Undo ``hide_pandas`` (given what it returned)."""
+    if hook is not None and hook in sys.meta_path:
+        sys.meta_path.remove(hook)
 
 
 def _describe(obj: RawObject) -> dict:
@@ -92,8 +125,13 @@ def _worker(
     conn, stage_root: str, log_format: str | None, wid: int, parent: int, announce: bool = True
 ) -> None:
     _die_with_parent(parent)
+    hide_pandas()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    # The C allocator, not Arrow's mimalloc: mimalloc asks for transparent huge pages and
+    # returns freed memory to the system, so every row group's buffers fault in fresh 2 MB
+    # pages that the kernel zeroes first (a quarter of a worker's CPU time went there).
+    pa.set_memory_pool(pa.system_memory_pool())
     if announce:  # a forked worker is ready by construction
         conn.send(("ready",))
     writer = None
@@ -190,6 +228,8 @@ class Workers:
         self.conns = []
         self.procs = []
         forked = start_method() == "fork"
+        if forked and rollups.enabled():
+            import duckdb  # noqa: F401 - the rollups' engine, imported once for every worker
         log.debug("ingest workers: %s (%d threads)", "forked" if forked else "exec", _os_threads())
         for wid in range(n):
             parent_end, child_end = socket.socketpair()
