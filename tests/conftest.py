@@ -13,6 +13,10 @@ def _own_cache_dir(tmp_path_factory):
     session- and module-scoped fixtures that run queries are set up before a test's own."""
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    # Nor the AWS ranges snapshot shipped with vpcflow, whose contents change with each release,
+    # from the first fixture on too: a test of the ranges loads its own fixture, tests of the
+    # snapshot turn it on.
+    mp.setenv("VPCFLOW_IP_RANGES_BUNDLED", "false")
     yield
     mp.undo()
 
@@ -29,9 +33,6 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no 169.254.169.254 lookups
     # Nor the user's data directory (downloaded ip-ranges, a note that a warning was given).
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
-    # Nor the AWS ranges snapshot shipped with vpcflow, whose contents change with each release:
-    # a test of the ranges loads its own fixture, tests of the snapshot turn it on.
-    monkeypatch.setenv("VPCFLOW_IP_RANGES_BUNDLED", "false")
 
 
 @pytest.fixture(scope="session")
