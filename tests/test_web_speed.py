@@ -78,7 +78,6 @@ def dashboards(seeded):
     return Dashboard(seeded, cache_size=0), Dashboard(seeded, cache_size=0, rollups=False)
 
 
-@pytest.mark.parametrize("qs", VIEWS)
 def _count_queries(store) -> list[str]:
     """Every query ``store`` runs from now on, in order (the list fills as they run)."""
     ran: list[str] = []
@@ -92,6 +91,7 @@ def _count_queries(store) -> list[str]:
     return ran
 
 
+@pytest.mark.parametrize("qs", VIEWS)
 def test_every_top_list_from_the_summaries_equals_the_records(dashboards, qs):
     on, off = dashboards
     view = _view(on, qs)
