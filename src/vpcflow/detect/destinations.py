@@ -14,7 +14,7 @@ import logging
 from ..errors import VpcflowError
 from ..timeparse import to_epoch
 from .finding import Finding
-from .grouping import _t
+from .grouping import iso_seconds
 
 log = logging.getLogger("vpcflow")
 
@@ -103,7 +103,7 @@ def drop_relayed_uploads(cells, findings: list[Finding]) -> list[Finding]:
             continue
         src = "'" + f.source.replace("'", "''") + "'"
         ports = ", ".join(str(int(p)) for p in f.ports)
-        t0, t1 = int(_t(f.first_seen)) - 3600, int(_t(f.last_seen)) + 3600
+        t0, t1 = int(iso_seconds(f.first_seen)) - 3600, int(iso_seconds(f.last_seen)) + 3600
         rows = cells.run(
             "WITH r AS (SELECT sum(request_bytes / enis) AS relayed FROM {cells} "
             f"WHERE server = {src} AND client <> server AND client_internal AND requests > 0 "
@@ -146,7 +146,10 @@ def drop_whole_span_uploads(cells, findings: list[Finding]) -> list[Finding]:
     for f in cands:
         windows = max(int(f.details.get("windows") or 1), 1)
         peak = float(f.details.get("peak_bytes") or f.bytes)
-        spans = _t(f.first_seen) <= d0 + SPAN_SLACK and _t(f.last_seen) >= d1 - SPAN_SLACK
+        spans = (
+            iso_seconds(f.first_seen) <= d0 + SPAN_SLACK
+            and iso_seconds(f.last_seen) >= d1 - SPAN_SLACK
+        )
         others = (float(f.bytes) - peak) / (windows - 1) if windows > 1 else peak
         if spans and peak <= STEADY_FACTOR * others:
             log.info("%s: a steady transfer over all the data, no new destination", f.source)

@@ -81,9 +81,10 @@ class PortScan(Detector):
     def finding(self, row):
         target = row["targets"][0]
         n_ports, open_ports = int(row["n_ports"]), int(row["open_ports"])
-        if row["src_internal"] and not row["dst_internal"]:
+        if row["src_internal"]:  # outbound, or lateral movement: the scanner is one of ours
+            where = "our host" if row["dst_internal"] else "external host"
             what = (
-                f"Our instance {row['source']} probed {n_ports} ports of external host {target}: "
+                f"Our instance {row['source']} probed {n_ports} ports of {where} {target}: "
                 "it may be compromised; isolate it and inspect its processes."
             )
         else:
@@ -94,11 +95,6 @@ class PortScan(Detector):
                 else "all were rejected"
             )
             what = f"{row['source']} probed {n_ports} ports of {target}; {answered}."
-            if row["src_internal"]:  # lateral movement: the scanner is one of ours
-                what = (
-                    f"Our instance {row['source']} probed {n_ports} ports of our host {target}: "
-                    "it may be compromised; isolate it and inspect its processes."
-                )
         w = int(row["window_ports"])
         severity = _probe_severity(row)
         lasted = int(row["last_seen"] or 0) - int(row["first_seen"] or 0)
@@ -210,10 +206,13 @@ class HostSweep(Detector):
         sources = _sorted(row["sources"])
         if len(sources) > 1 or "/" in who:
             who = f"{len(sources)} addresses of {row['source']}"
-        if row["src_internal"] and not row["dst_internal"]:
+        if row["src_internal"]:  # a mass scan, or lateral movement: the sweeper is one of ours
+            where = (
+                "of our addresses" if row["dst_internal"] else "external addresses (a mass scan)"
+            )
             what = (
-                f"Our instance {who} probed port {port} on {n} external addresses (a mass scan): "
-                "it may be compromised; isolate it."
+                f"Our instance {who} probed port {port} on {n} {where}: it may be compromised; "
+                "isolate it."
             )
         else:
             state = (
@@ -222,11 +221,6 @@ class HostSweep(Detector):
                 else "all were rejected"
             )
             what = f"{who} probed port {port} on {n} of our addresses; {state}."
-            if row["src_internal"]:  # lateral movement: the sweeper is one of ours
-                what = (
-                    f"Our instance {who} probed port {port} on {n} of our addresses: it may be "
-                    "compromised; isolate it."
-                )
         w, reached = int(row["window_targets"]), int(row["window_reached"])
         thresholds = [
             crossed(

@@ -16,7 +16,7 @@ from .finding import SEVERITIES, Finding, short_list
 SLACK = 3600
 
 
-def _t(text: str | None) -> float:
+def iso_seconds(text: str | None) -> float:
     import datetime as dt
 
     if not text:
@@ -41,11 +41,11 @@ def _episodes(findings: list[Finding]) -> list[list[Finding]]:
         cur: list[Finding] = []
         end = None
         for f in group:
-            if cur and _t(f.first_seen) > end + SLACK:
+            if cur and iso_seconds(f.first_seen) > end + SLACK:
                 out.append(cur)
                 cur = []
             cur.append(f)
-            end = max(end or 0.0, _t(f.last_seen))
+            end = max(end or 0.0, iso_seconds(f.last_seen))
         if cur:
             out.append(cur)
     return out
@@ -109,15 +109,13 @@ def _sweep(group: list[Finding]) -> Finding:
         who = f"{len(sources)} addresses of {f0.source}"
     plist = short_list(ports, 8)
     accepted = sum(int(f.details.get("targets_accepted") or 0) for f in group)
-    if f0.direction == "outbound":
-        what = (
-            f"Our instance {who} probed {len(ports)} port(s) ({plist}) on {len(targets)} "
-            "external addresses (a mass scan): it may be compromised; isolate it."
+    if f0.direction in ("outbound", "internal"):
+        where = (
+            "external addresses (a mass scan)" if f0.direction == "outbound" else "of our addresses"
         )
-    elif f0.direction == "internal":
         what = (
             f"Our instance {who} probed {len(ports)} port(s) ({plist}) on {len(targets)} "
-            "of our addresses: it may be compromised; isolate it."
+            f"{where}: it may be compromised; isolate it."
         )
     else:
         state = _state(accepted, "those ports")
@@ -144,17 +142,11 @@ def _scan(group: list[Finding]) -> Finding:
     most = max(int(f.details.get("ports_probed") or len(f.ports)) for f in group)
     hosts = short_list(targets, 5)
     accepted = sum(int(f.details.get("ports_accepted") or 0) for f in group)
-    if f0.direction == "outbound":
+    if f0.direction in ("outbound", "internal"):
+        where = "external hosts" if f0.direction == "outbound" else "of our hosts"
         what = (
             f"Our instance {f0.source} probed up to {most} ports on each of {len(targets)} "
-            f"external hosts ({hosts}): it may be compromised; isolate it and inspect its "
-            "processes."
-        )
-    elif f0.direction == "internal":
-        what = (
-            f"Our instance {f0.source} probed up to {most} ports on each of {len(targets)} "
-            f"of our hosts ({hosts}): it may be compromised; isolate it and inspect its "
-            "processes."
+            f"{where} ({hosts}): it may be compromised; isolate it and inspect its processes."
         )
     else:
         state = _state(accepted, "those (host, port) pairs")
@@ -196,9 +188,9 @@ def _spike_cause(spike: Finding, scans: list[Finding]) -> Finding | None:
     limit = float(spike.details.get("spike_rejects") or 0)
     if not isinstance(srcs, list) or len(srcs) != len(counts) or not limit:
         return None
-    t0, t1 = _t(spike.first_seen), _t(spike.last_seen)
+    t0, t1 = iso_seconds(spike.first_seen), iso_seconds(spike.last_seen)
     for g in scans:
-        if _t(g.first_seen) - SLACK > t1 or t0 > _t(g.last_seen) + SLACK:
+        if iso_seconds(g.first_seen) - SLACK > t1 or t0 > iso_seconds(g.last_seen) + SLACK:
             continue
         mine = {g.source, *(g.details.get("sources") or [])}
         theirs = sum(n for a, n in zip(srcs, counts, strict=True) if a in mine)
