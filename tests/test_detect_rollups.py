@@ -150,3 +150,27 @@ def test_conversations_spread_over_many_files_same_findings(tmp_path, caplog, mo
     assert used and old and written["labels"]
     assert _key(new) == _key(old)
     assert {f.type for f in old} >= {"port-scan", "host-sweep", "brute-force"}
+
+
+def test_one_connection_logged_by_two_interfaces_in_two_files_counts_once(tmp_path, caplog):
+    """Both ends of an internal SSH connection log it, and each interface's records arrive in
+    an ingest of their own: the conversation's hour is a row in each file's rollup, each with
+    one interface. Read together they are one conversation logged twice, so 40 login-sized
+    connections are 40 attempts (not 80), from the rollup as from the records."""
+    hour = 1_767_225_600  # 2026-01-01T00:00Z
+    for eni in ("eni-0aaa00000000000a1", "eni-0bbb00000000000b2"):
+        lines = [
+            f"2 123456789012 {eni} 10.0.3.9 10.0.4.20 {40000 + i} 22 6 12 2400 "
+            f"{hour + 60 * i} {hour + 60 * i + 5} ACCEPT OK"
+            for i in range(40)
+        ]
+        path = tmp_path / f"{eni}.log"
+        path.write_text("\n".join(lines) + "\n")
+        store = open_store(tmp_path / "store")
+        store.ingest([str(path)])
+    store = open_store(tmp_path / "store")
+    assert store.rollup_status("conversations")["files"] == 2
+    new, old, used = _both(store, caplog, detectors=["brute-force"])
+    assert used
+    assert [f.details["attempts"] for f in new] == [40]
+    assert _key(new) == _key(old)

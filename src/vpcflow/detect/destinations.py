@@ -105,10 +105,13 @@ def drop_relayed_uploads(cells, findings: list[Finding]) -> list[Finding]:
         ports = ", ".join(str(int(p)) for p in f.ports)
         t0, t1 = int(iso_seconds(f.first_seen)) - 3600, int(iso_seconds(f.last_seen)) + 3600
         rows = cells.run(
-            "WITH r AS (SELECT sum(request_bytes / enis) AS relayed FROM {cells} "
-            f"WHERE server = {src} AND client <> server AND client_internal AND requests > 0 "
-            f"AND eni IS NULL AND port IN ({ports}) AND t1 >= {t0} AND t0 <= {t1}) "
-            "SELECT relayed FROM r"
+            # a conversation's hour merged over the data files' rows (see cells_rollup.sql)
+            "WITH m AS (SELECT sum(request_bytes) AS request_bytes, CASE WHEN min(eni_min) = "
+            "max(eni_max) THEN 1 ELSE 2 END AS enis FROM {cells} "
+            f"WHERE server = {src} AND client <> server AND client_internal AND eni IS NULL "
+            f"AND port IN ({ports}) GROUP BY client, server, port, protocol, bucket "
+            f"HAVING sum(requests) > 0 AND max(t1) >= {t0} AND min(t0) <= {t1}), "
+            "r AS (SELECT sum(request_bytes / enis) AS relayed FROM m) SELECT relayed FROM r"
         )
         relayed = float((rows[0]["relayed"] if rows else 0) or 0)
         if relayed >= RELAYED_SHARE * float(f.bytes):

@@ -185,12 +185,11 @@ class HostSweep(Detector):
             "min_sources": 1,
             "min_per_source": 1,
         }
-        slash24 = "regexp_extract({}, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'"
         subnet = {
-            # IPv4 sources outside our networks, grouped by /24
-            "key_c": slash24.format("c.client"),
-            "key": slash24.format("client"),
-            "where": "AND NOT client_internal AND client NOT LIKE '%:%'",
+            # IPv4 sources outside our networks, grouped by /24 (cells.sql: client_net)
+            "key_c": "c.client_net",
+            "key": "client_net",
+            "where": "AND client_net IS NOT NULL",
             "min_sources": self.min_subnet_sources,
             "min_per_source": self.min_subnet_targets_per_source,
         }

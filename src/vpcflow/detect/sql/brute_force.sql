@@ -7,15 +7,24 @@
 -- deployment running one session per task on every host), and a pair active in
 -- {poller_hours} or more hours whose busiest hour has at most {poller_peak_ratio} times its
 -- average hour (a scheduled poller, evenly spread all day; a password-guessing tool is a burst).
-WITH cells AS (
+WITH merged AS (  -- a conversation's hour, merged over the data files' rows
+    SELECT client, server, port, bucket, min(t0) AS t0, max(t1) AS t1, sum(records) AS records,
+        sum(bytes) AS bytes, sum(accepted) AS accepted, sum(rejected) AS rejected,
+        sum(logins) AS logins, CASE WHEN min(eni_min) = max(eni_max) THEN 1 ELSE 2 END AS enis,
+        bool_or(client_internal) AS client_internal, bool_or(server_internal) AS server_internal
+    FROM {cells}
+    WHERE protocol = 6 AND port IN ({ports}) AND (client_internal OR server_internal)
+        AND eni IS NULL
+    GROUP BY client, server, port, protocol, bucket
+    HAVING sum(logins) > 0
+),
+cells AS (
     SELECT client AS src, server AS dst, port,
         CAST(floor(bucket * {bucket} / {step}) AS BIGINT) AS h,
         min(t0) AS t0, max(t1) AS t1, sum(records) AS n, sum(bytes) AS nbytes,
         sum(accepted) AS accepted, sum(rejected) AS rejected, sum(logins / enis) AS logins,
         bool_or(client_internal) AS src_internal, bool_or(server_internal) AS dst_internal
-    FROM {cells}
-    WHERE protocol = 6 AND port IN ({ports}) AND (client_internal OR server_internal)
-        AND logins > 0
+    FROM merged
     GROUP BY client, server, port, CAST(floor(bucket * {bucket} / {step}) AS BIGINT)
 ),
 pollers AS (  -- pairs evenly active for many hours

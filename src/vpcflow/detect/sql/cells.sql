@@ -3,17 +3,23 @@
 -- a request and its answer meet in one row; is_request decides which side is which (with TCP
 -- flags, version 3+, a SYN without ACK is a request and a SYN-ACK an answer; otherwise the
 -- service is the lower port).
--- Rows are per conversation and hour, summed over the interfaces that logged it (eni NULL,
--- enis = how many interfaces logged it: a NAT gateway's copy or both ends of an internal
--- connection). Rejected records are kept per interface and {bucket}-second bucket (eni set),
+-- Rows are per conversation and hour, summed over the interfaces that logged it (eni NULL;
+-- eni_min and eni_max, the least and greatest interface id, tell one interface from two: a NAT
+-- gateway's copy or both ends of an internal connection). Rejected records are kept per interface and {bucket}-second bucket (eni set),
 -- for reject spikes. Counted per row: requests, probes (requests of at most {probe_packets}
 -- packets and {probe_bytes} bytes: a SYN, its retries, a reset), answers, data answers (bigger
 -- than that), accepted and rejected records, logins (accepted requests to {login_ports} of
 -- {login_min_bytes} to {login_max_bytes} bytes, see brute-force). The internal tests run on
--- the rows here, not per record. The inner query is the records classified exactly as the
+-- the rows here, not per record; client_net is an outside IPv4 client's /24 (host-sweep's
+-- subnet key). The inner query is the records classified exactly as the
 -- conversations rollup classifies them (store.rollups.CONVERSATION_RECORDS).
-SELECT c.*, {client_internal} AS client_internal, {server_internal} AS server_internal
+SELECT c.*,
+    CASE WHEN NOT c.client_internal AND c.client NOT LIKE '%:%'
+        THEN regexp_extract(c.client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'
+    END AS client_net
 FROM (
+    SELECT g.*, {client_internal} AS client_internal, {server_internal} AS server_internal
+    FROM (
     SELECT eni, client, server, port, protocol, bucket,
         min(start) AS t0, max("end") AS t1, count(*) AS records, sum(bytes) AS bytes,
         sum(req) AS requests, sum(req * bytes) AS request_bytes,
@@ -22,9 +28,10 @@ FROM (
         sum(req * probe) AS probes, sum(1 - req) AS answers,
         sum((1 - req) * (1 - probe)) AS data_answers,
         sum(CASE WHEN req = 1 AND action = 'ACCEPT' AND login = 1 THEN 1 ELSE 0 END) AS logins,
-        CASE WHEN min(interface_id) = max(interface_id) THEN 1 ELSE 2 END AS enis
+        min(interface_id) AS eni_min, max(interface_id) AS eni_max
     FROM (
         {conversation_records}
     ) k
     GROUP BY eni, client, server, port, protocol, bucket
+    ) g
 ) c

@@ -3,28 +3,22 @@
 -- was written by ingest with the probe and login parameters of this run (the caller checks its
 -- fingerprint) and holds accepted records per hour, rejected ones per interface and {bucket}
 -- seconds, so a run whose time range ends on whole hours reads exactly the rows cells.sql
--- would build -- the accepted ones merged over the files (sums and counts summed, first and
--- last times taken again, one interface or several from the least and greatest interface id).
--- The rejected rows are not merged: most are one-off probes of the internet's background noise,
--- so merging them costs nearly what it saves, and every detector sums them (reject counts,
--- probes, distinct ports and destinations) as it sums the rows of several buckets; their
--- interface is a key (enis = 1). Brute-force and exfiltration, which divide by enis and judge
--- each row by itself (logins > 0, requests > 0), read only accepted rows, which are merged.
-SELECT c.*, {client_internal} AS client_internal, {server_internal} AS server_internal
+-- would build, except that they are not merged over the data files: a conversation's hour
+-- written by two ingest workers is two rows, each with the least and greatest interface id of
+-- its records (eni_min, eni_max). Merging them all costs more than any detector; most
+-- detectors sum and count rows anyway (sums of sums, distinct counts, any-of conditions:
+-- probes > 0, probes < requests, data_answers > 0 hold for a merged row exactly when they hold
+-- for one of its parts). The few that judge a conversation's hour as a whole (brute-force,
+-- data-exfiltration, a NAT gateway's relayed share) merge the rows they read themselves.
+SELECT c.*,
+    CASE WHEN NOT c.client_internal AND c.client NOT LIKE '%:%'
+        THEN regexp_extract(c.client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'
+    END AS client_net
 FROM (
-    SELECT eni, client, server, port, protocol, bucket,
-        min(t0) AS t0, max(t1) AS t1, sum(records) AS records, sum(bytes) AS bytes,
-        sum(requests) AS requests, sum(request_bytes) AS request_bytes,
-        sum(accepted) AS accepted, sum(rejected) AS rejected,
-        sum(probes) AS probes, sum(answers) AS answers,
-        sum(data_answers) AS data_answers, sum(logins) AS logins,
-        CASE WHEN min(eni_min) = max(eni_max) THEN 1 ELSE 2 END AS enis
-    FROM rollup_conversations
-    WHERE eni IS NULL AND bucket >= {since_bucket} AND bucket < {until_bucket}
-    GROUP BY eni, client, server, port, protocol, bucket
-    UNION ALL
     SELECT eni, client, server, port, protocol, bucket, t0, t1, records, bytes, requests,
-        request_bytes, accepted, rejected, probes, answers, data_answers, logins, 1 AS enis
+        request_bytes, accepted, rejected, probes, answers, data_answers, logins,
+        coalesce(eni_min, eni) AS eni_min, coalesce(eni_max, eni) AS eni_max,
+        {client_internal} AS client_internal, {server_internal} AS server_internal
     FROM rollup_conversations
-    WHERE eni IS NOT NULL AND bucket >= {since_bucket} AND bucket < {until_bucket}
+    WHERE bucket >= {since_bucket} AND bucket < {until_bucket}
 ) c

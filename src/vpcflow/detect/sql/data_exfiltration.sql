@@ -20,6 +20,17 @@
 -- Only the instance's requests count (answers of our servers to internet clients are downloads).
 -- A connection logged on two interfaces (the instance's and a NAT gateway's) is counted once.
 WITH named(addr, grp) AS (VALUES {groups}),
+merged AS (  -- our instances' conversations with external addresses, an hour merged over the
+    -- data files' rows, that carried requests
+    SELECT client, server, port, bucket, min(t0) AS t0, max(t1) AS t1,
+        sum(requests) AS requests, sum(request_bytes) AS request_bytes,
+        sum(accepted) AS accepted, sum(rejected) AS rejected, sum(records) AS records,
+        CASE WHEN min(eni_min) = max(eni_max) THEN 1 ELSE 2 END AS enis
+    FROM {cells}
+    WHERE client_internal AND NOT server_internal AND eni IS NULL
+    GROUP BY client, server, port, protocol, bucket
+    HAVING sum(requests) > 0
+),
 picked AS (  -- accepted requests of our instances to external addresses
     SELECT c.client AS src, c.server AS dst,
         coalesce(n.grp, CASE WHEN c.server LIKE '%:%' THEN c.server
@@ -27,8 +38,7 @@ picked AS (  -- accepted requests of our instances to external addresses
         CASE WHEN n.grp IS NULL THEN 0 ELSE 1 END AS aws,
         c.port, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS b,
         c.t0, c.t1, c.requests, c.request_bytes, c.accepted, c.rejected, c.records, c.enis
-    FROM {cells} c LEFT JOIN named n ON n.addr = c.server
-    WHERE c.client_internal AND NOT c.server_internal AND c.requests > 0 AND c.eni IS NULL
+    FROM merged c LEFT JOIN named n ON n.addr = c.server
 ),
 cells AS (  -- summed over the interfaces that logged them: divided by their number
     SELECT src, grp, b, sum(request_bytes / enis) AS nbytes, max(aws) AS aws,

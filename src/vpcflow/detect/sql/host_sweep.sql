@@ -19,7 +19,7 @@ WITH keys AS (  -- {min_targets} destinations sent probe-sized requests: no othe
     GROUP BY {key}, port, protocol HAVING count(DISTINCT server) >= {min_targets}
 ),
 pairs AS (
-    SELECT {key} AS src, c.client AS addr, c.server AS dst, c.port, c.protocol,
+    SELECT k.src, c.client AS addr, c.server AS dst, c.port, c.protocol,
         CASE WHEN sum(c.probes) = sum(c.requests)
             AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
                 ELSE sum(c.answers) = 0 END)
@@ -32,7 +32,7 @@ pairs AS (
             THEN 1 ELSE 0 END AS data
     FROM {cells} c
     JOIN keys k ON k.src = {key_c} AND k.port = c.port AND k.protocol = c.protocol
-    GROUP BY c.client, c.server, c.port, c.protocol
+    GROUP BY k.src, c.client, c.server, c.port, c.protocol
     HAVING sum(c.requests) > 0
 ),
 candidates AS (  -- {min_targets} probed destinations over the whole period, or none in a window
