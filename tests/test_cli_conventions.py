@@ -305,7 +305,7 @@ def test_a_bad_setting_fails_only_where_used(store):
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
         "Error: VPCFLOW_MEMORY_LIMIT='lots' is not valid: expected a size like 2GB, 512MB or "
-        "4GiB, or a percentage of RAM like 50%; unset it for the default (2GB)"
+        "4GiB, or a percentage of RAM like 50%; unset it for the default (25%)"
     ]
     res = run("schema", "--format", "csv", env={"VPCFLOW_TIME_LIMIT": "x"})
     assert res.returncode == 0 and res.stderr == ""

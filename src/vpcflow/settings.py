@@ -90,9 +90,11 @@ SETTINGS: dict[str, Setting] = {
             "time_limit", 60.0, "Seconds a query may run before it is cancelled (0: no limit)."
         ),
         Setting(
+            # a quarter of RAM: 2 GB on an 8 GB laptop; on 24 GB, detection's pre-aggregation
+            # of 20M records builds a quarter faster than in a fixed 2 GB
             "memory_limit",
-            "2GB",
-            "Memory the embedded DuckDB may use.",
+            "25%",
+            "Memory the embedded DuckDB may use (default: a quarter of RAM).",
             form="a size like 2GB, 512MB or 4GiB, or a percentage of RAM like 50%",
             pattern=_SIZE,
         ),

@@ -133,6 +133,7 @@ def register(main: click.Group) -> None:
         ocsf: one OCSF Detection Finding (class 2004) a line.
         """
         from ..detect import detect, load_allow_lists, load_lists, store_is_empty
+        from ..store.workers import hide_pandas, show_pandas
         from .progress import Activity
 
         thresholds: dict[str, dict] = {}
@@ -148,21 +149,27 @@ def register(main: click.Group) -> None:
         lists = load_lists(threat_lists)  # bad lists fail before any query
         allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
-        with Activity("detecting") as act:
-            findings = detect(
-                store,
-                since=since,
-                until=until,
-                threat_lists=lists,
-                detectors=list(detectors) or None,
-                thresholds=thresholds,
-                allow=[allowed],
-                new_only=new_only,
-                rollups=not no_rollups,
-                # the table shows no sample records: not reading them saves a scan of the records
-                samples=0 if fmt == "table" else 3,
-            )
-            act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
+        # DuckDB hands detect Arrow data only (see hide_pandas: half a second of start-up);
+        # undone at the end, as main() may run in a caller's process
+        hidden = hide_pandas() if store.engine.name == "duckdb" else None
+        try:
+            with Activity("detecting") as act:
+                findings = detect(
+                    store,
+                    since=since,
+                    until=until,
+                    threat_lists=lists,
+                    detectors=list(detectors) or None,
+                    thresholds=thresholds,
+                    allow=[allowed],
+                    new_only=new_only,
+                    rollups=not no_rollups,
+                    # the table shows no sample records: not reading them saves a scan
+                    samples=0 if fmt == "table" else 3,
+                )
+                act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
+        finally:
+            show_pandas(hidden)
         if fmt == "ocsf":
             from ..detect.ocsf import to_ocsf
 

@@ -20,7 +20,7 @@ import hashlib
 import ipaddress
 import logging
 import re
-import uuid
+import threading
 from collections.abc import Iterable, Mapping
 
 from .. import settings
@@ -191,6 +191,28 @@ def render_sql(template: str, *, cells: str = "detect_cells", **params) -> str:
     return sql
 
 
+_names_lock = threading.Lock()
+_names_taken: set[str] = set()
+
+
+def _take_name() -> str:
+    """A temporary table name no other run of this process holds: the lowest free
+    ``detect_cells_<n>``. The same name from run to run keeps the detectors' SQL the same text,
+    so the SQL cache answers their translation (a second of sqlglot per run otherwise)."""
+    with _names_lock:
+        n = 1
+        while f"detect_cells_{n}" in _names_taken:
+            n += 1
+        name = f"detect_cells_{n}"
+        _names_taken.add(name)
+        return name
+
+
+def _give_name(name: str) -> None:
+    with _names_lock:
+        _names_taken.discard(name)
+
+
 class _Cells:
     """The pre-aggregation every detector of one run reads: a temporary table built once on
     the engine (one scan of the records for all detectors), or, where the engine cannot hold
@@ -202,11 +224,15 @@ class _Cells:
         self.name = "detect_cells"
         self.temp = False
         if self.engine is not None:
-            name = f"detect_cells_{uuid.uuid4().hex[:12]}"
+            name = _take_name()
             try:
                 self.engine.create_temp_table(name, sql, dialect="duckdb")
             except NotImplementedError:
+                _give_name(name)
                 return
+            except BaseException:
+                _give_name(name)
+                raise
             self.name, self.temp = name, True
 
     def query(self, template: str) -> str:
@@ -224,7 +250,10 @@ class _Cells:
 
     def close(self) -> None:
         if self.temp:
-            self.engine.drop_temp_table(self.name)
+            try:
+                self.engine.drop_temp_table(self.name)
+            finally:
+                _give_name(self.name)
 
 
 def _configure(name: str, overrides: Mapping | None) -> Detector:

@@ -22,7 +22,6 @@ within each, the longest prefix wins.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -123,8 +122,8 @@ class AwsRanges:
         rows += [(p.get("ipv6_prefix"), p) for p in doc.get("ipv6_prefixes") or []]
         for cidr, p in rows:
             try:
-                net = ipaddress.ip_network(cidr, strict=False)
-            except (TypeError, ValueError):
+                net = ipaddr.network(cidr)
+            except (AttributeError, TypeError, ValueError):
                 raise ConfigError(f"{source}: bad prefix {cidr!r}") from None
             key = (str(p.get("service", "")), str(p.get("region", "")))
             if key not in index:

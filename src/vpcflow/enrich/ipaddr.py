@@ -8,7 +8,9 @@ through :mod:`ipaddress` one distinct value at a time.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -75,6 +77,31 @@ def ipv4_ints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     ints[idx] = packed.astype(np.uint32)
     ok[idx[~in_range]] = False
     return ints, ok
+
+
+class Block(NamedTuple):
+    """A CIDR block as :class:`PrefixTable` reads it: what ``ip_network`` gives, without its
+    cost (a fifth of the time, for the tens of thousands of blocks of the AWS ranges)."""
+
+    network_address: int
+    prefixlen: int
+    version: int
+
+
+def network(text: str) -> Block:
+    """``ipaddress.ip_network(text, strict=False)`` as a :class:`Block`; ValueError on anything
+    that is not a CIDR block or an address (TypeError on what is not a string)."""
+    addr, slash, length = text.partition("/")
+    family, width, version = (socket.AF_INET6, 128, 6) if ":" in addr else (socket.AF_INET, 32, 4)
+    if slash and not (length.isdigit() and int(length) <= width):
+        raise ValueError(f"bad prefix length in {text!r}")
+    bits = int(length) if slash else width
+    try:
+        value = int.from_bytes(socket.inet_pton(family, addr), "big")
+    except OSError:
+        raise ValueError(f"not an IP address: {addr!r}") from None
+    full = (1 << width) - 1
+    return Block(value & ((full << (width - bits)) & full), bits, version)
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

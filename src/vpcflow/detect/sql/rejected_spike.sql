@@ -27,27 +27,33 @@ spikes AS (
     WHERE s.windows >= {min_baseline_windows} AND c.n >= {min_rejects}
         AND c.n >= {factor} * greatest(s.usual, 1)
 ),
-seen AS (  -- every address on a side of a reject, per interface
-    SELECT eni, client AS addr, rejected AS n FROM {cells} WHERE rejected > 0 AND eni IS NOT NULL
-    UNION ALL
-    SELECT eni, server, rejected FROM {cells} WHERE rejected > 0 AND eni IS NOT NULL
-),
 spiking AS (SELECT DISTINCT eni FROM spikes),
-nearby AS (  -- the addresses seen on a spiking interface: the only ones whose spread matters
-    SELECT DISTINCT s.addr FROM seen s JOIN spiking x ON x.eni = s.eni
+local AS (  -- the addresses on a side of a spiking interface's rejects, and their rejects there
+    SELECT eni, addr, sum(n) AS n FROM (
+        SELECT c.eni, c.client AS addr, c.rejected AS n
+        FROM {cells} c JOIN spiking x ON x.eni = c.eni WHERE c.rejected > 0
+        UNION ALL
+        SELECT c.eni, c.server, c.rejected
+        FROM {cells} c JOIN spiking x ON x.eni = c.eni WHERE c.rejected > 0
+    ) s GROUP BY eni, addr
 ),
-spread AS (  -- on how many interfaces an address is seen: a remote peer (a scanner) on many
-    SELECT s.addr, count(DISTINCT s.eni) AS enis FROM seen s
-    JOIN nearby a ON a.addr = s.addr GROUP BY s.addr
+nearby AS (SELECT DISTINCT addr FROM local),  -- the only addresses whose spread matters
+spread AS (  -- on how many interfaces an address is on a side of a reject: a remote peer (a
+    -- scanner) on many
+    SELECT addr, count(DISTINCT eni) AS enis FROM (
+        SELECT c.eni, c.client AS addr FROM {cells} c JOIN nearby a ON a.addr = c.client
+        WHERE c.rejected > 0 AND c.eni IS NOT NULL
+        UNION ALL
+        SELECT c.eni, c.server FROM {cells} c JOIN nearby a ON a.addr = c.server
+        WHERE c.rejected > 0 AND c.eni IS NOT NULL
+    ) s GROUP BY addr
 ),
 own AS (  -- each spiking interface's own address: on a side of most of its rejects, and of
     -- those the one seen on the fewest interfaces
     SELECT eni, addr FROM (
-        SELECT s.eni, s.addr, row_number() OVER (PARTITION BY s.eni
-            ORDER BY sum(s.n) DESC, max(p.enis), s.addr) AS r
-        FROM seen s JOIN spiking x ON x.eni = s.eni
-        JOIN spread p ON p.addr = s.addr
-        GROUP BY s.eni, s.addr) x
+        SELECT l.eni, l.addr, row_number() OVER (PARTITION BY l.eni
+            ORDER BY l.n DESC, p.enis, l.addr) AS r
+        FROM local l JOIN spread p ON p.addr = l.addr) x
     WHERE r = 1
 ),
 rows AS (  -- the spikes' rejected rows: who sent them (the side that is not the interface's own
