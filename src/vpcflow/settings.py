@@ -230,6 +230,16 @@ def get(name: str):
     return SETTINGS[name].get()
 
 
+def cache_dir() -> Path:
+    """vpcflow's cache directory: the ``cache_dir`` setting, else ``$XDG_CACHE_HOME/vpcflow``,
+    else ``~/.cache/vpcflow``."""
+    base = str(get("cache_dir") or "")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = str(Path(xdg) / "vpcflow")
+    return Path(base)
+
+
 def threads() -> int:
     n = int(get("threads"))
     return n if n > 0 else (os.cpu_count() or 1)

@@ -23,6 +23,8 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+
 from .. import settings
 from ..enrich import ipaddr
 from ..errors import ConfigError
@@ -244,9 +246,13 @@ class _Cells:
             raise ConfigError("a detector's SQL must start with WITH to be inlined")
         return f"WITH {self.name} AS (\n{self.sql}\n),\n{body[5:]}"
 
-    def run(self, template: str, **params):
+    def table(self, template: str, **params):
+        """The result of a query of the cells, as an Arrow table."""
         sql = render_sql(template, cells=self.name, **params)
-        return self.store.sql(self.query(sql), dialect="duckdb").to_pylist()
+        return self.store.sql(self.query(sql), dialect="duckdb")
+
+    def run(self, template: str, **params):
+        return self.table(template, **params).to_pylist()
 
     def close(self) -> None:
         if self.temp:
@@ -291,19 +297,19 @@ def _configure(name: str, overrides: Mapping | None) -> Detector:
 
 def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
     """Addresses of the run (in the time range) that fall in a threat-list entry."""
-    rows = cells.run(
-        "WITH a AS (SELECT client AS a FROM {cells} UNION SELECT server FROM {cells}) "
-        "SELECT a FROM a WHERE a IS NOT NULL"
+    addrs = ipaddr.as_array(
+        cells.table(
+            "WITH a AS (SELECT client AS a FROM {cells} UNION SELECT server FROM {cells}) "
+            "SELECT a FROM a WHERE a IS NOT NULL"
+        ).column("a")
     )
-    if not rows:
+    if not len(addrs):
         return {}
-    import pyarrow as pa
-
-    addrs = pa.array([r["a"] for r in rows], pa.string())
     prefixes = ipaddr.PrefixTable((e.network, i) for i, e in enumerate(entries))
     idx = prefixes.lookup(addrs)
-    values = addrs.to_pylist()
-    return {values[i]: entries[j] for i, j in enumerate(idx) if j >= 0}
+    hits = np.flatnonzero(idx >= 0)
+    values = addrs.take(hits).to_pylist()
+    return {a: entries[idx[i]] for a, i in zip(values, hits, strict=True)}
 
 
 def _enrich(findings: list[Finding]) -> None:
@@ -546,18 +552,20 @@ def _dedupe_echoes(findings: list[Finding], relays: set | None = None) -> list[F
     the other's address (``relays``), else the one with more logged records."""
     relays = relays or set()
 
-    def weight(f):
-        return (f.details.get("logged", f.records), f.records)
-
+    weight = [(f.details.get("logged", f.records), f.records) for f in findings]
+    of_type: dict[str, list[int]] = {}
+    for j, b in enumerate(findings):
+        of_type.setdefault(b.type, []).append(j)
     drop = set()
     for i, a in enumerate(findings):
-        for j, b in enumerate(findings):
-            if i == j or a.type != b.type or not _overlap(a, b):
+        for j in of_type[a.type]:
+            b = findings[j]
+            if i == j or not _overlap(a, b):
                 continue
             if (a.source, b.source) in relays:  # a sent through b: a is the instance
                 continue
             if (b.source, a.source) not in relays and (
-                weight(a) > weight(b) or (weight(a) == weight(b) and i < j)
+                weight[i] > weight[j] or (weight[i] == weight[j] and i < j)
             ):
                 continue
             echo = a.type == "port-scan" and a.targets == [b.source] and b.targets == [a.source]

@@ -47,8 +47,7 @@ def service_groups(cells, store=None, where: str = "") -> str:
         )
         addrs = [r["server"] for r in rows]
         if addrs:
-            services = ranges.service(addrs).to_pylist()
-            regions = ranges.region(addrs).to_pylist()
+            services, regions = (a.to_pylist() for a in ranges.service_region(addrs))
             for a, s, r in zip(addrs, services, regions, strict=True):
                 if s and s not in OPEN_RANGES:
                     named[a] = f"AWS {s} {r}"

@@ -43,11 +43,7 @@ _code: str | None = None
 def directory() -> Path:
     """Where entries live: ``$VPCFLOW_CACHE_DIR/sql``, else ``$XDG_CACHE_HOME/vpcflow/sql``,
     else ``~/.cache/vpcflow/sql``."""
-    base = str(settings.get("cache_dir") or "")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        base = str(Path(xdg) / "vpcflow")
-    return Path(base) / "sql"
+    return settings.cache_dir() / "sql"
 
 
 def enabled() -> bool:

@@ -149,6 +149,11 @@ class AwsRanges:
     def region(self, values) -> pa.Array:
         return ipaddr.take_names(self.regions, self.ids(values))
 
+    def service_region(self, values) -> tuple[pa.Array, pa.Array]:
+        """``(service(values), region(values))``, the addresses looked up once."""
+        ids = self.ids(values)
+        return ipaddr.take_names(self.services, ids), ipaddr.take_names(self.regions, ids)
+
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, float], AwsRanges | None] = {}

@@ -59,23 +59,52 @@ def as_array(values) -> pa.Array:
 
 
 def ipv4_ints(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """``(ints, ok)``: IPv4 addresses as uint32 and a mask of the entries that were IPv4."""
-    import pyarrow.compute as pc  # on first use: a query that needs no address pays nothing
+    """``(ints, ok)``: IPv4 addresses as uint32 and a mask of the entries that were IPv4
+    (dotted quads of 1 to 3 ASCII digits each, every part at most 255).
 
+    Read straight from the Arrow string buffers, one NumPy step per character column (at most
+    15): a tenth of the time of splitting the strings with Arrow compute."""
     values = as_array(values)
     n = len(values)
-    ok = pc.fill_null(pc.match_substring_regex(values, _V4), False).to_numpy(zero_copy_only=False)
     ints = np.zeros(n, dtype=np.uint32)
-    if not ok.any():
+    ok = np.zeros(n, dtype=bool)
+    if n == 0:
         return ints, ok
-    good = values.filter(pa.array(ok))
-    parts = pc.list_flatten(pc.split_pattern(good, ".")).cast(pa.int64()).to_numpy()
-    parts = parts.reshape(-1, 4)
-    in_range = (parts <= 255).all(axis=1)
-    packed = (parts[:, 0] << 24) | (parts[:, 1] << 16) | (parts[:, 2] << 8) | parts[:, 3]
-    idx = np.flatnonzero(ok)
-    ints[idx] = packed.astype(np.uint32)
-    ok[idx[~in_range]] = False
+    _, offsets, data = values.buffers()
+    off = np.frombuffer(offsets, dtype=np.int32)[values.offset : values.offset + n + 1]
+    chars = np.frombuffer(data, dtype=np.uint8) if data is not None and len(data) else None
+    length = np.diff(off)
+    todo = (length >= 7) & (length <= 15)
+    if values.null_count:
+        todo &= values.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(todo)
+    if chars is None or not len(rows):
+        return ints, ok
+    start, size = off[:-1][rows].astype(np.int64), length[rows]
+    m = len(rows)
+    part = np.zeros(m, dtype=np.int64)  # the value of the part being read
+    digits = np.zeros(m, dtype=np.int64)  # its digits so far
+    dots = np.zeros(m, dtype=np.int64)
+    packed = np.zeros(m, dtype=np.int64)
+    bad = np.zeros(m, dtype=bool)
+    for col in range(15):
+        inside = size > col
+        c = chars[np.where(inside, start + col, 0)].astype(np.int64)
+        digit = inside & (c >= 48) & (c <= 57)
+        dot = inside & (c == 46)
+        bad |= inside & ~digit & ~dot
+        bad |= dot & (digits == 0)
+        part = np.where(digit, part * 10 + (c - 48), part)
+        digits = np.where(digit, digits + 1, digits)
+        bad |= (digits > 3) | (part > 255)
+        packed = np.where(dot, (packed << 8) | part, packed)
+        dots += dot
+        part = np.where(dot, 0, part)
+        digits = np.where(dot, 0, digits)
+    bad |= (dots != 3) | (digits == 0)
+    good = ~bad
+    ints[rows[good]] = ((packed[good] << 8) | part[good]).astype(np.uint32)
+    ok[rows[good]] = True
     return ints, ok
 
 
