@@ -65,3 +65,14 @@ def test_a_damaged_cache_is_rebuilt(fresh, monkeypatch, damage):
 def test_an_unwritable_cache_directory_is_skipped(fresh, monkeypatch):
     (fresh / "geo").write_text("a file where the directory would be")
     assert _answers()[0][:4] == ["US", "AU", "US", "private"]
+
+
+def test_a_cache_that_cannot_be_written_leaves_nothing_behind(fresh, monkeypatch):
+    def full(path, **arrays):
+        with open(path, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(geo.np, "savez", full)
+    assert _answers()[0][:4] == ["US", "AU", "US", "private"]
+    assert list((fresh / "geo").iterdir()) == []

@@ -13,6 +13,7 @@ is ``'private'``, ``ip_country('192.0.2.7')`` is ``'documentation'``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -184,13 +185,15 @@ def _load_v4() -> GeoDB:
     except Exception as exc:  # noqa: BLE001 - any damage (a cut zip, foreign content): rebuilt
         log.debug("geo cache %s ignored: %s", path, exc)
     db = GeoDB(_data_path(_V4_FILE))
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, **db.arrays())
-        os.replace(tmp, path)
-    except OSError as exc:
+        os.replace(tmp, path)  # whole or not at all, whoever else writes it at the same time
+    except OSError as exc:  # a full disk, a read-only home
         log.debug("geo cache %s not written: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return db
 
 
