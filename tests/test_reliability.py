@@ -273,6 +273,18 @@ def test_a_full_disk_rolls_the_batch_back_and_exits_non_zero(tmp_path, monkeypat
     assert n == {"n": total + 60000, "d": total + 60000}
 
 
+def test_a_full_disk_before_anything_is_stored_is_one_error_line(tmp_path, monkeypatch):
+    """Nothing committed: no "Ingested 0 records" summary above the error, which says it all."""
+    logs = tmp_path / "logs"
+    write_s3_layout(logs, files=2, per_file=300)
+    _fail_writes_after(monkeypatch, 0)
+    r = run("ingest", str(logs), "--store", str(tmp_path / "s"), env={"VPCFLOW_THREADS": "1"})
+    assert r.returncode == 1
+    assert "Ingested" not in r.stdout
+    err = one_line_error(r.stderr)
+    assert "no space left" in err and "rolled back" in err
+
+
 def test_a_full_disk_in_a_worker_process_rolls_back_too(tmp_path, monkeypatch):
     import vpcflow.store.workers as iw
     from vpcflow.store import ingest

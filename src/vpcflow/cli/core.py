@@ -231,12 +231,13 @@ def ingest_cmd(
         skipped = "".join(
             f", {plural(n, why + ' line')} skipped" for why, n in sorted(d["skipped_lines"].items())
         )
-        click.echo(
-            f"Ingested {plural(d['records'], 'record')} from {plural(d['files'], 'file')} "
-            f"in {d['seconds']:.1f} s{rate}; {d['skipped_files']:,} already ingested, "
-            f"{plural(d['bad_lines'], 'bad line')}, {plural(d['failed_files'], 'unreadable file')}"
-            f"{skipped}."
-        )
+        if failure is None or d["records"] or d["files"]:  # else the error says it all
+            click.echo(
+                f"Ingested {plural(d['records'], 'record')} from {plural(d['files'], 'file')} "
+                f"in {d['seconds']:.1f} s{rate}; {d['skipped_files']:,} already ingested, "
+                f"{plural(d['bad_lines'], 'bad line')}, "
+                f"{plural(d['failed_files'], 'unreadable file')}{skipped}."
+            )
         if d["tgw_records"]:
             click.echo(
                 f"  of the records, {d['tgw_records']:,} are Transit Gateway flow logs (tgw_flow_logs)."
