@@ -82,6 +82,19 @@ def test_busy_vpc_same_findings_from_the_rollup(tmp_path, caplog, flags):
     assert _key(new) == _key(old)
 
 
+def test_other_internal_networks_still_read_the_rollup(generated, caplog):
+    """The rollup records which side is ours for the default internal networks; a run with
+    others tests the addresses itself, from the same rollup rows, and finds what the records
+    give (other findings than the default networks give: the VPC's 10.x addresses are now
+    outside)."""
+    store, threats = generated
+    default, _, _ = _both(store, caplog, threat_lists=[threats])
+    new, old, used = _both(store, caplog, threat_lists=[threats], internal=("192.168.0.0/16",))
+    assert used
+    assert _key(new) == _key(old)
+    assert _key(new) != _key(default)
+
+
 def test_whole_hours_use_the_rollup_and_other_ranges_the_records(generated, caplog):
     store, _ = generated
     t0 = store.sql("SELECT min(start) AS t FROM vpc_flow_logs", dialect="duckdb").column(0)[0]

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import schema, settings
+from .. import networks, schema, settings
 from ..errors import SettingError
 
 if TYPE_CHECKING:
@@ -91,6 +91,9 @@ class Rollup:
     grain: int
     table: str = "vpc_flow_logs"
     params: Callable[[], dict] = field(default=dict, compare=False)
+    #: (column, DuckDB type, SQL over the keys): columns that are functions of a row's keys,
+    #: computed once per rollup row (not per record) and carried through merges
+    derived: tuple[tuple[str, str, str], ...] = ()
 
     def current_params(self) -> dict:
         return {k: self.params()[k] for k in sorted(self.params())}
@@ -106,19 +109,28 @@ class Rollup:
         keys = ", ".join(f'CAST("{k}" AS {t}) AS "{k}"' for k, t in self.keys)
         aggs = ", ".join(a.compute() for a in self.aggregates)
         group = ", ".join(f'"{k}"' for k, _ in self.keys)
-        return f"SELECT {keys}, {aggs} FROM ({self.source_sql(params)}) s GROUP BY {group}"
+        sql = f"SELECT {keys}, {aggs} FROM ({self.source_sql(params)}) s GROUP BY {group}"
+        if not self.derived:
+            return sql
+        extra = ", ".join(f'CAST({e} AS {t}) AS "{n}"' for n, t, e in self.derived)
+        return f"SELECT *, {extra} FROM ({sql}) g"
 
     def merge_sql(self, relation: str, where: str = "") -> str:
         """The SQL that merges rollup rows of ``relation`` (several files' rows) into one row
         per key, as one GROUP BY over all their records would give."""
         keys = ", ".join(f'"{k}"' for k, _ in self.keys)
         aggs = ", ".join(a.merge() for a in self.aggregates)
+        aggs += "".join(f', CAST(max("{n}") AS {t}) AS "{n}"' for n, t, _ in self.derived)
         cond = f" WHERE {where}" if where else ""
         return f"SELECT {keys}, {aggs} FROM {relation}{cond} GROUP BY {keys}"
 
     def columns(self) -> list[tuple[str, str]]:
         """(column, DuckDB type) of the rollup's rows."""
-        return list(self.keys) + [(a.name, a.type) for a in self.aggregates]
+        return (
+            list(self.keys)
+            + [(a.name, a.type) for a in self.aggregates]
+            + [(n, t) for n, t, _ in self.derived]
+        )
 
     def fingerprint(self, params: dict | None = None) -> str:
         """The version and a hash of the definition with its parameters: a rollup file is
@@ -247,7 +259,8 @@ def conversation_records(source: str, *, bucket: int, per_bucket: int, where: st
 register(
     Rollup(
         name="conversations",
-        version=1,
+        # 2: which side is ours (the default internal networks) and an outside client's /24
+        version=2,
         description="records per conversation (client, server, port, protocol) and hour; "
         "rejected ones per interface and 10 minutes",
         source=conversation_records("records", bucket=600, per_bucket=6),
@@ -281,6 +294,15 @@ register(
         time_unit=600,
         grain=3600,
         params=_conversation_params,
+        derived=(
+            ("client_internal", "BOOLEAN", networks.internal_sql("client")),
+            ("server_internal", "BOOLEAN", networks.internal_sql("server")),
+            (
+                "client_net",
+                "VARCHAR",
+                networks.slash24_sql("client", networks.internal_sql("client")),
+            ),
+        ),
     )
 )
 

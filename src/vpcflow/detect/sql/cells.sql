@@ -13,10 +13,7 @@
 -- the rows here, not per record; client_net is an outside IPv4 client's /24 (host-sweep's
 -- subnet key). The inner query is the records classified exactly as the
 -- conversations rollup classifies them (store.rollups.CONVERSATION_RECORDS).
-SELECT c.*,
-    CASE WHEN NOT c.client_internal AND c.client NOT LIKE '%:%'
-        THEN regexp_extract(c.client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'
-    END AS client_net
+SELECT c.*, {client_net} AS client_net
 FROM (
     SELECT g.*, {client_internal} AS client_internal, {server_internal} AS server_internal
     FROM (

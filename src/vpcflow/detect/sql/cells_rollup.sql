@@ -10,15 +10,12 @@
 -- probes > 0, probes < requests, data_answers > 0 hold for a merged row exactly when they hold
 -- for one of its parts). The few that judge a conversation's hour as a whole (brute-force,
 -- data-exfiltration, a NAT gateway's relayed share) merge the rows they read themselves.
-SELECT c.*,
-    CASE WHEN NOT c.client_internal AND c.client NOT LIKE '%:%'
-        THEN regexp_extract(c.client, '^([0-9]+[.][0-9]+[.][0-9]+)[.]', 1) || '.0/24'
-    END AS client_net
-FROM (
-    SELECT eni, client, server, port, protocol, bucket, t0, t1, records, bytes, requests,
-        request_bytes, accepted, rejected, probes, answers, data_answers, logins,
-        coalesce(eni_min, eni) AS eni_min, coalesce(eni_max, eni) AS eni_max,
-        {client_internal} AS client_internal, {server_internal} AS server_internal
-    FROM rollup_conversations
-    WHERE bucket >= {since_bucket} AND bucket < {until_bucket}
-) c
+-- Which side is ours and an outside client's /24 are the rollup's own columns when this run's
+-- internal networks are the default ones it recorded them for, else tested here.
+SELECT eni, client, server, port, protocol, bucket, t0, t1, records, bytes, requests,
+    request_bytes, accepted, rejected, probes, answers, data_answers, logins,
+    coalesce(eni_min, eni) AS eni_min, coalesce(eni_max, eni) AS eni_max,
+    {client_internal} AS client_internal, {server_internal} AS server_internal,
+    {client_net} AS client_net
+FROM rollup_conversations
+WHERE bucket >= {since_bucket} AND bucket < {until_bucket}
