@@ -137,14 +137,21 @@ class Dashboard(OverviewPanels):
 
     def prepare(self) -> None:
         """Open what the first request would otherwise open: the engine's connection (the
-        store's first and last record), the day summaries' connection, the manifest. Run by
-        ``vpcflow serve`` before it answers."""
+        store's first and last record), the day summaries' connection, the manifest, the
+        country and network database (the rejected sources and the map name every address).
+        Run by ``vpcflow serve`` before it answers."""
         try:
             self.version()
             self.extent()
             self.tops.prepare()
         except Exception as exc:  # the first request will report it
             log.info("preparing the dashboard failed: %s", exc)
+        try:
+            from ..enrich import geo
+
+            geo.database(4)
+        except Exception as exc:  # no geo data: the panels say so themselves
+            log.info("loading the country database failed: %s", exc)
 
     def prefetch(self, params) -> None:
         """Answer the overview of the view ``params`` (the page's URL query) in a background
