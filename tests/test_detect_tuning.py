@@ -220,3 +220,34 @@ def test_generate_benign_only_day_via_cli(tmp_path):
         ],
     )
     assert r.exit_code == 1 and "drop --attacks" in r.output
+
+
+def test_internal_networks_from_the_cli_and_the_setting(store, monkeypatch):
+    """Which networks are ours decides what a scan is: with only 10.0.0.0/24 ours, the SSH sweep
+    from 10.0.9.10 of 10.0.1.x is between two outside networks (nobody's business here); the
+    scan of 10.0.0.11 stays."""
+    base = ["detect", "--store", str(store), "--format", "json"]
+    default = _json(base)
+    assert {(f["type"], f["source"]) for f in default} >= {
+        ("host-sweep", "10.0.9.10"),
+        ("port-scan", "203.0.113.9"),
+    }
+    narrow = _json([*base, "--internal", "10.0.0.0/24"])
+    assert {f["source"] for f in narrow} == {"203.0.113.9"}
+    monkeypatch.setenv("VPCFLOW_INTERNAL_NETWORKS", "10.0.0.0/24")
+    assert _json(base) == narrow
+    assert _json([*base, "--internal", "10.0.0.0/8"]) == default  # the option wins
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--internal", "10.0.0/8x"], {}, "--internal"),
+        ([], {"VPCFLOW_INTERNAL_NETWORKS": "10.0.0.0/8,bogus"}, "VPCFLOW_INTERNAL_NETWORKS"),
+    ],
+)
+def test_a_bad_internal_network_is_one_line(store, args, env, message):
+    r = CliRunner().invoke(main, ["detect", "--store", str(store), *args], env=env)
+    assert r.exit_code == 1
+    (line,) = [x for x in r.stderr.splitlines() if x.strip()]
+    assert message in line and "is not a CIDR block" in line

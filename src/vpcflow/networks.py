@@ -14,17 +14,36 @@ from .errors import ConfigError
 DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 
 
-def internal_sql(column: str, cidrs: Iterable[str] = DEFAULT_INTERNAL) -> str:
+def configured() -> tuple[str, ...]:
+    """The networks that are ours as the ``internal_networks`` setting names them, checked."""
+    from . import settings
+
+    cidrs = tuple(c.strip() for c in str(settings.get("internal_networks")).split(",") if c.strip())
+    check(cidrs, "VPCFLOW_INTERNAL_NETWORKS")
+    return cidrs
+
+
+def check(cidrs: Iterable[str], where: str = "internal networks") -> None:
+    """ConfigError naming the first of ``cidrs`` that is not a CIDR block vpcflow can test."""
+    internal_sql("x", cidrs, where)
+
+
+def internal_sql(
+    column: str, cidrs: Iterable[str] = DEFAULT_INTERNAL, where: str = "internal networks"
+) -> str:
     """A SQL predicate: ``column`` is in one of ``cidrs``.
 
     One anchored regular expression of address prefixes (RE2 matches it in one pass, about
     three times faster than a chain of LIKEs and five times faster than testing octets)."""
     prefixes: list[str] = []
     for text in cidrs:
-        net = ipaddress.ip_network(text, strict=False)
+        try:
+            net = ipaddress.ip_network(str(text).strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{where}: {text!r} is not a CIDR block (10.0.0.0/8)") from None
         if net.version == 6:
             if net.prefixlen % 4 and net.prefixlen != 7:
-                raise ConfigError(f"IPv6 internal network {text}: use a prefix length of 4n")
+                raise ConfigError(f"{where}: IPv6 network {text}: use a prefix length of 4n")
             if str(net) == "fc00::/7":
                 prefixes.append("f[cd]")
                 continue
@@ -39,7 +58,7 @@ def internal_sql(column: str, cidrs: Iterable[str] = DEFAULT_INTERNAL) -> str:
         first = int(net.network_address)
         count = 1 << (octets * 8 - net.prefixlen)
         if count > 256:
-            raise ConfigError(f"internal network {text} is too wide to test by prefix")
+            raise ConfigError(f"{where}: {text} is too wide to test by prefix (use /8 or longer)")
         step = 1 << (32 - octets * 8)
         for i in range(count):
             parts = ipaddress.IPv4Address(first + i * step).exploded.split(".")[:octets]

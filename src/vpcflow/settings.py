@@ -165,6 +165,12 @@ SETTINGS: dict[str, Setting] = {
             "with vpcflow (false: aws_service() is NULL without a downloaded file).",
         ),
         # Detection thresholds (each detector's docstring in detect/detectors.py says why).
+        Setting(
+            "internal_networks",
+            "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7",
+            "Detection: the networks that are ours, comma-separated CIDR blocks (a VPC with "
+            "public IPv4 ranges adds them).",
+        ),
         Setting("probe_packets", 3, "Detection: most packets of a request that is a probe."),
         Setting("probe_bytes", 240, "Detection: most bytes of a request that is a probe."),
         Setting("port_scan_min_ports", 50, "port-scan: distinct ports probed on one host."),

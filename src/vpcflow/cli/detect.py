@@ -89,6 +89,14 @@ def register(main: click.Group) -> None:
         "(repeatable).",
     )
     @click.option(
+        "--internal",
+        "internal",
+        multiple=True,
+        metavar="CIDR",
+        help="A network that is ours (repeatable; default VPCFLOW_INTERNAL_NETWORKS: RFC 1918, "
+        "100.64.0.0/10, fc00::/7). A VPC with public IPv4 ranges names them all.",
+    )
+    @click.option(
         "--detector",
         "detectors",
         multiple=True,
@@ -126,12 +134,14 @@ def register(main: click.Group) -> None:
         overrides,
         new_only,
         no_rollups,
+        internal,
     ):
         """Find scans, sweeps, brute force, exfiltration, listed addresses and reject spikes.
 
         table: the most urgent first, one line each; csv/json/jsonl: every field of a finding;
         ocsf: one OCSF Detection Finding (class 2004) a line.
         """
+        from .. import networks
         from ..detect import detect, load_allow_lists, load_lists, store_is_empty
         from ..store.workers import hide_pandas, show_pandas
         from .progress import Activity
@@ -147,6 +157,7 @@ def register(main: click.Group) -> None:
                 )
             thresholds.setdefault(name, {})[field] = value.strip()
         lists = load_lists(threat_lists)  # bad lists fail before any query
+        networks.check(internal, "--internal")
         allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
         # DuckDB hands detect Arrow data only (see hide_pandas: half a second of start-up);
@@ -164,6 +175,7 @@ def register(main: click.Group) -> None:
                     allow=[allowed],
                     new_only=new_only,
                     rollups=not no_rollups,
+                    internal=list(internal) or None,
                     # the table shows no sample records: not reading them saves a scan
                     samples=0 if fmt == "table" else 3,
                 )

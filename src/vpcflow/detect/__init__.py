@@ -27,6 +27,8 @@ from .. import settings
 from ..enrich import ipaddr
 from ..errors import ConfigError
 from ..networks import DEFAULT_INTERNAL, internal_sql, slash24_sql
+from ..networks import check as check_networks
+from ..networks import configured as configured_networks
 from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
@@ -350,7 +352,7 @@ def detect(
     threat_lists: Iterable = (),
     detectors: Iterable[str] | None = None,
     thresholds: Mapping[str, Mapping] | None = None,
-    internal: Iterable[str] = DEFAULT_INTERNAL,
+    internal: Iterable[str] | None = None,
     enrich: bool = True,
     allow: Iterable = (),
     new_only: bool = False,
@@ -364,7 +366,8 @@ def detect(
     ``threat_lists``: paths of plain IP/CIDR lists, or already loaded :class:`ThreatEntry` lists.
     ``detectors``: names to run (default all; ``known-bad-ip`` runs only with threat lists).
     ``thresholds``: ``{detector name: {field: value}}`` overrides of the settings. ``internal``:
-    CIDRs that are ours. ``allow``: allow-list files (or loaded :class:`AllowList`) whose
+    CIDRs that are ours (default: the ``internal_networks`` setting, RFC 1918, 100.64.0.0/10
+    and fc00::/7). ``allow``: allow-list files (or loaded :class:`AllowList`) whose
     matching findings are dropped. ``new_only``: only findings no earlier ``new_only`` run on
     this store reported (and remember these). ``samples``: records shown per finding.
     ``shared=False`` inlines the pre-aggregation in every detector (for comparison).
@@ -381,7 +384,11 @@ def detect(
         raise ConfigError(
             f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(DETECTORS)}"
         )
-    internal = tuple(internal)
+    if internal is None:
+        internal = configured_networks()
+    else:
+        internal = tuple(internal)
+        check_networks(internal)
     entries: list[ThreatEntry] = []
     for item in threat_lists:
         entries.extend([item] if isinstance(item, ThreatEntry) else load_threat_list(item))
