@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingError
+from .networks import DEFAULT_INTERNAL
 
 # DuckDB's memory_limit: a number and a unit (KB, MiB, GB, ...), or a percentage of RAM.
 _SIZE = re.compile(r"\s*\d+(\.\d+)?\s*([KMGT]i?B|B|%)?\s*", re.I)
@@ -167,7 +168,7 @@ SETTINGS: dict[str, Setting] = {
         # Detection thresholds (each detector's docstring in detect/detectors.py says why).
         Setting(
             "internal_networks",
-            "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7",
+            ",".join(DEFAULT_INTERNAL),
             "Detection: the networks that are ours, comma-separated CIDR blocks (a VPC with "
             "public IPv4 ranges adds them).",
         ),

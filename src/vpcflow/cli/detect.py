@@ -143,7 +143,7 @@ def register(main: click.Group) -> None:
         """
         from .. import networks
         from ..detect import detect, load_allow_lists, load_lists, store_is_empty
-        from ..store.workers import hide_pandas, show_pandas
+        from ..store.workers import pandas_hidden
         from .progress import Activity
 
         thresholds: dict[str, dict] = {}
@@ -160,28 +160,23 @@ def register(main: click.Group) -> None:
         networks.check(internal, "--internal")
         allowed = load_allow_lists(allow_lists)
         store = open_existing(store_path)
-        # DuckDB hands detect Arrow data only (see hide_pandas: half a second of start-up);
-        # undone at the end, as main() may run in a caller's process
-        hidden = hide_pandas() if store.engine.name == "duckdb" else None
-        try:
-            with Activity("detecting") as act:
-                findings = detect(
-                    store,
-                    since=since,
-                    until=until,
-                    threat_lists=lists,
-                    detectors=list(detectors) or None,
-                    thresholds=thresholds,
-                    allow=[allowed],
-                    new_only=new_only,
-                    rollups=not no_rollups,
-                    internal=list(internal) or None,
-                    # the table shows no sample records: not reading them saves a scan
-                    samples=0 if fmt == "table" else 3,
-                )
-                act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
-        finally:
-            show_pandas(hidden)
+        # DuckDB hands detect Arrow data only (see hide_pandas: half a second of start-up)
+        with pandas_hidden(store.engine.name == "duckdb"), Activity("detecting") as act:
+            findings = detect(
+                store,
+                since=since,
+                until=until,
+                threat_lists=lists,
+                detectors=list(detectors) or None,
+                thresholds=thresholds,
+                allow=[allowed],
+                new_only=new_only,
+                rollups=not no_rollups,
+                internal=list(internal) or None,
+                # the table shows no sample records: not reading them saves a scan
+                samples=0 if fmt == "table" else 3,
+            )
+            act.done(f"{len(findings):,} finding{'s' if len(findings) != 1 else ''}")
         if fmt == "ocsf":
             from ..detect.ocsf import to_ocsf
 

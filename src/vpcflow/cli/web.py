@@ -121,13 +121,11 @@ def serve_cmd(
     if from_aws:
         fetch = _aws_fetcher(profile, aws_region)
     store = open_existing(store_path)
-    from ..store.workers import hide_pandas, show_pandas
+    from ..store.workers import pandas_hidden
 
     # the dashboard hands PyArrow no pandas objects: see hide_pandas (otherwise the first request
-    # that names an address waits half a second for pandas); undone at the end, as main() may run
-    # in a caller's process
-    hidden = hide_pandas() if store.engine.name == "duckdb" else None
-    try:
+    # that names an address waits half a second for pandas)
+    with pandas_hidden(store.engine.name == "duckdb"):
         start(
             store,
             host,
@@ -138,8 +136,6 @@ def serve_cmd(
             fetch_configs=fetch,
             rollups=not no_rollups,
         )
-    finally:
-        show_pandas(hidden)
 
 
 def _aws_fetcher(profile, region):

@@ -13,6 +13,7 @@ nothing of the open transaction is committed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -56,6 +57,17 @@ class _NoPandas:
         if name == "pandas" or name.startswith("pandas."):
             raise ImportError("pandas is hidden from the native ingest (vpcflow.store.workers)")
         return None
+
+
+@contextlib.contextmanager
+def pandas_hidden(when: bool = True):
+    """``hide_pandas`` for the block (when ``when``), undone after it: for a command that runs
+    in a caller's process too (``main()`` called from Python)."""
+    hook = hide_pandas() if when else None
+    try:
+        yield
+    finally:
+        show_pandas(hook)
 
 
 def hide_pandas():
