@@ -314,7 +314,7 @@ def test_a_slow_rejected_scan_is_medium_a_fast_one_low(tmp_path):
     assert "went on for" in slow_f.summary and slow_f.details["lasted_seconds"] >= 1800
 
 
-def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
+def test_uploads_to_one_aws_service_are_one_destination(tmp_path, monkeypatch):
     """An instance uploads every hour to S3 at rotating addresses of 52.217.x.y, then dumps
     300 MB an hour to 52.216.x.y: without the AWS ranges, 52.216.0.0/16 is a network it never
     sent to; with them, both are S3 in us-east-1, a usual destination, and the dump a burst over
@@ -340,6 +340,9 @@ def test_uploads_to_one_aws_service_are_one_destination(tmp_path):
     ]
     assert len(found[0]["targets"]) == 12 and found[0]["details"]["windows"] == 2
     ranges = Path(__file__).parent / "data" / "enrich" / "ip-ranges.json"
+    # downloaded into this test's own data directory: the next test in this process must not
+    # find the ranges loaded
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     r = CliRunner().invoke(main, ["enrich", "update", "--file", str(ranges)])
     assert r.exit_code == 0, r.output
     found = _json(args)

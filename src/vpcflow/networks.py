@@ -14,15 +14,6 @@ from .errors import ConfigError
 DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 
 
-def configured() -> tuple[str, ...]:
-    """The networks that are ours as the ``internal_networks`` setting names them, checked."""
-    from . import settings
-
-    cidrs = tuple(c.strip() for c in str(settings.get("internal_networks")).split(",") if c.strip())
-    check(cidrs, "VPCFLOW_INTERNAL_NETWORKS")
-    return cidrs
-
-
 def check(cidrs: Iterable[str], where: str = "internal networks") -> None:
     """ConfigError naming the first of ``cidrs`` that is not a CIDR block vpcflow can test."""
     internal_sql("x", cidrs, where)

@@ -28,7 +28,6 @@ from ..enrich import ipaddr
 from ..errors import ConfigError
 from ..networks import DEFAULT_INTERNAL, internal_sql, slash24_sql
 from ..networks import check as check_networks
-from ..networks import configured as configured_networks
 from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
@@ -385,7 +384,9 @@ def detect(
             f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(DETECTORS)}"
         )
     if internal is None:
-        internal = configured_networks()
+        text = str(settings.get("internal_networks"))
+        internal = tuple(c.strip() for c in text.split(",") if c.strip())
+        check_networks(internal, "VPCFLOW_INTERNAL_NETWORKS")
     else:
         internal = tuple(internal)
         check_networks(internal)
