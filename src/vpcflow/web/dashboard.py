@@ -333,12 +333,13 @@ class Dashboard(OverviewPanels):
             )
             g["counts"][v["verdict"]] = g["counts"].get(v["verdict"], 0) + v["occurrences"]
             totals[v["verdict"]] = totals.get(v["verdict"], 0) + v["occurrences"]
-            v["first_seen"], v["last_seen"] = _iso(v["first_seen"]), _iso(v["last_seen"])
-            v["flows"] = "/flows?" + _verdict_view(v, view).query_string()
             g["verdicts"].append(v)
         for g in groups.values():  # verdicts come most frequent first: keep the head
             g["more"] = max(len(g["verdicts"]) - per_interface, 0)
             g["verdicts"] = g["verdicts"][:per_interface]
+            for v in g["verdicts"]:  # (only the shown ones: a busy day has 100k verdicts)
+                v["first_seen"], v["last_seen"] = _iso(v["first_seen"]), _iso(v["last_seen"])
+                v["flows"] = "/flows?" + _verdict_view(v, view).query_string()
         return {
             "view": view.to_dict(),
             "configurations": configs is not None,
