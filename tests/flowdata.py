@@ -9,6 +9,19 @@ from pathlib import Path
 HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
 
 
+def ingest_lines(root: Path, lines, log: str = "flows.log", store: str = "store") -> Path:
+    """Write ``lines`` (version-2 records, each ending in a newline) under the default header
+    to ``root/log``, ingest them into the store ``root/store`` and return its path."""
+    from vpcflow import open_store
+
+    path = root / log
+    path.write_text(HEADER + "\n" + "".join(lines))
+    s = open_store(root / store)
+    s.ingest([str(path)])
+    s.close()
+    return root / store
+
+
 def v2_lines(
     n: int, seed: int = 0, start: int = 1_700_000_000, eni: str = "eni-0a1b2c3d4e5f60718"
 ) -> list[str]:

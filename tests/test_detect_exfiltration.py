@@ -12,6 +12,7 @@ import random
 import pytest
 from click.testing import CliRunner
 
+from flowdata import ingest_lines
 from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.detect import detect
@@ -62,12 +63,7 @@ def make_day(root):
     for k in range(5):  # the dump: 5 GB to the collector in one hour
         dst = f"34.120.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
         lines += upload(LOUD, dst, 1_000_000_000, T0 + 18 * H + 600 * k + 200, 45000, "eni-0s2")
-    logs = root / "day.log"
-    logs.write_text(HEADER + "".join(lines))
-    s = open_store(root / "store")
-    s.ingest([str(logs)])
-    s.close()
-    return root / "store"
+    return ingest_lines(root, lines, "day.log")
 
 
 @pytest.fixture(scope="module")

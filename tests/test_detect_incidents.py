@@ -11,6 +11,7 @@ import random
 import pytest
 from click.testing import CliRunner
 
+from flowdata import ingest_lines
 from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.detect import detect, load_allow_lists
@@ -18,10 +19,6 @@ from vpcflow.errors import ConfigError
 
 T0 = 1714521600  # 2024-05-01T00:00:00Z
 H = 3600
-HEADER = (
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
-    "start end action log-status\n"
-)
 SCANNER = "198.51.100.20"
 HOSTS = [f"10.0.3.{h}" for h in range(1, 7)]
 
@@ -34,12 +31,7 @@ def rec(src, dst, sport, dport, start, action="ACCEPT", packets=1, nbytes=44, en
 
 
 def _store(tmp_path, lines, name="s"):
-    logs = tmp_path / f"{name}.log"
-    logs.write_text(HEADER + "".join(lines))
-    s = open_store(tmp_path / name)
-    s.ingest([str(logs)])
-    s.close()
-    return tmp_path / name
+    return ingest_lines(tmp_path, lines, f"{name}.log", name)
 
 
 def _json(args):

@@ -9,14 +9,10 @@ import random
 
 from click.testing import CliRunner
 
-from vpcflow import open_store
+from flowdata import ingest_lines
 from vpcflow.cli import main
 
 T0 = 1714521600  # 2024-05-01T00:00:00Z
-HEADER = (
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes "
-    "start end action log-status\n"
-)
 WEB = [f"10.0.10.{h}" for h in range(11, 51)]
 
 
@@ -28,11 +24,7 @@ def rec(src, dst, sport, dport, start, action="REJECT", packets=1, nbytes=44, en
 
 
 def _detect(tmp_path, lines, *args):
-    logs = tmp_path / "flows.log"
-    logs.write_text(HEADER + "".join(lines))
-    store = open_store(tmp_path / "s")
-    store.ingest([str(logs)])
-    store.close()
+    ingest_lines(tmp_path, lines, store="s")
     r = CliRunner().invoke(
         main, ["detect", "--store", str(tmp_path / "s"), "--format", "json", *args]
     )

@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from flowdata import ingest_lines
 from vpcflow import open_store
 from vpcflow.cli import main
 from vpcflow.detect import detect, load_allow_lists
@@ -43,12 +44,7 @@ def store(tmp_path):
         lines.append(
             _line(f"10.0.2.{h}", "198.51.100.7", 443, 50000 + h, T0 + h, "ACCEPT", 20, 24000)
         )
-    logs = tmp_path / "logs.log"
-    logs.write_text(HEADER + "".join(lines))
-    s = open_store(tmp_path / "store")
-    s.ingest([str(logs)])
-    s.close()
-    return tmp_path / "store"
+    return ingest_lines(tmp_path, lines, "logs.log")
 
 
 def _json(args):

@@ -237,6 +237,11 @@ def get(name: str):
     return SETTINGS[name].get()
 
 
+def get_list(name: str) -> list[str]:
+    """A comma-separated setting's items, spaces around them and empty ones dropped."""
+    return [item.strip() for item in str(get(name)).split(",") if item.strip()]
+
+
 def cache_dir() -> Path:
     """vpcflow's cache directory: the ``cache_dir`` setting, else ``$XDG_CACHE_HOME/vpcflow``,
     else ``~/.cache/vpcflow``."""

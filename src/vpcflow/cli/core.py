@@ -199,28 +199,26 @@ def ingest_cmd(
     choice = engine_choice()
     engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
     from ..engines import ingest_job
-    from ..store.workers import hide_pandas, show_pandas
+    from ..store.workers import pandas_hidden
 
-    # the native ingest: see hide_pandas (undone at the end: main() may run in a caller's process)
-    hidden = hide_pandas() if ingest_job(engine["engine"]) is None else None
     if choice.get("spark_conf"):
         from ..engines.spark import parse_conf
 
         engine["spark_conf"] = parse_conf(choice["spark_conf"])
     try:
-        if as_json or not sys.stderr.isatty():
-            report = store.ingest(list(sources), log_format=log_format, **engine, **options)
-        else:
-            with _Progress() as progress:
-                report = store.ingest(
-                    list(sources), log_format=log_format, progress=progress, **engine, **options
-                )
+        # the native ingest: see hide_pandas
+        with pandas_hidden(ingest_job(engine["engine"]) is None):
+            if as_json or not sys.stderr.isatty():
+                report = store.ingest(list(sources), log_format=log_format, **engine, **options)
+            else:
+                with _Progress() as progress:
+                    report = store.ingest(
+                        list(sources), log_format=log_format, progress=progress, **engine, **options
+                    )
     except StoreWriteError as exc:
         if exc.report is None:
             raise
         failure, report = exc, exc.report  # print what was committed, then the error
-    finally:
-        show_pandas(hidden)
     d = report.as_dict()
     if failure is not None:
         d["error"] = str(failure)

@@ -384,8 +384,7 @@ def detect(
             f"unknown detector(s): {', '.join(unknown)}; known: {', '.join(DETECTORS)}"
         )
     if internal is None:
-        text = str(settings.get("internal_networks"))
-        internal = tuple(c.strip() for c in text.split(",") if c.strip())
+        internal = tuple(settings.get_list("internal_networks"))
         check_networks(internal, "VPCFLOW_INTERNAL_NETWORKS")
     else:
         internal = tuple(internal)

@@ -20,11 +20,7 @@ def read_sql(name: str) -> str:
 def _setting(name: str):
     """A threshold whose default is the setting ``name`` (read when the detector is made)."""
     if name == "brute_force_ports":
-        return field(
-            default_factory=lambda: tuple(
-                int(p) for p in str(settings.get(name)).replace(" ", "").split(",") if p
-            )
-        )
+        return field(default_factory=lambda: tuple(int(p) for p in settings.get_list(name)))
     return field(default_factory=lambda: settings.get(name))
 
 

@@ -67,9 +67,7 @@ def _flatten(first, netlen, ids, bits: int, numpy: bool) -> _Ranges:
 class GeoDB:
     """The loaded database: country and ASN ranges, sorted by first address."""
 
-    def __init__(self, path: str | None, numpy: bool = True, bits: int = 32):
-        if path is None:  # filled in by from_arrays
-            return
+    def __init__(self, path: str, numpy: bool = True, bits: int = 32):
         with gzip.open(path, "rb") as fh:
             # A pickle written by the geoip2fast maintainers and installed with the package.
             version, info, _total, db = pickle.load(fh)  # noqa: S301
@@ -114,7 +112,7 @@ class GeoDB:
 
     @classmethod
     def from_arrays(cls, arrays) -> GeoDB:
-        db = cls(None)
+        db = cls.__new__(cls)
         db.source, db.codes, db.names, db.asn_names = json.loads(arrays["names"].tobytes())
         for w in ("country", "asn"):
             starts, ends, ids = (arrays[f"{w}_{a}"] for a in cls._ARRAYS)

@@ -193,17 +193,11 @@ def rollups_for(table: str) -> list[Rollup]:
     return [r for r in ROLLUPS.values() if r.table == table and r.name in wanted]
 
 
-def _ports(text) -> list[int]:
-    if isinstance(text, (list, tuple)):
-        return [int(p) for p in text]
-    return [int(p) for p in str(text).split(",") if p.strip()]
-
-
 def _conversation_params() -> dict:
     return {
         "probe_packets": int(settings.get("probe_packets")),
         "probe_bytes": int(settings.get("probe_bytes")),
-        "login_ports": _ports(settings.get("brute_force_ports")) or [-1],
+        "login_ports": [int(p) for p in settings.get_list("brute_force_ports")] or [-1],
         "login_min_bytes": int(settings.get("brute_force_min_bytes")),
         "login_max_bytes": int(settings.get("brute_force_max_bytes")),
     }
@@ -247,6 +241,9 @@ def conversation_records(source: str, *, bucket: int, per_bucket: int, where: st
         .replace("{per_bucket}", str(per_bucket))
     )
 
+
+# Which side is ours, under the default internal networks (the rollup's derived columns).
+_CLIENT_OURS = networks.internal_sql("client")
 
 # Conversations: the records keyed by who asked whom -- client, server, service port, protocol --
 # so that a request and its answer meet in one row. A record is a request when it is a SYN
@@ -295,13 +292,9 @@ register(
         grain=3600,
         params=_conversation_params,
         derived=(
-            ("client_internal", "BOOLEAN", networks.internal_sql("client")),
+            ("client_internal", "BOOLEAN", _CLIENT_OURS),
             ("server_internal", "BOOLEAN", networks.internal_sql("server")),
-            (
-                "client_net",
-                "VARCHAR",
-                networks.slash24_sql("client", networks.internal_sql("client")),
-            ),
+            ("client_net", "VARCHAR", networks.slash24_sql("client", _CLIENT_OURS)),
         ),
     )
 )
