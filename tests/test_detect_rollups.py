@@ -187,3 +187,26 @@ def test_one_connection_logged_by_two_interfaces_in_two_files_counts_once(tmp_pa
     assert used
     assert [f.details["attempts"] for f in new] == [40]
     assert _key(new) == _key(old)
+
+
+def test_a_damaged_rollup_file_is_named_with_the_fix(tmp_path):
+    """A rollup file cut short (a full disk, a bad copy): detect says which file and how to
+    repair it, in one line; after ``check --repair`` it runs again."""
+    busy_vpc.write(tmp_path, seed=3, flags=False, scale=0.1)
+    store = open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "flows.log")])
+    store.close()
+    (victim, *_) = sorted(
+        (tmp_path / "store" / "_vpcflow" / "rollups" / "conversations").rglob("*.parquet")
+    )
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    runner = CliRunner()
+    r = runner.invoke(main, ["detect", "--store", str(tmp_path / "store")])
+    assert r.exit_code == 1
+    (line,) = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith("detecting")]
+    assert victim.name in line and "rollup file is damaged" in line and "check --repair" in line
+    assert (
+        runner.invoke(main, ["check", "--repair", "--store", str(tmp_path / "store")]).exit_code
+        == 0
+    )
+    assert runner.invoke(main, ["detect", "--store", str(tmp_path / "store")]).exit_code == 0

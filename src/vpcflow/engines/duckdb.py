@@ -185,7 +185,7 @@ class DuckDBEngine(Engine):
                 con.execute(rollup_view_sql(name, paths))
         except duckdb.Error as exc:
             con.close()
-            raise (self._damaged(exc, files) or sql_error(exc)) from None
+            raise (self._damaged(exc, state) or sql_error(exc)) from None
         _register_functions(con)
         roots = [self.store.path / t.directory for t in schema.TABLES]
         roots.append(self.store.path / rollups.ROLLUP_DIR)
@@ -244,6 +244,9 @@ class DuckDBEngine(Engine):
         try:
             self._bind(con, lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}"))
         except duckdb.Error as exc:
+            damaged = self._damaged(exc)  # a damaged file of the store: say which, and the fix
+            if damaged is not None:
+                raise damaged from None
             msg = str(exc).strip().splitlines()[0]
             raise QueryError(f"{msg}\nSQL run: {sql}") from exc
 
@@ -264,8 +267,9 @@ class DuckDBEngine(Engine):
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         for f in files or self._files or []:
             if f in msg:
+                kind = "rollup" if f"/{rollups.ROLLUP_DIR}/" in f else "data"
                 return StoreDamaged(
-                    f"{f}: data file is damaged ({msg}); "
+                    f"{f}: {kind} file is damaged ({msg}); "
                     f"run 'vpcflow check --repair --store {self.store.path}'"
                 )
         return None
