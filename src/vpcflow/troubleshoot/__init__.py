@@ -12,9 +12,9 @@ folding repeated conversations (the same client, server and port) into one ranke
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from importlib import resources
 
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow as pa
 from ..errors import ConfigError
 from ..timeparse import to_epoch
 from .configs import Configs, interfaces_from_inventory, load_configs
-from .conversations import Conversation, Flow, pair_flows
+from .conversations import SERVICE_PORTS, Conversation, Flow, pair_flows
 from .fetch import fetch_configs, store_interface_ids
 from .verdicts import ALLOWED, BPA, NACL, SG, SG_OR_NACL, Verdict, decide
 
@@ -65,6 +65,8 @@ _FLOW_COLUMNS = (
     "syn_ack",
     "reject_reason",
 )
+# Only in the folded rows of flows_rejected.sql (absent: one conversation, its own port).
+_FOLD_COLUMNS = ("conversations", "ports_varied")
 
 
 def record_filters(
@@ -88,48 +90,88 @@ def flows_query(
     since: int | None = None,
     until: int | None = None,
     only_rejected: bool = False,
+    exact_client_ports: bool = False,
+    fold: bool = True,
 ) -> str:
-    """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows."""
+    """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows.
+
+    ``only_rejected``: only conversations with a REJECT, the repeated kinds folded (see
+    flows_rejected.sql). ``exact_client_ports``: fold replies only over one client port, as
+    network ACL rules given check it (else: the same when below 1024, else ephemeral).
+    ``fold=False``: every flow as it is (the same verdicts, much slower on a busy day)."""
     sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
     filters = record_filters(interface_id, since, until)
     sql = sql.replace("{filters}", "\n  ".join(f"AND {c}" for c in filters))
     if only_rejected:
         wrap = resources.files(__package__).joinpath("flows_rejected.sql").read_text("utf-8")
-        sql = wrap.replace("{flows}", sql)
+        port_key = (
+            "client_port"
+            if exact_client_ports
+            else "CASE WHEN client_port >= 1024 THEN 1024 ELSE client_port END"
+        )
+        sql = (
+            wrap.replace("{flows}", sql)
+            .replace("{service_source_port}", _service_port_sql())
+            .replace("{client_port_key}", port_key)
+            .replace("{no_fold}", "1 = 0" if fold else "1 = 1")
+        )
     return sql
+
+
+def _service_port_sql(column: str = "srcport") -> str:
+    """``conversations.is_service_port`` as SQL (1 or 0)."""
+    listed = ", ".join(str(p) for p in sorted(SERVICE_PORTS))
+    return (
+        f"CASE WHEN ({column} > 0 AND {column} < 1024) OR {column} IN ({listed}) THEN 1 ELSE 0 END"
+    )
 
 
 _ORDER = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action")
 
 
-def _flow_order(row: dict) -> tuple:
-    keys = [*_ORDER, "first_start"]
-    return tuple((row.get(k) is None, row.get(k) if row.get(k) is not None else 0) for k in keys)
-
-
-def _flows(rows: Iterable[dict]) -> list[Flow]:
+def _flows_table(table: pa.Table) -> list[Flow]:
+    """Flows from the flows query's result, in one order whatever order the engine used
+    (pairing and folding keep the first they meet)."""
+    keys = (*_ORDER, "first_start")
+    try:
+        table = table.sort_by([(k, "ascending", "at_end") for k in keys])
+    except (TypeError, ValueError):  # pyarrow before 25: one null placement for all keys
+        table = table.sort_by([(k, "ascending") for k in keys], null_placement="at_end")
+    n = table.num_rows
+    cols = {}
+    for name in (*_FLOW_COLUMNS, *_FOLD_COLUMNS):
+        if name in table.column_names:
+            cols[name] = table.column(name).to_pylist()
+        else:
+            cols[name] = [None] * n
     out = []
-    for r in rows:
+    for (
+        interface_id, srcaddr, dstaddr, srcport, dstport, protocol, action, flow_direction,
+        subnet_id, vpc_id, records, packets, nbytes, first_start, last_end, syn, syn_ack,
+        reject_reason, conversations, ports_varied,
+    ) in zip(*(cols[name] for name in (*_FLOW_COLUMNS, *_FOLD_COLUMNS)), strict=True):  # fmt: skip
         out.append(
             Flow(
-                interface_id=r["interface_id"],
-                srcaddr=r["srcaddr"],
-                dstaddr=r["dstaddr"],
-                srcport=r["srcport"],
-                dstport=r["dstport"],
-                protocol=int(r["protocol"] if r["protocol"] is not None else -1),
-                action=r["action"],
-                flow_direction=r["flow_direction"],
-                subnet_id=r["subnet_id"],
-                vpc_id=r["vpc_id"],
-                records=int(r["records"] or 0),
-                packets=int(r["packets"] or 0),
-                bytes=int(r["bytes"] or 0),
-                first_start=r["first_start"],
-                last_end=r["last_end"],
-                syn=bool(r["syn"]),
-                syn_ack=bool(r["syn_ack"]),
-                reject_reason=r["reject_reason"],
+                interface_id=interface_id,
+                srcaddr=srcaddr,
+                dstaddr=dstaddr,
+                srcport=srcport,
+                dstport=dstport,
+                protocol=int(protocol if protocol is not None else -1),
+                action=action,
+                flow_direction=flow_direction,
+                subnet_id=subnet_id,
+                vpc_id=vpc_id,
+                records=int(records or 0),
+                packets=int(packets or 0),
+                bytes=int(nbytes or 0),
+                first_start=first_start,
+                last_end=last_end,
+                syn=bool(syn),
+                syn_ack=bool(syn_ack),
+                reject_reason=reject_reason,
+                conversations=int(conversations or 1),
+                ports_varied=bool(ports_varied),
             )
         )
     return out
@@ -145,7 +187,7 @@ def _complete(table: pa.Table) -> pa.Table:
     return table
 
 
-def _run_local(table: pa.Table, query: str) -> list[dict]:
+def _run_local(table: pa.Table, query: str) -> pa.Table:
     import duckdb
     import sqlglot
 
@@ -153,16 +195,14 @@ def _run_local(table: pa.Table, query: str) -> list[dict]:
     try:
         con.register("vpc_flow_logs", _complete(table))
         sql = sqlglot.transpile(query, read="athena", write="duckdb")[0]
-        cur = con.execute(sql)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
 
 
 def explain(records: pa.Table, configs: Configs | None = None) -> list[Verdict]:
     """One verdict per conversation in ``records`` (a table with ``vpc_flow_logs`` columns)."""
-    flows = _flows(_run_local(records, flows_query()))
+    flows = _flows_table(_run_local(records, flows_query()))
     return [decide(c, configs) for c in pair_flows(flows, configs)]
 
 
@@ -187,15 +227,28 @@ def troubleshoot(
         to_epoch(since, name="since"),
         to_epoch(until, name="until"),
         only_rejected=not include_allowed,
+        exact_client_ports=bool(configs and configs.network_acls),
     )
     table = store.sql(query)
-    # Engines return groups in any order; pairing and folding keep the first they meet.
-    rows = sorted(table.to_pylist(), key=_flow_order)
-    conversations = pair_flows(_flows(rows), configs)
-    if not include_allowed:  # skip the explanations nobody asked for
-        conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
-    verdicts = [decide(c, configs) for c in conversations]
-    return fold(verdicts)
+    with _collector_paused():
+        conversations = pair_flows(_flows_table(table), configs)
+        if not include_allowed:  # skip the explanations nobody asked for
+            conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
+        verdicts = [decide(c, configs) for c in conversations]
+        return fold(verdicts)
+
+
+@contextmanager
+def _collector_paused():
+    """Pause Python's cycle collector while flows, conversations and verdicts are built: they
+    hold no cycles, and its passes over the growing heap took half the time of a busy day."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def with_inventory(store, configs: Configs | None) -> Configs | None:
@@ -287,12 +340,12 @@ _OUT_COLUMNS = (
 
 def verdicts_table(verdicts: list[Verdict]) -> pa.Table:
     """Verdicts as an Arrow table (one row per conversation), for output and queries."""
-    cols = {name: [] for name, _ in _OUT_COLUMNS}
-    for v in verdicts:
-        d = v.to_dict()
-        for name, _ in _OUT_COLUMNS:
-            val = d[name]
-            if name in ("first_seen", "last_seen") and val is not None:
-                val = datetime.fromtimestamp(val, UTC)
-            cols[name].append(val)
-    return pa.table({n: pa.array(cols[n], type=t) for n, t in _OUT_COLUMNS})
+    rows = [v.to_dict() for v in verdicts]
+    cols = {}
+    for name, typ in _OUT_COLUMNS:
+        vals = [d[name] for d in rows]
+        if name in ("first_seen", "last_seen"):  # unix seconds: Arrow casts them
+            cols[name] = pa.array(vals, type=pa.int64()).cast(typ)
+        else:
+            cols[name] = pa.array(vals, type=typ)
+    return pa.table(cols)

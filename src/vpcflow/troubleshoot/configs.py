@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store.inventory.describe import classify
+from ..store.inventory.describe import NO_SECURITY_GROUP_KINDS, classify
 from ..store.inventory.history import label, resolve_name
 
 __all__ = [
@@ -116,8 +116,6 @@ class NetworkInterface:
         """False for the kinds AWS gives no security groups (NAT gateway, TGW attachment,
         Gateway Load Balancer and its endpoints), whatever ``Groups`` lists, and for a Network
         Load Balancer created without any."""
-        from ..store.inventory import NO_SECURITY_GROUP_KINDS
-
         if self.kind == "network-load-balancer":  # its groups are optional, and fixed at creation
             return bool(self.group_ids)
         if self.requester_managed and not self.group_ids:
@@ -155,10 +153,16 @@ class Configs:
         return None
 
     def interfaces_by_address(self) -> dict[str, list[NetworkInterface]]:
+        # asked once per conversation end: built once for the interfaces as they are now
+        key = (id(self.interfaces), len(self.interfaces))
+        cached = self.__dict__.get("_by_address")
+        if cached is not None and cached[0] == key:
+            return cached[1]
         out: dict[str, list[NetworkInterface]] = {}
         for eni in self.interfaces.values():
             for a in eni.addresses:
                 out.setdefault(a, []).append(eni)
+        self.__dict__["_by_address"] = (key, out)
         return out
 
 

@@ -22,6 +22,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .configs import Configs
 
@@ -121,6 +122,10 @@ class Flow:
     syn: bool = False
     syn_ack: bool = False
     reject_reason: str | None = None
+    # A row of flows_rejected.sql standing for this many one-way rejected conversations that
+    # differ only in the client's port and in time (and whether those ports differed).
+    conversations: int = 1
+    ports_varied: bool = False
 
     @property
     def src(self) -> tuple[str, int]:
@@ -133,15 +138,15 @@ class Flow:
 
 @dataclass
 class Side:
-    """All flows of one direction of a conversation."""
+    """All flows of one direction of a conversation (complete before it is first asked)."""
 
     flows: list[Flow] = field(default_factory=list)
 
-    @property
+    @cached_property
     def accepted(self) -> bool:
         return any(f.action == "ACCEPT" for f in self.flows)
 
-    @property
+    @cached_property
     def rejected(self) -> bool:
         return any(f.action == "REJECT" for f in self.flows)
 
@@ -152,12 +157,12 @@ class Side:
     def total(self, name: str) -> int:
         return sum(getattr(f, name) or 0 for f in self.flows)
 
-    @property
+    @cached_property
     def first(self) -> int | None:
         vals = [f.first_start for f in self.flows if f.first_start is not None]
         return min(vals) if vals else None
 
-    @property
+    @cached_property
     def last(self) -> int | None:
         vals = [f.last_end for f in self.flows if f.last_end is not None]
         return max(vals) if vals else None
@@ -394,9 +399,9 @@ def _conversation(iface, protocol, ends, flows, own, decided, source) -> Convers
     req, resp = (a, b) if idx == 0 else (b, a)
     client, server = a_key if idx == 0 else b_key
 
-    # Which end is the interface: the most certain flow decides.
+    # Which end is the interface: the most certain flow decides, the request's on a tie.
     best = (None, LOW, "the logs do not show which address belongs to the interface")
-    for f in flows:
+    for f in req.flows + resp.flows:
         got = _interface_end(f, own, decided, source)
         if got[0] is not None and (best[0] is None or _RANK[got[1]] > _RANK[best[1]]):
             best = got

@@ -1,25 +1,246 @@
 -- Only the flows of conversations with a REJECT in either direction: troubleshoot's default,
 -- so that the accepted bulk of a store never reaches Python. The CTE is flows.sql.
+--
+-- A busy interface rejects mostly two kinds of conversation, each by the thousand:
+--   * probes: a 5-tuple seen one way only, every record rejected;
+--   * replies a network ACL drops: one direction all accepted, the other all rejected.
+-- Conversations of one kind with the same interface, addresses, server port and evidence
+-- (direction fields, TCP flags, reject reason, whether the client's port looks like a service
+-- port or is ephemeral) get the same verdict; they differ only in the client's port and in
+-- time, which troubleshoot folds away. So they are folded here, one row per side of each such
+-- group: `conversations` counts them (for probes, the time runs that pair_flows splits a
+-- 5-tuple into, GAP_SECONDS = 600 apart; a reply pattern must be one run), `srcport` is the
+-- earliest one's and `ports_varied` says whether the clients' ports differed. Every other
+-- flow comes through as it is, with `conversations` 1. The placeholders are replaced by
+-- expressions built in troubleshoot/__init__.py.
 WITH flows AS (
 {flows}
-)
-SELECT *
-FROM (
+),
+marked AS (
     SELECT
         flows.*,
-        max(CASE WHEN action = 'REJECT' THEN 1 ELSE 0 END) OVER (
-            PARTITION BY
-                interface_id,
-                protocol,
-                least(
-                    srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
-                    dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
-                ),
-                greatest(
-                    srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
-                    dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
-                )
-        ) AS any_reject
+        CASE WHEN action = 'REJECT' THEN 1 ELSE 0 END AS is_reject,
+        -- which way the flow goes within its pair of ends, ordered as pair_flows orders them
+        -- (by address, then by port as a number): its side "a" is forward
+        CASE
+            WHEN srcaddr < dstaddr
+                OR (srcaddr = dstaddr AND coalesce(srcport, 0) <= coalesce(dstport, 0))
+            THEN 1 ELSE 0
+        END AS forward,
+        least(
+            srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
+            dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
+        ) AS end_a,
+        greatest(
+            srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
+            dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
+        ) AS end_b
     FROM flows
-) AS f
-WHERE any_reject = 1
+),
+sides AS (
+    -- per conversation (interface, protocol, unordered ends): what each direction holds
+    SELECT
+        marked.*,
+        max(is_reject) OVER p AS any_reject,
+        min(is_reject) OVER p AS all_reject,
+        min(forward) OVER p AS forward_lo,
+        max(forward) OVER p AS forward_hi,
+        max(CASE WHEN forward = 1 THEN 1 - is_reject ELSE 0 END) OVER p AS f_acc,
+        max(CASE WHEN forward = 1 THEN is_reject ELSE 0 END) OVER p AS f_rej,
+        max(CASE WHEN forward = 0 THEN 1 - is_reject ELSE 0 END) OVER p AS b_acc,
+        max(CASE WHEN forward = 0 THEN is_reject ELSE 0 END) OVER p AS b_rej,
+        max(CASE WHEN forward = 1 THEN syn ELSE 0 END) OVER p AS f_syn,
+        max(CASE WHEN forward = 0 THEN syn ELSE 0 END) OVER p AS b_syn,
+        max(CASE WHEN forward = 1 THEN syn_ack ELSE 0 END) OVER p AS f_synack,
+        max(CASE WHEN forward = 0 THEN syn_ack ELSE 0 END) OVER p AS b_synack,
+        min(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) OVER p AS f_dir_lo,
+        max(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) OVER p AS f_dir_hi,
+        min(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) OVER p AS b_dir_lo,
+        max(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) OVER p AS b_dir_hi,
+        min(coalesce(reject_reason, '')) OVER p AS reason_lo,
+        max(coalesce(reject_reason, '')) OVER p AS reason_hi
+    FROM marked
+    WINDOW p AS (PARTITION BY interface_id, protocol, end_a, end_b)
+),
+kinds AS (
+    SELECT
+        sides.*,
+        CASE
+            WHEN {no_fold} THEN NULL
+            WHEN all_reject = 1
+                AND (end_a = end_b OR forward_lo = forward_hi)
+                AND coalesce(f_dir_lo, b_dir_lo) = coalesce(f_dir_hi, b_dir_hi)
+                AND reason_lo = reason_hi
+            THEN 'probe'
+            WHEN end_a <> end_b
+                AND (
+                    (f_acc = 1 AND f_rej = 0 AND b_rej = 1 AND b_acc = 0)
+                    OR (b_acc = 1 AND b_rej = 0 AND f_rej = 1 AND f_acc = 0)
+                )
+                AND f_dir_lo = f_dir_hi
+                AND b_dir_lo = b_dir_hi
+                AND reason_lo = reason_hi
+            THEN 'reply'
+        END AS kind,
+        -- who sent the request (conversations._initiator): TCP flags, else the accepted side
+        CASE
+            WHEN (f_syn = 1 AND b_syn = 0) OR (b_synack = 1 AND f_synack = 0) THEN 1
+            WHEN (b_syn = 1 AND f_syn = 0) OR (f_synack = 1 AND b_synack = 0) THEN 0
+            ELSE f_acc
+        END AS request_forward
+    FROM sides
+    WHERE any_reject = 1
+),
+runs AS (
+    SELECT
+        kinds.*,
+        CASE WHEN forward = request_forward OR kind = 'probe' THEN 1 ELSE 0 END AS is_request,
+        -- a new time run when the window starts more than 600 s after every earlier window
+        -- of the conversation ended (conversations._sessions)
+        CASE
+            WHEN coalesce(first_start, 0) <= max(
+                coalesce(nullif(last_end, 0), coalesce(first_start, 0))
+            ) OVER (
+                PARTITION BY interface_id, protocol, end_a, end_b
+                ORDER BY coalesce(first_start, 0), coalesce(last_end, 0)
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) + 600
+            THEN 0 ELSE 1
+        END AS new_run
+    FROM kinds
+    WHERE kind IS NOT NULL
+),
+ends AS (
+    SELECT
+        runs.*,
+        CASE WHEN is_request = 1 THEN srcaddr ELSE dstaddr END AS client_addr,
+        coalesce(CASE WHEN is_request = 1 THEN srcport ELSE dstport END, 0) AS client_port,
+        CASE WHEN is_request = 1 THEN dstaddr ELSE srcaddr END AS server_addr,
+        coalesce(CASE WHEN is_request = 1 THEN dstport ELSE srcport END, 0) AS server_port,
+        CASE WHEN is_request = 1 THEN dstport ELSE srcport END AS server_port_raw,
+        sum(new_run) OVER (PARTITION BY interface_id, protocol, end_a, end_b) AS conversation_runs
+    FROM runs
+),
+replies AS (
+    SELECT
+        ends.*,
+        CASE WHEN request_forward = 1 THEN f_acc ELSE b_acc END AS request_accepted,
+        CASE WHEN request_forward = 1 THEN f_syn ELSE b_syn END AS request_syn,
+        CASE WHEN request_forward = 1 THEN f_synack ELSE b_synack END AS request_synack,
+        CASE WHEN request_forward = 1 THEN b_syn ELSE f_syn END AS response_syn,
+        CASE WHEN request_forward = 1 THEN b_synack ELSE f_synack END AS response_synack,
+        CASE WHEN request_forward = 1 THEN f_dir_lo ELSE b_dir_lo END AS request_dir,
+        CASE WHEN request_forward = 1 THEN b_dir_lo ELSE f_dir_lo END AS response_dir,
+        min(CASE WHEN is_request = 1 THEN coalesce(first_start, 0) END) OVER (
+            PARTITION BY interface_id, protocol, end_a, end_b
+        ) AS request_first
+    FROM ends
+    WHERE kind = 'reply' AND conversation_runs = 1
+),
+reply_groups AS (
+    SELECT
+        replies.*,
+        -- the earliest request's port: the lowest of those starting first, no port last
+        (
+            min(
+                CASE WHEN is_request = 1 THEN request_first * 131072 + coalesce(srcport, 65536) END
+            ) OVER g
+        ) % 131072 AS first_client_port,
+        min(coalesce(first_start, 0)) OVER g AS group_first,
+        max(last_end) OVER g AS group_last
+    FROM replies
+    WINDOW g AS (
+        PARTITION BY interface_id, protocol, client_addr, server_addr, server_port,
+            {client_port_key}, request_accepted, request_syn, request_synack, response_syn,
+            response_synack, request_dir, response_dir, reason_lo
+    )
+)
+SELECT
+    interface_id, srcaddr, dstaddr, srcport, dstport, protocol, action, flow_direction,
+    subnet_id, vpc_id, records, packets, bytes, first_start, last_end, syn, syn_ack,
+    reject_reason,
+    CAST(1 AS bigint) AS conversations,
+    0 AS ports_varied
+FROM kinds
+WHERE kind IS NULL
+UNION ALL
+SELECT
+    interface_id, srcaddr, dstaddr, srcport, dstport, protocol, action, flow_direction,
+    subnet_id, vpc_id, records, packets, bytes, first_start, last_end, syn, syn_ack,
+    reject_reason,
+    CAST(1 AS bigint) AS conversations,
+    0 AS ports_varied
+FROM ends
+WHERE kind = 'reply' AND conversation_runs > 1
+UNION ALL
+SELECT
+    interface_id,
+    srcaddr,
+    dstaddr,
+    -- the earliest conversation's port (the lowest of those starting first, no port last)
+    CAST(
+        nullif(min(coalesce(first_start, 0) * 131072 + coalesce(srcport, 65536)) % 131072, 65536)
+        AS integer
+    ) AS srcport,
+    max(dstport) AS dstport,  -- (no port only when none had one: they are one port here)
+    protocol,
+    max(action) AS action,
+    max(flow_direction) AS flow_direction,
+    max(subnet_id) AS subnet_id,
+    max(vpc_id) AS vpc_id,
+    CAST(sum(records) AS bigint) AS records,
+    sum(packets) AS packets,
+    sum(bytes) AS bytes,
+    min(first_start) AS first_start,
+    max(last_end) AS last_end,
+    max(syn) AS syn,
+    max(syn_ack) AS syn_ack,
+    max(reject_reason) AS reject_reason,
+    CAST(sum(new_run) AS bigint) AS conversations,
+    CASE WHEN min(coalesce(srcport, 0)) < max(coalesce(srcport, 0)) THEN 1 ELSE 0 END
+        AS ports_varied
+FROM runs
+WHERE kind = 'probe'
+GROUP BY
+    interface_id, srcaddr, dstaddr, coalesce(dstport, 0), protocol,
+    coalesce(flow_direction, ''), coalesce(reject_reason, ''),
+    {service_source_port}
+UNION ALL
+SELECT
+    interface_id,
+    CASE WHEN is_request = 1 THEN client_addr ELSE server_addr END AS srcaddr,
+    CASE WHEN is_request = 1 THEN server_addr ELSE client_addr END AS dstaddr,
+    CAST(
+        CASE
+            WHEN is_request = 1 THEN nullif(first_client_port, 65536) ELSE max(server_port_raw)
+        END
+        AS integer
+    ) AS srcport,
+    CAST(
+        CASE
+            WHEN is_request = 1 THEN max(server_port_raw) ELSE nullif(first_client_port, 65536)
+        END
+        AS integer
+    ) AS dstport,
+    protocol,
+    max(action) AS action,
+    max(flow_direction) AS flow_direction,
+    max(subnet_id) AS subnet_id,
+    max(vpc_id) AS vpc_id,
+    CAST(sum(records) AS bigint) AS records,
+    sum(packets) AS packets,
+    sum(bytes) AS bytes,
+    -- the request's side starts when the earliest request did (conversations are ranked by
+    -- it); the reply's side spans the whole group, so that the two pair into one run
+    CASE WHEN is_request = 1 THEN min(request_first) ELSE min(group_first) END AS first_start,
+    max(group_last) AS last_end,
+    max(syn) AS syn,
+    max(syn_ack) AS syn_ack,
+    max(reject_reason) AS reject_reason,
+    CAST(count(DISTINCT client_port) AS bigint) AS conversations,
+    CASE WHEN min(client_port) < max(client_port) THEN 1 ELSE 0 END AS ports_varied
+FROM reply_groups
+GROUP BY
+    interface_id, protocol, client_addr, server_addr, server_port, {client_port_key},
+    request_accepted, request_syn, request_synack, response_syn, response_synack, request_dir,
+    response_dir, reason_lo, first_client_port, is_request

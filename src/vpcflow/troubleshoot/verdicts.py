@@ -19,7 +19,7 @@ With configurations, the rules decide the open cases: no security-group rule all
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..store.inventory.describe import kind_title
 from .configs import DEFAULT_RULE_NUMBER, Configs, NetworkAcl, SecurityGroup
@@ -77,7 +77,8 @@ class Verdict:
     reasons: list[str] = field(default_factory=list, repr=False)  # from the configurations
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # (a flat copy: dataclasses.asdict's deep copy took most of the time of a busy day)
+        d = dict(self.__dict__)
         d["notes"] = " ".join(self.notes) or None
         del d["reasons"]
         return d
@@ -205,6 +206,10 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         interface_kind=(eni.kind or None) if eni else None,
         interface_name=(eni.label or None) if eni else None,
     )
+    # The rows flows_rejected.sql folds stand for many conversations (one row per side).
+    v.occurrences = max(f.conversations for f in c.flows)
+    if any(f.ports_varied for f in c.flows):
+        v.srcport = None
     if req.accepted and req.rejected:
         v.notes.append(
             "The request was accepted at some times and rejected at others in this window: "

@@ -77,10 +77,11 @@ class Dashboard(OverviewPanels):
         # Exact top-N lists from the store's day summaries, when they can prove them.
         self.tops = Tops(store, enabled=rollups)
         self._reads = threading.local()
-        # The analyses (detect, troubleshoot) take seconds on a big store: they get a store
-        # object (a DuckDB connection) of their own so that the charts do not wait for them.
-        self._analysis_store = None
-        self._analysis_lock = threading.Lock()
+        # The analyses (detect, troubleshoot) take seconds on a big store: each gets a store
+        # object (a DuckDB connection) and a lock of its own, so that neither the charts nor
+        # the other analysis wait for it.
+        self._analysis_stores: dict[str, object] = {}
+        self._analysis_locks = {"detect": threading.Lock(), "troubleshoot": threading.Lock()}
         self.configs = configs  # troubleshoot.Configs given at start or uploaded
         self.fetch_configs = fetch_configs  # (store, eni, since, until) -> Configs: --from-aws
         self._lock = threading.RLock()
@@ -124,16 +125,16 @@ class Dashboard(OverviewPanels):
                     self._cache.popitem(last=False)
             return value
 
-    @property
-    def analysis_store(self):
-        if self._analysis_store is None:
+    def analysis_store(self, kind: str):
+        """The store object ``kind`` ("detect" or "troubleshoot") runs on, under its lock."""
+        if kind not in self._analysis_stores:
             path = getattr(self.store, "path", None)
             if path is None:
                 return self.store
             from ..api import open_store
 
-            self._analysis_store = open_store(path, create=False)
-        return self._analysis_store
+            self._analysis_stores[kind] = open_store(path, create=False)
+        return self._analysis_stores[kind]
 
     def prepare(self) -> None:
         """Open what the first request would otherwise open: the engine's connection (the
@@ -223,8 +224,8 @@ class Dashboard(OverviewPanels):
 
     def close(self) -> None:
         self.tops.close()
-        if self._analysis_store is not None:
-            self._analysis_store.close()
+        for store in self._analysis_stores.values():
+            store.close()
 
     def sql(self, query: str) -> list[dict]:
         """Rows of a dashboard query (DuckDB dialect), cached by store version."""
@@ -271,10 +272,10 @@ class Dashboard(OverviewPanels):
 
     def findings(self, view: View) -> dict:
         def run():
-            found = self.analysis_store.detect(since=view.start, until=view.end)
+            found = self.analysis_store("detect").detect(since=view.start, until=view.end)
             return [f.to_dict() for f in found]
 
-        found = self._cached(("detect", view.start, view.end), run, self._analysis_lock)
+        found = self._cached(("detect", view.start, view.end), run, self._analysis_locks["detect"])
         found = [dict(f) for f in found]
         found = [f for f in found if _finding_matches(f, view.filters)]
         for f in found:
@@ -298,10 +299,11 @@ class Dashboard(OverviewPanels):
         eni = enis[0] if enis else None
 
         def run():
+            store = self.analysis_store("troubleshoot")
             configs = self.configs
             if self.fetch_configs is not None and configs is None:
-                configs = self.fetch_configs(self.analysis_store, eni, view.start, view.end)
-            verdicts = self.analysis_store.troubleshoot(
+                configs = self.fetch_configs(store, eni, view.start, view.end)
+            verdicts = store.troubleshoot(
                 interface_id=eni, since=view.start, until=view.end, configs=configs
             )
             return [v.to_dict() for v in verdicts], configs
@@ -309,7 +311,7 @@ class Dashboard(OverviewPanels):
         verdicts, configs = self._cached(
             ("troubleshoot", eni, view.start, view.end, self._configs_version),
             run,
-            self._analysis_lock,
+            self._analysis_locks["troubleshoot"],
         )
         verdicts = [dict(v) for v in verdicts if _verdict_matches(v, view.filters)]
         where = self._interface_facts({v["interface_id"] for v in verdicts}, configs)
