@@ -3,6 +3,8 @@ be exactly those of every flow paired and decided one by one, whatever the recor
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,6 +112,7 @@ class TableStore:
     """Just enough of a store for troubleshoot: SQL over one table in DuckDB."""
 
     inventory = None
+    engine = SimpleNamespace(materializes_ctes=True)  # as the DuckDB engine
 
     def __init__(self, t: pa.Table):
         self.t = t

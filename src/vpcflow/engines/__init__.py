@@ -34,6 +34,9 @@ class Engine(ABC):
     reads_s3: bool = False  # can it query a store on S3 (``--store s3://…``)?
     #: Whether the engine defines the views ``rollup_<name>`` over the store's rollups.
     reads_rollups: bool = False
+    #: Whether ``WITH x AS MATERIALIZED (...)`` computes ``x`` once for all its readers (else a
+    #: CTE read by several parts of a query is computed by each).
+    materializes_ctes: bool = False
 
     @abstractmethod
     def query(

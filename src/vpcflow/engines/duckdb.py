@@ -129,6 +129,7 @@ def _present_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[st
 
 class DuckDBEngine(Engine):
     name = "duckdb"
+    materializes_ctes = True
     dialect = "duckdb"
     reads_rollups = True
 

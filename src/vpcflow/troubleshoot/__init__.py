@@ -92,13 +92,15 @@ def flows_query(
     only_rejected: bool = False,
     exact_client_ports: bool = False,
     fold: bool = True,
+    materialize: bool = False,
 ) -> str:
     """The SQL (Athena dialect, portable) that reduces ``vpc_flow_logs`` to flows.
 
     ``only_rejected``: only conversations with a REJECT, the repeated kinds folded (see
     flows_rejected.sql). ``exact_client_ports``: fold replies only over one client port, as
     network ACL rules given check it (else: the same when below 1024, else ephemeral).
-    ``fold=False``: every flow as it is (the same verdicts, much slower on a busy day)."""
+    ``fold=False``: every flow as it is (the same verdicts, much slower on a busy day).
+    ``materialize``: the engine computes a ``MATERIALIZED`` CTE once (``Engine.materializes_ctes``)."""
     sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
     filters = record_filters(interface_id, since, until)
     sql = sql.replace("{filters}", "\n  ".join(f"AND {c}" for c in filters))
@@ -114,6 +116,7 @@ def flows_query(
             .replace("{service_source_port}", _service_port_sql())
             .replace("{client_port_key}", port_key)
             .replace("{no_fold}", "1 = 0" if fold else "1 = 1")
+            .replace("{materialized}", "MATERIALIZED" if materialize else "")
         )
     return sql
 
@@ -228,6 +231,7 @@ def troubleshoot(
         to_epoch(until, name="until"),
         only_rejected=not include_allowed,
         exact_client_ports=bool(configs and configs.network_acls),
+        materialize=getattr(getattr(store, "engine", None), "materializes_ctes", False),
     )
     table = store.sql(query)
     with _collector_paused():

@@ -12,7 +12,8 @@
 -- 5-tuple into, GAP_SECONDS = 600 apart; a reply pattern must be one run), `srcport` is the
 -- earliest one's and `ports_varied` says whether the clients' ports differed. Every other
 -- flow comes through as it is, with `conversations` 1. The placeholders are replaced by
--- expressions built in troubleshoot/__init__.py.
+-- expressions built in troubleshoot/__init__.py; {materialized} by MATERIALIZED where the
+-- engine computes such a CTE once (DuckDB), as every part of the result reads `ends`.
 WITH flows AS (
 {flows}
 ),
@@ -20,28 +21,44 @@ marked AS (
     SELECT
         flows.*,
         CASE WHEN action = 'REJECT' THEN 1 ELSE 0 END AS is_reject,
-        -- which way the flow goes within its pair of ends, ordered as pair_flows orders them
-        -- (by address, then by port as a number): its side "a" is forward
+        coalesce(protocol, -1) AS proto,
+        -- the conversation's two ends ordered as pair_flows orders them (by address, then by
+        -- port as a number; no port is 0): a flow from the first end is "forward"
         CASE
             WHEN srcaddr < dstaddr
                 OR (srcaddr = dstaddr AND coalesce(srcport, 0) <= coalesce(dstport, 0))
             THEN 1 ELSE 0
-        END AS forward,
-        least(
-            srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
-            dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
-        ) AS end_a,
-        greatest(
-            srcaddr || ' ' || CAST(coalesce(srcport, 0) AS varchar),
-            dstaddr || ' ' || CAST(coalesce(dstport, 0) AS varchar)
-        ) AS end_b
+        END AS forward
     FROM flows
 ),
-sides AS (
-    -- per conversation (interface, protocol, unordered ends): what each direction holds
+ended AS (
     SELECT
         marked.*,
-        max(is_reject) OVER p AS any_reject,
+        CASE WHEN forward = 1 THEN srcaddr ELSE dstaddr END AS a_addr,
+        coalesce(CASE WHEN forward = 1 THEN srcport ELSE dstport END, 0) AS a_port,
+        CASE WHEN forward = 1 THEN dstaddr ELSE srcaddr END AS b_addr,
+        coalesce(CASE WHEN forward = 1 THEN dstport ELSE srcport END, 0) AS b_port
+    FROM marked
+),
+rejected_ends AS (
+    SELECT DISTINCT interface_id AS r_interface, proto AS r_proto, a_addr AS r_a_addr,
+        a_port AS r_a_port, b_addr AS r_b_addr, b_port AS r_b_port
+    FROM ended
+    WHERE is_reject = 1
+),
+keyed AS (
+    -- only conversations with a REJECT go on (a join: most of a busy day has none)
+    SELECT ended.*
+    FROM ended
+    JOIN rejected_ends
+        ON interface_id = r_interface AND proto = r_proto AND a_addr = r_a_addr
+        AND a_port = r_a_port AND b_addr = r_b_addr AND b_port = r_b_port
+),
+sides AS (
+    -- per conversation (interface, protocol, its two ends): what each direction holds
+    SELECT
+        keyed.*,
+        CASE WHEN a_addr = b_addr AND a_port = b_port THEN 1 ELSE 0 END AS to_itself,
         min(is_reject) OVER p AS all_reject,
         min(forward) OVER p AS forward_lo,
         max(forward) OVER p AS forward_hi,
@@ -59,8 +76,8 @@ sides AS (
         max(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) OVER p AS b_dir_hi,
         min(coalesce(reject_reason, '')) OVER p AS reason_lo,
         max(coalesce(reject_reason, '')) OVER p AS reason_hi
-    FROM marked
-    WINDOW p AS (PARTITION BY interface_id, protocol, end_a, end_b)
+    FROM keyed
+    WINDOW p AS (PARTITION BY interface_id, proto, a_addr, a_port, b_addr, b_port)
 ),
 kinds AS (
     SELECT
@@ -68,11 +85,11 @@ kinds AS (
         CASE
             WHEN {no_fold} THEN NULL
             WHEN all_reject = 1
-                AND (end_a = end_b OR forward_lo = forward_hi)
+                AND (to_itself = 1 OR forward_lo = forward_hi)
                 AND coalesce(f_dir_lo, b_dir_lo) = coalesce(f_dir_hi, b_dir_hi)
                 AND reason_lo = reason_hi
             THEN 'probe'
-            WHEN end_a <> end_b
+            WHEN to_itself = 0
                 AND (
                     (f_acc = 1 AND f_rej = 0 AND b_rej = 1 AND b_acc = 0)
                     OR (b_acc = 1 AND b_rej = 0 AND f_rej = 1 AND f_acc = 0)
@@ -89,7 +106,6 @@ kinds AS (
             ELSE f_acc
         END AS request_forward
     FROM sides
-    WHERE any_reject = 1
 ),
 runs AS (
     SELECT
@@ -101,16 +117,15 @@ runs AS (
             WHEN coalesce(first_start, 0) <= max(
                 coalesce(nullif(last_end, 0), coalesce(first_start, 0))
             ) OVER (
-                PARTITION BY interface_id, protocol, end_a, end_b
+                PARTITION BY interface_id, proto, a_addr, a_port, b_addr, b_port
                 ORDER BY coalesce(first_start, 0), coalesce(last_end, 0)
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             ) + 600
             THEN 0 ELSE 1
         END AS new_run
     FROM kinds
-    WHERE kind IS NOT NULL
 ),
-ends AS (
+ends AS {materialized} (
     SELECT
         runs.*,
         CASE WHEN is_request = 1 THEN srcaddr ELSE dstaddr END AS client_addr,
@@ -118,7 +133,7 @@ ends AS (
         CASE WHEN is_request = 1 THEN dstaddr ELSE srcaddr END AS server_addr,
         coalesce(CASE WHEN is_request = 1 THEN dstport ELSE srcport END, 0) AS server_port,
         CASE WHEN is_request = 1 THEN dstport ELSE srcport END AS server_port_raw,
-        sum(new_run) OVER (PARTITION BY interface_id, protocol, end_a, end_b) AS conversation_runs
+        sum(new_run) OVER (PARTITION BY interface_id, proto, a_addr, a_port, b_addr, b_port) AS conversation_runs
     FROM runs
 ),
 replies AS (
@@ -132,7 +147,7 @@ replies AS (
         CASE WHEN request_forward = 1 THEN f_dir_lo ELSE b_dir_lo END AS request_dir,
         CASE WHEN request_forward = 1 THEN b_dir_lo ELSE f_dir_lo END AS response_dir,
         min(CASE WHEN is_request = 1 THEN coalesce(first_start, 0) END) OVER (
-            PARTITION BY interface_id, protocol, end_a, end_b
+            PARTITION BY interface_id, proto, a_addr, a_port, b_addr, b_port
         ) AS request_first
     FROM ends
     WHERE kind = 'reply' AND conversation_runs = 1
@@ -161,7 +176,7 @@ SELECT
     reject_reason,
     CAST(1 AS bigint) AS conversations,
     0 AS ports_varied
-FROM kinds
+FROM ends
 WHERE kind IS NULL
 UNION ALL
 SELECT
@@ -199,7 +214,7 @@ SELECT
     CAST(sum(new_run) AS bigint) AS conversations,
     CASE WHEN min(coalesce(srcport, 0)) < max(coalesce(srcport, 0)) THEN 1 ELSE 0 END
         AS ports_varied
-FROM runs
+FROM ends
 WHERE kind = 'probe'
 GROUP BY
     interface_id, srcaddr, dstaddr, coalesce(dstport, 0), protocol,

@@ -81,7 +81,9 @@ class Dashboard(OverviewPanels):
         # object (a DuckDB connection) and a lock of its own, so that neither the charts nor
         # the other analysis wait for it.
         self._analysis_stores: dict[str, object] = {}
-        self._analysis_locks = {"detect": threading.Lock(), "troubleshoot": threading.Lock()}
+        self._analysis_locks = {
+            kind: threading.Lock() for kind in ("detect", "troubleshoot", "rejections")
+        }
         self.configs = configs  # troubleshoot.Configs given at start or uploaded
         self.fetch_configs = fetch_configs  # (store, eni, since, until) -> Configs: --from-aws
         self._lock = threading.RLock()
@@ -308,11 +310,20 @@ class Dashboard(OverviewPanels):
             )
             return [v.to_dict() for v in verdicts], configs
 
-        verdicts, configs = self._cached(
-            ("troubleshoot", eni, view.start, view.end, self._configs_version),
-            run,
-            self._analysis_locks["troubleshoot"],
-        )
+        def page():
+            verdicts, configs = self._cached(
+                ("troubleshoot", eni, view.start, view.end, self._configs_version),
+                run,
+                self._analysis_locks["troubleshoot"],
+            )
+            return self._rejections_page(view, verdicts, configs, per_interface)
+
+        # (the grouping of a busy day's 100k verdicts takes a while too: kept per view)
+        filters = tuple(str(f) for f in view.filters)
+        key = ("rejections", view.start, view.end, filters, per_interface, self._configs_version)
+        return self._cached(key, page, self._analysis_locks["rejections"])
+
+    def _rejections_page(self, view: View, verdicts: list, configs, per_interface: int) -> dict:
         verdicts = [dict(v) for v in verdicts if _verdict_matches(v, view.filters)]
         where = self._interface_facts({v["interface_id"] for v in verdicts}, configs)
         groups: dict[tuple, dict] = {}
