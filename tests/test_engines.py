@@ -267,6 +267,10 @@ def test_troubleshoot_same_verdicts(stores):
         out[name] = [vars(v) for v in store.troubleshoot(include_allowed=True)]
     assert out["spark"] == out["duckdb"]
     assert any(v["verdict"] == "network-acl" for v in out["duckdb"])
+    # the blocked ones only: the probes and replies folded in SQL (flows_rejected.sql)
+    blocked = {name: [vars(v) for v in store.troubleshoot()] for name, store in stores.items()}
+    assert blocked["spark"] == blocked["duckdb"]
+    assert any(v["occurrences"] > 1 for v in blocked["duckdb"])
 
 
 # -- the read-only guard -------------------------------------------------------------------
