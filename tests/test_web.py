@@ -252,6 +252,43 @@ def test_rejected_groups_the_troubleshooter_verdicts(server, demo_store):
     assert not body["configurations"]
 
 
+def test_findings_do_not_wait_for_the_troubleshooter(demo_store, monkeypatch):
+    """Detect and troubleshoot each have a connection and a lock: findings asked for while the
+    rejections are still being worked out answer at once."""
+    import threading
+
+    from starlette.datastructures import QueryParams
+
+    from vpcflow.api import Store
+    from vpcflow.web.dashboard import Dashboard
+
+    started, release = threading.Event(), threading.Event()
+    real = Store.troubleshoot
+
+    def slow(self, *args, **kwargs):
+        started.set()
+        assert release.wait(60)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "troubleshoot", slow)
+    dash = Dashboard(demo_store)
+    view = dash.view(QueryParams("range=all"))
+    worker = threading.Thread(target=dash.rejected, args=(view,))
+    worker.start()
+    try:
+        assert started.wait(60)
+        found = []
+        asking = threading.Thread(target=lambda: found.append(dash.findings(view)))
+        asking.start()
+        asking.join(45)  # sharing the troubleshooter's lock, it would wait for the release
+        assert found and found[0]["findings"] and not release.is_set()
+    finally:
+        release.set()
+        worker.join(60)
+        dash.close()
+    assert dash.rejected(view)["totals"]  # the page, from the cache now
+
+
 def test_uploaded_configurations_name_the_deciding_rule(tmp_path):
     store = vpcflow.open_store(tmp_path / "store")
     store.ingest([str(DATA / "scenarios.log")])

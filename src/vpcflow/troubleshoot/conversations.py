@@ -122,8 +122,9 @@ class Flow:
     syn: bool = False
     syn_ack: bool = False
     reject_reason: str | None = None
-    # A row of flows_rejected.sql standing for this many one-way rejected conversations that
-    # differ only in the client's port and in time (and whether those ports differed).
+    # A row of flows_rejected.sql may stand for this many conversations (probes, or one side
+    # of replies a network ACL drops) that differ only in the client's port and in time, and
+    # says whether those ports differed.
     conversations: int = 1
     ports_varied: bool = False
 

@@ -319,8 +319,9 @@ class Dashboard(OverviewPanels):
             return self._rejections_page(view, verdicts, configs, per_interface)
 
         # (the grouping of a busy day's 100k verdicts takes a while too: kept per view)
-        filters = tuple(str(f) for f in view.filters)
-        key = ("rejections", view.start, view.end, filters, per_interface, self._configs_version)
+        filters = tuple(str(f) for f in view.filters)  # (the range and unit are in its links)
+        key = ("rejections", view.start, view.end, view.range, view.unit, filters, per_interface)
+        key += (self._configs_version,)
         return self._cached(key, page, self._analysis_locks["rejections"])
 
     def _rejections_page(self, view: View, verdicts: list, configs, per_interface: int) -> dict:
