@@ -11,17 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vpcflow.schema import arrow_schema
-from vpcflow.troubleshoot import (
-    _collector_paused,
-    _complete,
-    _flows_table,
-    _run_local,
-    decide,
-    flows_query,
-    fold,
-    pair_flows,
-    troubleshoot,
-)
+from vpcflow.troubleshoot import _complete, _run_local, _verdicts, flows_query, troubleshoot
 from vpcflow.troubleshoot.configs import Configs, parse_network_acls, parse_network_interfaces
 
 T0 = 1_700_000_000
@@ -125,10 +115,7 @@ def one_by_one(store, configs) -> list[dict]:
     """troubleshoot's verdicts from every flow unfolded: the reference."""
     exact = bool(configs and configs.network_acls)
     query = flows_query(only_rejected=True, exact_client_ports=exact, fold=False)
-    with _collector_paused():
-        conversations = pair_flows(_flows_table(store.sql(query)), configs)
-        conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
-        return [v.to_dict() for v in fold([decide(c, configs) for c in conversations])]
+    return [v.to_dict() for v in _verdicts(store.sql(query), configs, include_allowed=False)]
 
 
 ACL = parse_network_acls(

@@ -121,12 +121,10 @@ def flows_query(
     return sql
 
 
-def _service_port_sql(column: str = "srcport") -> str:
-    """``conversations.is_service_port`` as SQL (1 or 0)."""
+def _service_port_sql() -> str:
+    """``conversations.is_service_port(srcport)`` as SQL (1 or 0)."""
     listed = ", ".join(str(p) for p in sorted(SERVICE_PORTS))
-    return (
-        f"CASE WHEN ({column} > 0 AND {column} < 1024) OR {column} IN ({listed}) THEN 1 ELSE 0 END"
-    )
+    return f"CASE WHEN (srcport > 0 AND srcport < 1024) OR srcport IN ({listed}) THEN 1 ELSE 0 END"
 
 
 _ORDER = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action")
@@ -140,19 +138,15 @@ def _flows_table(table: pa.Table) -> list[Flow]:
         table = table.sort_by([(k, "ascending", "at_end") for k in keys])
     except (TypeError, ValueError):  # pyarrow before 25: one null placement for all keys
         table = table.sort_by([(k, "ascending") for k in keys], null_placement="at_end")
-    n = table.num_rows
-    cols = {}
-    for name in (*_FLOW_COLUMNS, *_FOLD_COLUMNS):
-        if name in table.column_names:
-            cols[name] = table.column(name).to_pylist()
-        else:
-            cols[name] = [None] * n
+    names = (*_FLOW_COLUMNS, *_FOLD_COLUMNS)
+    absent = [None] * table.num_rows
+    cols = [table.column(n).to_pylist() if n in table.column_names else absent for n in names]
     out = []
     for (
         interface_id, srcaddr, dstaddr, srcport, dstport, protocol, action, flow_direction,
         subnet_id, vpc_id, records, packets, nbytes, first_start, last_end, syn, syn_ack,
         reject_reason, conversations, ports_varied,
-    ) in zip(*(cols[name] for name in (*_FLOW_COLUMNS, *_FOLD_COLUMNS)), strict=True):  # fmt: skip
+    ) in zip(*cols, strict=True):  # fmt: skip
         out.append(
             Flow(
                 interface_id=interface_id,
@@ -233,13 +227,16 @@ def troubleshoot(
         exact_client_ports=bool(configs and configs.network_acls),
         materialize=getattr(getattr(store, "engine", None), "materializes_ctes", False),
     )
-    table = store.sql(query)
+    return _verdicts(store.sql(query), configs, include_allowed)
+
+
+def _verdicts(table: pa.Table, configs: Configs | None, include_allowed: bool) -> list[Verdict]:
+    """The folded verdicts of the flows query's result."""
     with _collector_paused():
         conversations = pair_flows(_flows_table(table), configs)
         if not include_allowed:  # skip the explanations nobody asked for
             conversations = [c for c in conversations if c.request.rejected or c.response.rejected]
-        verdicts = [decide(c, configs) for c in conversations]
-        return fold(verdicts)
+        return fold([decide(c, configs) for c in conversations])
 
 
 @contextmanager

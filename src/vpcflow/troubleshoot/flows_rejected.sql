@@ -177,16 +177,7 @@ SELECT
     CAST(1 AS bigint) AS conversations,
     0 AS ports_varied
 FROM ends
-WHERE kind IS NULL
-UNION ALL
-SELECT
-    interface_id, srcaddr, dstaddr, srcport, dstport, protocol, action, flow_direction,
-    subnet_id, vpc_id, records, packets, bytes, first_start, last_end, syn, syn_ack,
-    reject_reason,
-    CAST(1 AS bigint) AS conversations,
-    0 AS ports_varied
-FROM ends
-WHERE kind = 'reply' AND conversation_runs > 1
+WHERE kind IS NULL OR (kind = 'reply' AND conversation_runs > 1)
 UNION ALL
 SELECT
     interface_id,
