@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpcflow import open_store
 from vpcflow.cli import main
@@ -67,6 +70,83 @@ def test_known_bad_ip(scan_store, tmp_path):
     )
     assert [f.source for f in found] == ["203.0.113.9"]
     assert found[0].severity == "high" and "bad.txt line 2" in found[0].details["listed_in"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blocks=st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
+                lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)
+            ),
+            st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 128)).map(
+                lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)
+            ),
+        ),
+        min_size=0,
+        max_size=80,
+    ),
+    picks=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 2**128 - 1)), max_size=20),
+)
+def test_threat_list_prefilter_lets_every_listed_address_through(blocks, picks):
+    """The text test that narrows the addresses before the exact one: an address inside any
+    block (as the store writes it) passes; one in no block may pass too, that is all."""
+    import duckdb
+
+    from vpcflow.detect import _text_prefilter
+    from vpcflow.detect.threats import ThreatEntry
+
+    entries = [ThreatEntry(n, "list.txt", i + 1) for i, n in enumerate(blocks)]
+    inside = []
+    for which, offset in picks:
+        if blocks:
+            net = blocks[which % len(blocks)]
+            inside.append(str(net.network_address + offset % net.num_addresses))
+    cond = _text_prefilter("a", entries)
+    if not blocks:
+        assert cond == "FALSE"
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT a FROM (SELECT unnest(?::VARCHAR[]) AS a) WHERE NOT {cond}", [inside]
+    ).fetchall()
+    assert rows == []
+
+
+def test_known_bad_ip_with_ipv6_and_wide_blocks(tmp_path):
+    """Listed addresses found through the CLI whatever the block: IPv6, a /4, a /32, a /12."""
+    lines = [
+        _line("2001:db8::7", "10.0.0.11", 40000, 22, T0),
+        _line("20.34.56.78", "10.0.0.11", 40001, 22, T0 + 1),  # in 16.0.0.0/4
+        _line("172.20.1.2", "10.0.0.11", 40002, 22, T0 + 2),  # in 172.16.0.0/12
+        _line("10.0.0.11", "198.18.0.1", 40003, 443, T0 + 3, "ACCEPT"),  # the /32
+        _line("100.1.2.3", "10.0.0.11", 40004, 22, T0 + 4),  # in no block
+    ]
+    (tmp_path / "logs.txt").write_text(HEADER + "".join(lines))
+    store = open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "logs.txt")])
+    for blocks, expect in (
+        ("2001:db8::/32\n198.18.0.1\n", {"2001:db8::7", "198.18.0.1"}),
+        ("16.0.0.0/4\n172.16.0.0/12\n", {"20.34.56.78", "172.20.1.2"}),
+    ):
+        lst = tmp_path / "bad.txt"
+        lst.write_text(blocks)
+        r = CliRunner().invoke(
+            main,
+            [
+                "detect",
+                "--store",
+                str(tmp_path / "store"),
+                "--threat-list",
+                str(lst),
+                "--detector",
+                "known-bad-ip",
+                "--format",
+                "json",
+            ],
+        )
+        assert r.exit_code == 0, r.output
+        found = json.loads(r.stdout)
+        assert {f["source"] for f in found} == expect  # (each listed address a finding)
 
 
 def test_bad_threat_list_names_file_and_line(tmp_path, scan_store):

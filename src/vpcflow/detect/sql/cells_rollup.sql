@@ -10,11 +10,13 @@
 -- probes > 0, probes < requests, data_answers > 0 hold for a merged row exactly when they hold
 -- for one of its parts). The few that judge a conversation's hour as a whole (brute-force,
 -- data-exfiltration, a NAT gateway's relayed share) merge the rows they read themselves.
+-- eni_min and eni_max are the rollup's own: set on the accepted rows (eni NULL), the only ones
+-- that read them; a rejected row's one interface is its eni.
 -- Which side is ours and an outside client's /24 are the rollup's own columns when this run's
 -- internal networks are the default ones it recorded them for, else tested here.
 SELECT eni, client, server, port, protocol, bucket, t0, t1, records, bytes, requests,
     request_bytes, accepted, rejected, probes, answers, data_answers, logins,
-    coalesce(eni_min, eni) AS eni_min, coalesce(eni_max, eni) AS eni_max,
+    eni_min, eni_max,
     {client_internal} AS client_internal, {server_internal} AS server_internal,
     {client_net} AS client_net
 FROM rollup_conversations
