@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import ipaddress
 import json
 import shutil
 import socket
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vpcflow import enrich
 from vpcflow.engines.functions import register_enrichment
@@ -186,3 +189,35 @@ def test_lookup_table():
     rows = enrich.lookup(["8.8.8.8", "10.0.0.1"]).to_pylist()
     assert rows[0]["country"] == "US" and rows[0]["scope"] == "public"
     assert rows[1]["country"] == "private"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32), st.integers(0, 9)),
+        max_size=40,
+    ),
+    probes=st.lists(st.integers(0, 2**32 - 1), max_size=30),
+    near=st.lists(st.tuples(st.integers(0, 39), st.integers(-2, 2), st.booleans()), max_size=30),
+)
+def test_prefix_table_is_the_longest_prefix_match(blocks, probes, near):
+    """Every IPv4 lookup gives the value of the most specific block holding the address (the
+    first entry of a block listed twice), -1 outside them all; the addresses at and around the
+    blocks' ends, where the table's intervals meet, included."""
+    from vpcflow.enrich.ipaddr import PrefixTable
+
+    nets = [(ipaddress.ip_network((a, n), strict=False), v) for a, n, v in blocks]
+    table = PrefixTable(nets)
+    addrs = list(probes)
+    for i, step, at_end in near:
+        if nets:
+            net = nets[i % len(nets)][0]
+            edge = int(net.broadcast_address) if at_end else int(net.network_address)
+            addrs.append(min(max(edge + step, 0), 2**32 - 1))
+    for a in addrs:
+        best = (-1, -1)  # (prefix length, value) of the longest match, the first listed
+        for net, value in nets:
+            if ipaddress.ip_address(a) in net and net.prefixlen > best[0]:
+                best = (net.prefixlen, value)
+        got = table.lookup([str(ipaddress.ip_address(a))])
+        assert int(got[0]) == best[1], (str(ipaddress.ip_address(a)), blocks)

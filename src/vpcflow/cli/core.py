@@ -199,7 +199,7 @@ def ingest_cmd(
     choice = engine_choice()
     engine = {"engine": choice.get("engine"), "spark_master": choice.get("spark_master")}
     from ..engines import ingest_job
-    from ..store.workers import pandas_hidden
+    from ..store.nopandas import pandas_hidden
 
     if choice.get("spark_conf"):
         from ..engines.spark import parse_conf

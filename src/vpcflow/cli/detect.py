@@ -143,7 +143,7 @@ def register(main: click.Group) -> None:
         """
         from .. import networks
         from ..detect import detect, load_allow_lists, load_lists, store_is_empty
-        from ..store.workers import pandas_hidden
+        from ..store.nopandas import pandas_hidden
         from .progress import Activity
 
         thresholds: dict[str, dict] = {}

@@ -121,7 +121,7 @@ def serve_cmd(
     if from_aws:
         fetch = _aws_fetcher(profile, aws_region)
     store = open_existing(store_path)
-    from ..store.workers import pandas_hidden
+    from ..store.nopandas import pandas_hidden
 
     # the dashboard hands PyArrow no pandas objects: see hide_pandas (otherwise the first request
     # that names an address waits half a second for pandas)

@@ -41,13 +41,13 @@ def service_groups(cells, store=None, where: str = "") -> str:
         log.warning("AWS ranges unreadable, exfiltration destinations by network: %s", exc)
         ranges = None
     if ranges is not None:
-        rows = cells.run(
+        column = cells.table(
             "WITH s AS (SELECT DISTINCT server FROM {cells} WHERE client_internal "
             "AND NOT server_internal AND requests > 0 AND eni IS NULL) SELECT server FROM s"
-        )
-        addrs = [r["server"] for r in rows]
+        ).column("server")  # (looked up as Arrow: tens of thousands of addresses)
+        addrs = column.to_pylist()
         if addrs:
-            services, regions = (a.to_pylist() for a in ranges.service_region(addrs))
+            services, regions = (a.to_pylist() for a in ranges.service_region(column))
             for a, s, r in zip(addrs, services, regions, strict=True):
                 if s and s not in OPEN_RANGES:
                     named[a] = f"AWS {s} {r}"

@@ -143,7 +143,7 @@ def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 class PrefixTable:
     """Longest-prefix match of addresses against CIDR blocks, each carrying a value index.
 
-    IPv4 lookups are vectorised: one ``searchsorted`` per distinct prefix length (at most 33).
+    IPv4 lookups are vectorised: one ``searchsorted`` over the blocks' elementary intervals.
     IPv6 lookups use Python integers per value.
     """
 
@@ -161,14 +161,33 @@ class PrefixTable:
             nets = np.array(sorted(v4[length]), dtype=np.uint32)
             vals = np.array([v4[length][int(k)] for k in nets], dtype=np.int64)
             mask = np.uint32((0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF) if length else np.uint32(0)
-            self._v4.append((mask, nets, vals))
+            self._v4.append((mask, nets, vals, length))
         self._v6_lengths = sorted(self._v6, reverse=True)
+        # Between two consecutive ends of blocks the same blocks cover every address: those
+        # elementary intervals, each with its most specific block's value, make a lookup one
+        # binary search, not one per prefix length (22 for the AWS ranges).
+        points = [nets.astype(np.int64) for _, nets, _, _ in self._v4]
+        points += [nets.astype(np.int64) + (1 << (32 - n)) for _, nets, _, n in self._v4]
+        bounds = np.unique(np.concatenate(points)) if points else np.zeros(0, dtype=np.int64)
+        bounds = bounds[bounds < (1 << 32)].astype(np.uint32)
+        values = self._by_length(bounds, np.ones(len(bounds), dtype=bool))
+        keep = np.ones(len(bounds), dtype=bool)
+        keep[1:] = values[1:] != values[:-1]  # neighbours of one value: one interval
+        self._bounds, self._values = bounds[keep], values[keep]
 
     def lookup_v4(self, ints: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """Value index per address, -1 where no block matches or the entry is not IPv4."""
+        if not len(self._bounds):
+            return np.full(len(ints), -1, dtype=np.int64)
+        pos = np.searchsorted(self._bounds, ints, side="right") - 1
+        out = self._values[np.maximum(pos, 0)]
+        return np.where(ok & (pos >= 0), out, -1)
+
+    def _by_length(self, ints: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """``lookup_v4`` the long way: the longest prefix first, one search per length."""
         out = np.full(len(ints), -1, dtype=np.int64)
         todo = ok.copy()
-        for mask, nets, vals in self._v4:
+        for mask, nets, vals, _ in self._v4:
             if not todo.any():
                 break
             masked = ints & mask
