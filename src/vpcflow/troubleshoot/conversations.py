@@ -22,11 +22,27 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from .configs import Configs
 
 __all__ = ["Conversation", "Flow", "Side", "pair_flows", "GAP_SECONDS"]
+
+
+class _once:
+    """A property computed on first use and then kept in the instance's ``__dict__`` (which
+    shadows it from then on): ``functools.cached_property`` without the lock Python 3.11 takes
+    on each of those first uses, four per side of every conversation of a busy day."""
+
+    def __init__(self, fn):
+        self.fn, self.name = fn, fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
 
 # Records of one connection come at most one aggregation interval (10 minutes) apart while it
 # is active; windows further apart than that are separate conversations.
@@ -143,11 +159,11 @@ class Side:
 
     flows: list[Flow] = field(default_factory=list)
 
-    @cached_property
+    @_once
     def accepted(self) -> bool:
         return any(f.action == "ACCEPT" for f in self.flows)
 
-    @cached_property
+    @_once
     def rejected(self) -> bool:
         return any(f.action == "REJECT" for f in self.flows)
 
@@ -158,12 +174,12 @@ class Side:
     def total(self, name: str) -> int:
         return sum(getattr(f, name) or 0 for f in self.flows)
 
-    @cached_property
+    @_once
     def first(self) -> int | None:
         vals = [f.first_start for f in self.flows if f.first_start is not None]
         return min(vals) if vals else None
 
-    @cached_property
+    @_once
     def last(self) -> int | None:
         vals = [f.last_end for f in self.flows if f.last_end is not None]
         return max(vals) if vals else None
