@@ -69,6 +69,23 @@ _FLOW_COLUMNS = (
 _FOLD_COLUMNS = ("conversations", "ports_varied")
 
 
+#: The records troubleshoot reads: complete ones, of an interface, with both addresses.
+USABLE_RECORDS = (
+    "(log_status = 'OK' OR log_status IS NULL)",
+    "interface_id IS NOT NULL",
+    "srcaddr IS NOT NULL",
+    "dstaddr IS NOT NULL",
+    "action IS NOT NULL",
+)
+
+# A flow (or record) from the first of its conversation's two ends as pair_flows orders them:
+# by address, then by port as a number (no port is 0).
+_FORWARD = (
+    "CASE WHEN srcaddr < dstaddr OR (srcaddr = dstaddr AND coalesce(srcport, 0) <= "
+    "coalesce(dstport, 0)) THEN 1 ELSE 0 END"
+)
+
+
 def record_filters(
     interface_id: str | None = None, since: int | None = None, until: int | None = None
 ) -> list[str]:
@@ -102,10 +119,12 @@ def flows_query(
     ``fold=False``: every flow as it is (the same verdicts, much slower on a busy day).
     ``materialize``: the engine computes a ``MATERIALIZED`` CTE once (``Engine.materializes_ctes``)."""
     sql = resources.files(__package__).joinpath("flows.sql").read_text(encoding="utf-8")
-    filters = record_filters(interface_id, since, until)
-    sql = sql.replace("{filters}", "\n  ".join(f"AND {c}" for c in filters))
+    conditions = "\n  AND ".join([*USABLE_RECORDS, *record_filters(interface_id, since, until)])
+    sql = sql.replace("{conditions}", conditions)
     if only_rejected:
         wrap = resources.files(__package__).joinpath("flows_rejected.sql").read_text("utf-8")
+        wrap = wrap.replace("{conditions}", conditions).replace("{forward}", _FORWARD)
+        sql = sql.replace("{source}", "kept")
         port_key = (
             "client_port"
             if exact_client_ports
@@ -117,8 +136,9 @@ def flows_query(
             .replace("{client_port_key}", port_key)
             .replace("{no_fold}", "1 = 0" if fold else "1 = 1")
             .replace("{materialized}", "MATERIALIZED" if materialize else "")
+            .replace("{inline}", "NOT MATERIALIZED" if materialize else "")
         )
-    return sql
+    return sql.replace("{source}", "vpc_flow_logs")
 
 
 def _service_port_sql() -> str:

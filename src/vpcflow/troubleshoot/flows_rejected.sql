@@ -13,8 +13,39 @@
 -- earliest one's and `ports_varied` says whether the clients' ports differed. Every other
 -- flow comes through as it is, with `conversations` 1. The placeholders are replaced by
 -- expressions built in troubleshoot/__init__.py; {materialized} by MATERIALIZED where the
--- engine computes such a CTE once (DuckDB), as every part of the result reads `ends`.
-WITH flows AS (
+-- engine computes such a CTE once (DuckDB), as every part of the result reads `ends`, and
+-- {inline} by NOT MATERIALIZED there: `records` is read twice, and holding a busy day's
+-- records costs more than reading them again.
+WITH records AS {inline} (
+    -- the records flows.sql reads, each with its conversation's two ends (as `ended` below)
+    SELECT
+        r.*,
+        CASE WHEN r_forward = 1 THEN srcaddr ELSE dstaddr END AS r_a_addr,
+        coalesce(CASE WHEN r_forward = 1 THEN srcport ELSE dstport END, 0) AS r_a_port,
+        CASE WHEN r_forward = 1 THEN dstaddr ELSE srcaddr END AS r_b_addr,
+        coalesce(CASE WHEN r_forward = 1 THEN dstport ELSE srcport END, 0) AS r_b_port
+    FROM (
+        SELECT vpc_flow_logs.*, coalesce(protocol, -1) AS r_proto, {forward} AS r_forward
+        FROM vpc_flow_logs
+        WHERE {conditions}
+    ) r
+),
+rejected_ends AS (
+    SELECT DISTINCT interface_id AS e_interface, r_proto AS e_proto, r_a_addr AS e_a_addr,
+        r_a_port AS e_a_port, r_b_addr AS e_b_addr, r_b_port AS e_b_port
+    FROM records
+    WHERE action = 'REJECT'
+),
+kept AS (
+    -- only the records of conversations with a REJECT become flows (a join: most of a busy
+    -- day has none, and grouping all of it into flows first took most of the time)
+    SELECT records.*
+    FROM records
+    JOIN rejected_ends
+        ON interface_id = e_interface AND r_proto = e_proto AND r_a_addr = e_a_addr
+        AND r_a_port = e_a_port AND r_b_addr = e_b_addr AND r_b_port = e_b_port
+),
+flows AS (
 {flows}
 ),
 marked AS (
@@ -24,11 +55,7 @@ marked AS (
         coalesce(protocol, -1) AS proto,
         -- the conversation's two ends ordered as pair_flows orders them (by address, then by
         -- port as a number; no port is 0): a flow from the first end is "forward"
-        CASE
-            WHEN srcaddr < dstaddr
-                OR (srcaddr = dstaddr AND coalesce(srcport, 0) <= coalesce(dstport, 0))
-            THEN 1 ELSE 0
-        END AS forward
+        {forward} AS forward
     FROM flows
 ),
 ended AS (
@@ -40,44 +67,43 @@ ended AS (
         coalesce(CASE WHEN forward = 1 THEN dstport ELSE srcport END, 0) AS b_port
     FROM marked
 ),
-rejected_ends AS (
-    SELECT DISTINCT interface_id AS r_interface, proto AS r_proto, a_addr AS r_a_addr,
-        a_port AS r_a_port, b_addr AS r_b_addr, b_port AS r_b_port
-    FROM ended
-    WHERE is_reject = 1
-),
-keyed AS (
-    -- only conversations with a REJECT go on (a join: most of a busy day has none)
-    SELECT ended.*
-    FROM ended
-    JOIN rejected_ends
-        ON interface_id = r_interface AND proto = r_proto AND a_addr = r_a_addr
-        AND a_port = r_a_port AND b_addr = r_b_addr AND b_port = r_b_port
-),
-sides AS (
+facts AS (
     -- per conversation (interface, protocol, its two ends): what each direction holds
     SELECT
-        keyed.*,
+        interface_id AS c_interface, proto AS c_proto, a_addr AS c_a_addr, a_port AS c_a_port,
+        b_addr AS c_b_addr, b_port AS c_b_port,
+        min(is_reject) AS all_reject,
+        min(forward) AS forward_lo,
+        max(forward) AS forward_hi,
+        max(CASE WHEN forward = 1 THEN 1 - is_reject ELSE 0 END) AS f_acc,
+        max(CASE WHEN forward = 1 THEN is_reject ELSE 0 END) AS f_rej,
+        max(CASE WHEN forward = 0 THEN 1 - is_reject ELSE 0 END) AS b_acc,
+        max(CASE WHEN forward = 0 THEN is_reject ELSE 0 END) AS b_rej,
+        max(CASE WHEN forward = 1 THEN syn ELSE 0 END) AS f_syn,
+        max(CASE WHEN forward = 0 THEN syn ELSE 0 END) AS b_syn,
+        max(CASE WHEN forward = 1 THEN syn_ack ELSE 0 END) AS f_synack,
+        max(CASE WHEN forward = 0 THEN syn_ack ELSE 0 END) AS b_synack,
+        min(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) AS f_dir_lo,
+        max(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) AS f_dir_hi,
+        min(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) AS b_dir_lo,
+        max(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) AS b_dir_hi,
+        min(coalesce(reject_reason, '')) AS reason_lo,
+        max(coalesce(reject_reason, '')) AS reason_hi
+    FROM ended
+    GROUP BY interface_id, proto, a_addr, a_port, b_addr, b_port
+),
+sides AS (
+    -- each flow with its conversation's facts (a GROUP BY joined back: a window of these
+    -- eighteen aggregates took three times as long on a busy day)
+    SELECT
+        ended.*,
         CASE WHEN a_addr = b_addr AND a_port = b_port THEN 1 ELSE 0 END AS to_itself,
-        min(is_reject) OVER p AS all_reject,
-        min(forward) OVER p AS forward_lo,
-        max(forward) OVER p AS forward_hi,
-        max(CASE WHEN forward = 1 THEN 1 - is_reject ELSE 0 END) OVER p AS f_acc,
-        max(CASE WHEN forward = 1 THEN is_reject ELSE 0 END) OVER p AS f_rej,
-        max(CASE WHEN forward = 0 THEN 1 - is_reject ELSE 0 END) OVER p AS b_acc,
-        max(CASE WHEN forward = 0 THEN is_reject ELSE 0 END) OVER p AS b_rej,
-        max(CASE WHEN forward = 1 THEN syn ELSE 0 END) OVER p AS f_syn,
-        max(CASE WHEN forward = 0 THEN syn ELSE 0 END) OVER p AS b_syn,
-        max(CASE WHEN forward = 1 THEN syn_ack ELSE 0 END) OVER p AS f_synack,
-        max(CASE WHEN forward = 0 THEN syn_ack ELSE 0 END) OVER p AS b_synack,
-        min(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) OVER p AS f_dir_lo,
-        max(CASE WHEN forward = 1 THEN coalesce(flow_direction, '') END) OVER p AS f_dir_hi,
-        min(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) OVER p AS b_dir_lo,
-        max(CASE WHEN forward = 0 THEN coalesce(flow_direction, '') END) OVER p AS b_dir_hi,
-        min(coalesce(reject_reason, '')) OVER p AS reason_lo,
-        max(coalesce(reject_reason, '')) OVER p AS reason_hi
-    FROM keyed
-    WINDOW p AS (PARTITION BY interface_id, proto, a_addr, a_port, b_addr, b_port)
+        all_reject, forward_lo, forward_hi, f_acc, f_rej, b_acc, b_rej, f_syn, b_syn, f_synack,
+        b_synack, f_dir_lo, f_dir_hi, b_dir_lo, b_dir_hi, reason_lo, reason_hi
+    FROM ended
+    JOIN facts
+        ON interface_id = c_interface AND proto = c_proto AND a_addr = c_a_addr
+        AND a_port = c_a_port AND b_addr = c_b_addr AND b_port = c_b_port
 ),
 kinds AS (
     SELECT
