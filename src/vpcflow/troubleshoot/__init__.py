@@ -262,13 +262,17 @@ def _verdicts(table: pa.Table, configs: Configs | None, include_allowed: bool) -
 @contextmanager
 def _collector_paused():
     """Pause Python's cycle collector while flows, conversations and verdicts are built: they
-    hold no cycles, and its passes over the growing heap took half the time of a busy day."""
+    hold no cycles, and its passes over the growing heap took half the time of a busy day.
+    What was made meanwhile then joins the oldest generation unexamined (``gc.freeze`` and
+    ``gc.unfreeze``), as a collection of the youngest would go through all of it at once."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
