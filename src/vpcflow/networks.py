@@ -22,10 +22,7 @@ def check(cidrs: Iterable[str], where: str = "internal networks") -> None:
 def internal_sql(
     column: str, cidrs: Iterable[str] = DEFAULT_INTERNAL, where: str = "internal networks"
 ) -> str:
-    """A SQL predicate: ``column`` is in one of ``cidrs``.
-
-    One anchored regular expression of address prefixes (RE2 matches it in one pass, about
-    three times faster than a chain of LIKEs and five times faster than testing octets)."""
+    """A SQL predicate: ``column`` is in one of ``cidrs`` (``_prefixes_sql``)."""
     prefixes: list[str] = []
     for text in cidrs:
         try:
@@ -42,21 +39,48 @@ def internal_sql(
             groups = [hexdigits[i : i + 4] for i in range(0, len(hexdigits), 4)]
             prefixes.append(re.escape(":".join(g.lstrip("0") or "0" for g in groups)))
             continue
-        octets = (net.prefixlen + 7) // 8
-        if octets == 0:
-            prefixes.append(r"[0-9]+\.")
-            continue
-        first = int(net.network_address)
-        count = 1 << (octets * 8 - net.prefixlen)
-        if count > 256:
-            raise ConfigError(f"{where}: {text} is too wide to test by prefix (use /8 or longer)")
-        step = 1 << (32 - octets * 8)
-        for i in range(count):
-            parts = ipaddress.IPv4Address(first + i * step).exploded.split(".")[:octets]
-            prefix = ".".join(parts) + ("." if octets < 4 else "")
-            prefixes.append(re.escape(prefix) + ("$" if octets == 4 else ""))
+        prefixes.extend(ipv4_prefixes(net))
     if not prefixes:
         return "false"
+    return _prefixes_sql(column, prefixes)
+
+
+def ipv4_prefixes(net: ipaddress.IPv4Network) -> list[str]:
+    """The text prefixes (as regular expressions) that the dotted quads of ``net`` and no other
+    address start with: those of its whole octets, at most 128."""
+    octets = (net.prefixlen + 7) // 8
+    if octets == 0:
+        return [r"[0-9]+\."]
+    first = int(net.network_address)
+    count = 1 << (octets * 8 - net.prefixlen)
+    step = 1 << (32 - octets * 8)
+    out = []
+    for i in range(count):
+        parts = ipaddress.IPv4Address(first + i * step).exploded.split(".")[:octets]
+        prefix = ".".join(parts) + ("." if octets < 4 else "")
+        out.append(re.escape(prefix) + ("$" if octets == 4 else ""))
+    return out
+
+
+def covering_sql(column: str, blocks: Iterable, most: int = 2048) -> str:
+    """A SQL predicate that every address of ``column`` inside one of ``blocks`` (ip_network
+    objects, any prefix length) meets, and few others: a test to narrow addresses before an
+    exact one. IPv4 blocks by their text prefixes as ``internal_sql`` tests them, which is exact
+    for the canonical dotted quads the store holds (ingest refuses other spellings); an IPv6
+    block by any IPv6 address (its text has many spellings); "true" past ``most`` prefixes (a
+    pattern of 4,000 took DuckDB's RE2 75 times as long as one of 2,000 on 4M addresses)."""
+    prefixes: set[str] = set()
+    for net in blocks:
+        prefixes.update([r"[^:]*:"] if net.version == 6 else ipv4_prefixes(net))
+        if len(prefixes) > most:
+            return "true"
+    return _prefixes_sql(column, sorted(prefixes)) if prefixes else "false"
+
+
+def _prefixes_sql(column: str, prefixes: list[str]) -> str:
+    """``column`` starts with one of ``prefixes`` (regular expressions): one anchored regular
+    expression (RE2 matches it in one pass, about three times faster than a chain of LIKEs and
+    five times faster than testing octets)."""
     pattern = "(?i)^(?:" + "|".join(prefixes) + ")"
     return f"regexp_matches({column}, '{pattern}')"
 

@@ -26,7 +26,7 @@ import numpy as np
 from .. import settings
 from ..enrich import ipaddr
 from ..errors import ConfigError
-from ..networks import DEFAULT_INTERNAL, internal_sql, slash24_sql
+from ..networks import DEFAULT_INTERNAL, covering_sql, internal_sql, slash24_sql
 from ..networks import check as check_networks
 from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
@@ -260,38 +260,12 @@ def _configure(name: str, overrides: Mapping | None) -> Detector:
     return det
 
 
-#: Most terms of the threat lists' text test (more: by the first octet, then none).
-PREFILTER_TERMS = 64
-
-
 def _text_prefilter(column: str, entries: list[ThreatEntry]) -> str:
-    """A SQL condition that every address of ``column`` inside one of ``entries`` meets (and
-    few others do): the whole octets of an IPv4 block as text, since the store holds IPv4
-    addresses as canonical dotted quads (ingest refuses any other spelling); any IPv6 address
-    for an IPv6 block. "TRUE" for a block shorter than /8. The exact test is the caller's."""
-    exact, prefixes, v6 = set(), set(), False
-    for e in entries:
-        net = e.network
-        if net.version == 6:
-            v6 = True
-        elif net.prefixlen == 32:
-            exact.add(str(net.network_address))
-        elif net.prefixlen < 8:
-            return "TRUE"
-        else:
-            octets = str(net.network_address).split(".")[: net.prefixlen // 8]
-            prefixes.add(".".join(octets) + ".")
-    if len(prefixes) + len(exact) > PREFILTER_TERMS:  # a long list: by the first octet
-        prefixes = {a.split(".")[0] + "." for a in prefixes | exact}
-        exact = set()
-        if len(prefixes) > PREFILTER_TERMS:
-            return "TRUE"
-    terms = [f"{column} LIKE '{p}%'" for p in sorted(prefixes)]  # (digits and dots only)
-    if exact:
-        terms.append(f"{column} IN ({', '.join(repr(a) for a in sorted(exact))})")
-    if v6:
-        terms.append(f"{column} LIKE '%:%'")
-    return "(" + " OR ".join(terms) + ")" if terms else "FALSE"
+    """A SQL condition that every address of ``column`` inside one of ``entries`` meets, and
+    few others (``networks.covering_sql``); the exact test is the caller's."""
+    if not entries:
+        return "FALSE"
+    return covering_sql(column, (e.network for e in entries))
 
 
 def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
