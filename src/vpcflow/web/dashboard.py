@@ -325,7 +325,7 @@ class Dashboard(OverviewPanels):
         return self._cached(key, page, self._analysis_locks["rejections"])
 
     def _rejections_page(self, view: View, verdicts: list, configs, per_interface: int) -> dict:
-        verdicts = [dict(v) for v in verdicts if _verdict_matches(v, view.filters)]
+        verdicts = [v for v in verdicts if _verdict_matches(v, view.filters)]
         where = self._interface_facts({v["interface_id"] for v in verdicts}, configs)
         groups: dict[tuple, dict] = {}
         totals: dict[str, int] = {}
@@ -350,8 +350,10 @@ class Dashboard(OverviewPanels):
             g["verdicts"].append(v)
         for g in groups.values():  # verdicts come most frequent first: keep the head
             g["more"] = max(len(g["verdicts"]) - per_interface, 0)
-            g["verdicts"] = g["verdicts"][:per_interface]
-            for v in g["verdicts"]:  # (only the shown ones: a busy day has 100k verdicts)
+            # copies of the shown ones only (the cached verdicts serve every view; a busy day
+            # has 100k of them)
+            g["verdicts"] = [dict(v) for v in g["verdicts"][:per_interface]]
+            for v in g["verdicts"]:
                 v["first_seen"], v["last_seen"] = _iso(v["first_seen"]), _iso(v["last_seen"])
                 v["flows"] = "/flows?" + _verdict_view(v, view).query_string()
         return {
