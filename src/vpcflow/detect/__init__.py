@@ -270,13 +270,12 @@ def _text_prefilter(column: str, entries: list[ThreatEntry]) -> str:
 
 def _listed_addresses(cells: _Cells, entries: list[ThreatEntry]) -> dict[str, ThreatEntry]:
     """Addresses of the run (in the time range) that fall in a threat-list entry: those the
-    text of the entries lets through, then each tested exactly."""
-    client, server = _text_prefilter("client", entries), _text_prefilter("server", entries)
+    text of the entries lets through, then each tested exactly. The text is tested on the
+    distinct addresses, not on every cell's two (at 20M records 0.22 s against 0.47 s)."""
     addrs = ipaddr.as_array(
         cells.table(
-            f"WITH a AS (SELECT client AS a FROM {{cells}} WHERE {client} "
-            f"UNION SELECT server FROM {{cells}} WHERE {server}) "
-            "SELECT a FROM a WHERE a IS NOT NULL"
+            "WITH a AS (SELECT client AS a FROM {cells} UNION SELECT server FROM {cells}) "
+            f"SELECT a FROM a WHERE a IS NOT NULL AND {_text_prefilter('a', entries)}"
         ).column("a")
     )
     if not len(addrs):
