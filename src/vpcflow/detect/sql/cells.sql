@@ -8,8 +8,8 @@
 -- from two: a NAT gateway's copy or both ends of an internal connection; the detectors only
 -- ask whether the least equals the greatest, which any one order answers, and the least and
 -- greatest strings took a seventh of this grouping at 20M records; the conversations rollup
--- keeps the ids themselves). Rejected records are kept per interface and {bucket}-second bucket (eni set),
--- for reject spikes. Counted per row: requests, probes (requests of at most {probe_packets}
+-- keeps the ids themselves). Rejected records are kept per interface and {bucket}-second
+-- bucket (eni set), for reject spikes. Counted per row: requests, probes (requests of at most {probe_packets}
 -- packets and {probe_bytes} bytes: a SYN, its retries, a reset), answers, data answers (bigger
 -- than that), accepted and rejected records, logins (accepted requests to {login_ports} of
 -- {login_min_bytes} to {login_max_bytes} bytes, see brute-force), each a count_if: a BIGINT, as
