@@ -86,6 +86,30 @@ _FORWARD = (
 )
 
 
+def _ends_sql(prefix: str) -> str:
+    """A conversation's two ends, the first as ``{prefix}forward`` says (``_FORWARD``), as
+    columns ``{prefix}a_addr``, ``{prefix}a_port``, ``{prefix}b_addr``, ``{prefix}b_port`` (no
+    port is 0)."""
+    fwd = f"{prefix}forward = 1"
+    return ", ".join(
+        (
+            f"CASE WHEN {fwd} THEN srcaddr ELSE dstaddr END AS {prefix}a_addr",
+            f"coalesce(CASE WHEN {fwd} THEN srcport ELSE dstport END, 0) AS {prefix}a_port",
+            f"CASE WHEN {fwd} THEN dstaddr ELSE srcaddr END AS {prefix}b_addr",
+            f"coalesce(CASE WHEN {fwd} THEN dstport ELSE srcport END, 0) AS {prefix}b_port",
+        )
+    )
+
+
+# What the flows of one side of a folded group (of probes or of replies) come to together: the
+# columns a flow has whatever it is folded with (flows_rejected.sql's {side_totals}).
+_SIDE_TOTALS = (
+    "max(action) AS action, max(flow_direction) AS flow_direction, "
+    "max(subnet_id) AS subnet_id, max(vpc_id) AS vpc_id, "
+    "CAST(sum(records) AS bigint) AS records, sum(packets) AS packets, sum(bytes) AS bytes"
+)
+
+
 def record_filters(
     interface_id: str | None = None, since: int | None = None, until: int | None = None
 ) -> list[str]:
@@ -124,6 +148,9 @@ def flows_query(
     if only_rejected:
         wrap = resources.files(__package__).joinpath("flows_rejected.sql").read_text("utf-8")
         wrap = wrap.replace("{conditions}", conditions).replace("{forward}", _FORWARD)
+        wrap = wrap.replace("{side_totals}", _SIDE_TOTALS)
+        wrap = wrap.replace("{record_ends}", _ends_sql("r_"))
+        wrap = wrap.replace("{flow_ends}", _ends_sql(""))
         sql = sql.replace("{source}", "kept")
         port_key = (
             "client_port"

@@ -12,7 +12,9 @@
 -- 5-tuple into, GAP_SECONDS = 600 apart; a reply pattern must be one run), `srcport` is the
 -- earliest one's and `ports_varied` says whether the clients' ports differed. Every other
 -- flow comes through as it is, with `conversations` 1. The placeholders are replaced by
--- expressions built in troubleshoot/__init__.py; {materialized} by MATERIALIZED where the
+-- expressions built in troubleshoot/__init__.py ({side_totals}: what the flows of a folded
+-- side come to, for probes and replies alike; {record_ends} and {flow_ends}: a record's and
+-- a flow's two ends in that order); {materialized} by MATERIALIZED where the
 -- engine computes such a CTE once (DuckDB), as every part of the result reads `ends`, and
 -- {inline} by NOT MATERIALIZED there: `records` is read twice, and holding a busy day's
 -- records costs more than reading them again.
@@ -20,10 +22,7 @@ WITH records AS {inline} (
     -- the records flows.sql reads, each with its conversation's two ends (as `ended` below)
     SELECT
         r.*,
-        CASE WHEN r_forward = 1 THEN srcaddr ELSE dstaddr END AS r_a_addr,
-        coalesce(CASE WHEN r_forward = 1 THEN srcport ELSE dstport END, 0) AS r_a_port,
-        CASE WHEN r_forward = 1 THEN dstaddr ELSE srcaddr END AS r_b_addr,
-        coalesce(CASE WHEN r_forward = 1 THEN dstport ELSE srcport END, 0) AS r_b_port
+        {record_ends}
     FROM (
         SELECT vpc_flow_logs.*, coalesce(protocol, -1) AS r_proto, {forward} AS r_forward
         FROM vpc_flow_logs
@@ -61,10 +60,7 @@ marked AS (
 ended AS (
     SELECT
         marked.*,
-        CASE WHEN forward = 1 THEN srcaddr ELSE dstaddr END AS a_addr,
-        coalesce(CASE WHEN forward = 1 THEN srcport ELSE dstport END, 0) AS a_port,
-        CASE WHEN forward = 1 THEN dstaddr ELSE srcaddr END AS b_addr,
-        coalesce(CASE WHEN forward = 1 THEN dstport ELSE srcport END, 0) AS b_port
+        {flow_ends}
     FROM marked
 ),
 facts AS (
@@ -189,13 +185,7 @@ reply_groups AS (
     SELECT
         interface_id, protocol, client_addr, server_addr, server_port, is_request,
         max(server_port_raw) AS server_port_raw,
-        max(action) AS action,
-        max(flow_direction) AS flow_direction,
-        max(subnet_id) AS subnet_id,
-        max(vpc_id) AS vpc_id,
-        CAST(sum(records) AS bigint) AS records,
-        sum(packets) AS packets,
-        sum(bytes) AS bytes,
+        {side_totals},
         min(request_first) AS request_first,
         max(syn) AS syn,
         max(syn_ack) AS syn_ack,
@@ -241,13 +231,7 @@ SELECT
     ) AS srcport,
     max(dstport) AS dstport,  -- (no port only when none had one: they are one port here)
     protocol,
-    max(action) AS action,
-    max(flow_direction) AS flow_direction,
-    max(subnet_id) AS subnet_id,
-    max(vpc_id) AS vpc_id,
-    CAST(sum(records) AS bigint) AS records,
-    sum(packets) AS packets,
-    sum(bytes) AS bytes,
+    {side_totals},
     min(first_start) AS first_start,
     max(last_end) AS last_end,
     max(syn) AS syn,
