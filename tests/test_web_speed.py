@@ -20,7 +20,7 @@ from vpcflow.errors import StoreError
 from vpcflow.generate import generate
 from vpcflow.store import summaries
 from vpcflow.web.dashboard import Dashboard
-from vpcflow.web.overview import PAGE_ORDER
+from vpcflow.web.overview import PAGE_ORDER, _sankey_graph
 from webserver import answer as _answer
 from webserver import get, running
 from webserver import view_of as _view
@@ -392,3 +392,52 @@ def test_other_projects_samples_give_the_records_answers(tmp_path, monkeypatch, 
                 assert a == b, (qs, panel, n)
     assert answered  # some list was proven from the summaries
     store.close()
+
+
+def _sankey_of_records(store, view, n: int = 10) -> dict:
+    """The Sankey computed here from the records themselves: each column's top ``n`` by volume
+    (ties by the key, a missing value last), every other address or port as "Other"."""
+    rows = store.sql(
+        f"""SELECT srcaddr, dstport, protocol, dstaddr, bytes, packets FROM vpc_flow_logs
+WHERE srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND {view.where()}""",
+        dialect="duckdb",
+    ).to_pylist()
+
+    def value(r):
+        return 1 if view.unit == "records" else (r[view.unit] or 0)
+
+    def top(key):
+        total: dict = {}
+        for r in rows:
+            total[key(r)] = total.get(key(r), 0) + value(r)
+
+        def order(k):
+            parts = k if isinstance(k, tuple) else (k,)
+            return (-total[k], *[(x is None, x if x is not None else 0) for x in parts])
+
+        return set(sorted(total, key=order)[:n])
+
+    srcs = top(lambda r: r["srcaddr"])
+    ports = {p for p in top(lambda r: (r["dstport"], r["protocol"])) if None not in p}
+    dsts = top(lambda r: r["dstaddr"])
+    links: dict = {}
+    for r in rows:
+        a = ("src", r["srcaddr"] if r["srcaddr"] in srcs else None)
+        key = (r["dstport"], r["protocol"])
+        p = ("port", *key) if key in ports else ("port", None, None)
+        b = ("dst", r["dstaddr"] if r["dstaddr"] in dsts else None)
+        for pair in ((a, p), (p, b)):
+            links[pair] = links.get(pair, 0) + value(r)
+    return {"unit": view.unit, **_sankey_graph(links)}
+
+
+@pytest.mark.parametrize("qs", VIEWS)
+def test_the_sankey_from_the_records_is_the_records_sankey(dashboards, seeded, qs):
+    _, off = dashboards
+    view = _view(off, qs)
+    got = off.panel("sankey", view)
+    assert got.pop("reads") == ["vpc_flow_logs"]
+    got.pop("panel"), got.pop("view")
+    expect = _sankey_of_records(seeded, view)
+    assert got == expect
+    assert expect["links"], "a view with no link tests nothing"

@@ -298,20 +298,14 @@ class OverviewPanels:
 
     def _sankey_records(self, view: View, n: int) -> dict:
         src = self._source(view, {"srcaddr", "dstport", "protocol", "dstaddr"})
-        top = self.sql(_sql("sankey_top").substitute(src.values(view), n=n))
-        rows = self.sql(
-            _sql("sankey").substitute(
-                src.values(view),
-                sources=", ".join(_lit(r["srcaddr"]) for r in top if r["g"] == 7) or "NULL",
-                destinations=", ".join(_lit(r["dstaddr"]) for r in top if r["g"] == 14) or "NULL",
-                ports=_ports_sql([r for r in top if r["g"] == 9]),
-            )
-        )
+        engine = getattr(self.store, "engine", None)
+        materialized = "MATERIALIZED" if getattr(engine, "materializes_ctes", False) else ""
+        rows = self.sql(_sql("sankey").substitute(src.values(view), n=n, materialized=materialized))
         links: dict[tuple, int] = {}
         for r in rows:
-            a, p, b = ("src", r["src"]), ("port", r["port"], r["protocol"]), ("dst", r["dst"])
-            links[(a, p)] = links.get((a, p), 0) + r["value"]
-            links[(p, b)] = links.get((p, b), 0) + r["value"]
+            p = ("port", r["port"], r["protocol"])
+            pair = (("src", r["src"]), p) if r["g"] == 1 else (p, ("dst", r["dst"]))
+            links[pair] = links.get(pair, 0) + r["value"]
         return links
 
     def _sankey_summarised(self, view: View, n: int) -> dict | None:
