@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
 import statistics
 import tempfile
@@ -305,17 +304,13 @@ def speed_in_fresh_process(path: Path, logs: Path | None, repeat: int) -> dict:
         "logs = Path(sys.argv[2]) if sys.argv[2] else None; "
         "print(json.dumps(speed(store, logs, int(sys.argv[3]))))"
     )
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
-    }
+    args = [str(Path(path).resolve()), str(Path(logs).resolve()) if logs else "", str(repeat)]
     done = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(logs or ""), str(int(repeat))],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         check=True,
-        env=env,
+        cwd=Path(__file__).resolve().parent.parent,  # where `bench` is importable from
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
