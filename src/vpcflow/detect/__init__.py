@@ -32,8 +32,9 @@ from ..store.rollups import conversation_records
 from ..timeparse import to_epoch
 from . import history
 from .allowlist import AllowList, load_allow_lists
+from .base import read_sql
 from .destinations import service_groups, settle_uploads, time_where
-from .detectors import DETECTORS, Detector, read_sql
+from .detectors import DETECTORS, Detector
 from .finding import Finding
 from .grouping import fold_spikes, group_scans
 from .naming import name_findings

@@ -102,12 +102,6 @@ class Detector:
         )
 
 
-def _partial(sql: str, values: dict) -> str:
-    for k, v in values.items():
-        sql = sql.replace("{" + k + "}", str(v))
-    return sql
-
-
 def _in(column: str, values) -> str:
     values = list(values)
     if len(values) == 1:

@@ -23,12 +23,10 @@ from .base import (
     Detector,
     _in,
     _pair_query,
-    _partial,
     _setting,
     _sorted,
     _time,
     crossed,
-    read_sql,
 )
 from .exfiltration import DataExfiltration
 from .finding import Finding, short_list
@@ -176,27 +174,11 @@ class HostSweep(Detector):
     usual_hours: int = _setting("host_sweep_usual_hours")
     window: int = _setting("host_sweep_window")
 
-    def queries(self):
-        sql = read_sql(self.sql_file)
-        single = {
-            "key_c": "c.client",
-            "key": "client",
-            "where": "",
-            "min_sources": 1,
-            "min_per_source": 1,
-        }
-        subnet = {
-            # IPv4 sources outside our networks, grouped by /24 (cells.sql: client_net)
-            "key_c": "c.client_net",
-            "key": "client_net",
-            "where": "AND client_net IS NOT NULL",
-            "min_sources": self.min_subnet_sources,
-            "min_per_source": self.min_subnet_targets_per_source,
-        }
-        queries = [_partial(sql, single)]
-        if self.subnet_sweeps:
-            queries.append(_partial(sql, subnet))
-        return queries
+    def params(self) -> dict:
+        # the /24 sweeps are judged in the same query as the single sources (host_sweep.sql)
+        d = super().params()
+        d["subnet_sweeps"] = "TRUE" if self.subnet_sweeps else "FALSE"
+        return d
 
     def finding(self, row):
         port = _sorted(row["ports"])[0]
