@@ -29,27 +29,39 @@ keys AS (  -- {min_targets} destinations sent probe-sized requests: no other key
     WHERE {subnet_sweeps} AND client_net IS NOT NULL
     GROUP BY client_net, port, protocol HAVING count(DISTINCT server) >= {min_targets}
 ),
-flows AS (  -- every (client, server, port, protocol) of a key, over the whole period
-    SELECT c.client AS addr, c.server AS dst, c.port, c.protocol, max(c.client_net) AS net,
+steps AS (  -- every flow of a key by the window step it was active in: the one read of the
+    -- cells behind the keys
+    SELECT c.client AS addr, c.server AS dst, c.port, c.protocol,
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
+        max(c.client_net) AS net,
         bool_or(k0.src IS NOT NULL) AS of_addr, bool_or(k1.src IS NOT NULL) AS of_net,
-        CASE WHEN sum(c.probes) = sum(c.requests)
-            AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
-                ELSE sum(c.answers) = 0 END)
-            AND count(DISTINCT CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)) < {usual_hours}
-            AND sum(c.requests) <= {max_requests_per_target}
-            THEN 1 ELSE 0 END AS probe,
-        CASE WHEN sum(c.probes) < sum(c.requests)
-            OR (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) > 0
-                ELSE sum(c.answers) > 0 END)
-            THEN 1 ELSE 0 END AS data
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.requests) AS requests,
+        sum(c.probes) AS probes, sum(c.answers) AS answers, sum(c.data_answers) AS data_answers,
+        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
     FROM {cells} c
     LEFT JOIN (SELECT src, port, protocol FROM keys WHERE kind = 0) k0
         ON k0.src = c.client AND k0.port = c.port AND k0.protocol = c.protocol
     LEFT JOIN (SELECT src, port, protocol FROM keys WHERE kind = 1) k1
         ON k1.src = c.client_net AND k1.port = c.port AND k1.protocol = c.protocol
     WHERE k0.src IS NOT NULL OR k1.src IS NOT NULL
-    GROUP BY c.client, c.server, c.port, c.protocol
-    HAVING sum(c.requests) > 0
+    GROUP BY c.client, c.server, c.port, c.protocol,
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+),
+flows AS (  -- every (client, server, port, protocol) of a key, over the whole period
+    SELECT addr, dst, port, protocol, max(net) AS net,
+        bool_or(of_addr) AS of_addr, bool_or(of_net) AS of_net,
+        CASE WHEN sum(probes) = sum(requests)
+            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
+            AND count(*) < {usual_hours}
+            AND sum(requests) <= {max_requests_per_target}
+            THEN 1 ELSE 0 END AS probe,
+        CASE WHEN sum(probes) < sum(requests)
+            OR (CASE WHEN protocol = 6 THEN sum(data_answers) > 0 ELSE sum(answers) > 0 END)
+            THEN 1 ELSE 0 END AS data
+    FROM steps
+    GROUP BY addr, dst, port, protocol
+    HAVING sum(requests) > 0
 ),
 pairs AS (  -- the flows under each key they count for
     SELECT 0 AS kind, addr AS src, addr, dst, port, protocol, probe, data FROM flows WHERE of_addr
@@ -73,18 +85,6 @@ chosen AS (  -- the candidates' flows
     SELECT p.* FROM pairs p
     JOIN candidates k ON k.kind = p.kind AND k.src = p.src AND k.port = p.port
         AND k.protocol = p.protocol
-),
-steps AS (  -- the chosen flows by the window step they were active in, each read once
-    SELECT c.client AS addr, c.server AS dst, c.port, c.protocol,
-        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
-        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
-        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.requests) AS requests,
-        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
-    FROM {cells} c
-    JOIN (SELECT DISTINCT addr, dst, port, protocol FROM chosen) f
-        ON f.addr = c.client AND f.dst = c.server AND f.port = c.port AND f.protocol = c.protocol
-    GROUP BY c.client, c.server, c.port, c.protocol,
-        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
 ),
 active AS (  -- the candidates' pairs by the window step they were active in
     SELECT p.kind, p.src, p.addr, p.dst, p.port, p.protocol, p.probe, p.data, s.h, s.t0, s.t1,

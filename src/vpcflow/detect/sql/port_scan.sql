@@ -11,31 +11,42 @@ WITH keys AS (  -- {min_ports} ports sent probe-sized requests: no other pair ca
     WHERE probes > 0 AND protocol IN (6, 17) AND (client_internal OR server_internal)
     GROUP BY client, server HAVING count(DISTINCT port) >= {min_ports}
 ),
-pairs AS (
+steps AS (  -- every (source, destination, port) of a key by the window step it was active in:
+    -- the one read of the cells behind the keys
     SELECT c.client AS src, c.server AS dst, c.port, c.protocol,
-        CASE WHEN sum(c.probes) = sum(c.requests)
-            AND (CASE WHEN c.protocol = 6 THEN sum(c.data_answers) = 0
-                ELSE sum(c.answers) = 0 END)
-            THEN 1 ELSE 0 END AS probe
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.requests) AS n, sum(c.bytes) AS nbytes,
+        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.probes) AS probes,
+        sum(c.answers) AS answers, sum(c.data_answers) AS data_answers,
+        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
     FROM {cells} c JOIN keys k ON k.src = c.client AND k.dst = c.server
     WHERE c.protocol IN (6, 17)
-    GROUP BY c.client, c.server, c.port, c.protocol
-    HAVING sum(c.requests) > 0
+    GROUP BY c.client, c.server, c.port, c.protocol,
+        CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+),
+pairs AS (
+    SELECT src, dst, port, protocol,
+        CASE WHEN sum(probes) = sum(n)
+            AND (CASE WHEN protocol = 6 THEN sum(data_answers) = 0 ELSE sum(answers) = 0 END)
+            THEN 1 ELSE 0 END AS probe
+    FROM steps
+    GROUP BY src, dst, port, protocol
+    HAVING sum(n) > 0
 ),
 candidates AS (  -- pairs with {min_ports} probed ports over the whole period; no other can qualify
     SELECT src, dst FROM pairs WHERE probe = 1 GROUP BY src, dst
     HAVING count(DISTINCT port) >= {min_ports}
 ),
-active AS (  -- the candidates' ports by the window step they were active in
-    SELECT p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
-        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.requests) AS n, sum(c.bytes) AS nbytes,
-        sum(c.accepted) AS accepted, sum(c.rejected) AS rejected,
-        bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
-    FROM {cells} c
-    JOIN pairs p ON p.src = c.client AND p.dst = c.server AND p.port = c.port
-        AND p.protocol = c.protocol
+active AS (  -- the candidates' ports by the window step they were active in (TCP and UDP
+    -- of one port together)
+    SELECT p.src, p.dst, p.port, p.probe, s.h, min(s.t0) AS t0, max(s.t1) AS t1, sum(s.n) AS n,
+        sum(s.nbytes) AS nbytes, sum(s.accepted) AS accepted, sum(s.rejected) AS rejected,
+        bool_or(s.src_internal) AS src_internal, bool_or(s.dst_internal) AS dst_internal
+    FROM steps s
+    JOIN pairs p ON p.src = s.src AND p.dst = s.dst AND p.port = s.port
+        AND p.protocol = s.protocol
     JOIN candidates k ON k.src = p.src AND k.dst = p.dst
-    GROUP BY p.src, p.dst, p.port, p.probe, CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT)
+    GROUP BY p.src, p.dst, p.port, p.probe, s.h
 ),
 windows AS (
     SELECT a.src, a.dst, a.h + u.d AS w,
