@@ -105,11 +105,45 @@ _PRIVATE = [
 
 
 def is_private(addr: str) -> bool:
-    try:
-        a = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return any(a.version == n.version and a in n for n in _PRIVATE)
+    got = _private_seen.get(addr)
+    if got is None:
+        got = _private_v4(addr)
+    if got is None:
+        try:
+            a = ipaddress.ip_address(addr)
+        except ValueError:
+            got = False
+        else:
+            got = any(a.version == n.version and a in n for n in _PRIVATE)
+        if len(_private_seen) >= 1 << 20:  # a bound on what a long-running server keeps
+            _private_seen.clear()
+        _private_seen[addr] = got
+    return got
+
+
+def _private_v4(addr: str) -> bool | None:
+    """``is_private`` of a dotted quad as ``ipaddress`` reads one (parts of 1 to 3 digits,
+    none above 255, no leading zero); None for anything else, which ``ipaddress`` decides."""
+    parts = addr.split(".")
+    if len(parts) != 4:
+        return None
+    for p in parts:
+        if not (p.isascii() and p.isdigit()) or len(p) > 3 or (p[0] == "0" and p != "0"):
+            return None
+        if int(p) > 255:
+            return None
+    a, b = int(parts[0]), int(parts[1])
+    return (
+        a == 10
+        or (a == 172 and 16 <= b <= 31)
+        or (a == 192 and b == 168)
+        or (a == 100 and 64 <= b <= 127)
+    )
+
+
+#: addresses already tested by ``is_private``: the greedy inference of an interface's
+#: addresses tests each address of its flows, and a busy day has hundreds of thousands
+_private_seen: dict[str, bool] = {}
 
 
 def is_service_port(port: int | None) -> bool:
@@ -160,29 +194,60 @@ class Side:
     flows: list[Flow] = field(default_factory=list)
 
     @_once
-    def accepted(self) -> bool:
-        return any(f.action == "ACCEPT" for f in self.flows)
+    def _stats(self) -> tuple:
+        """What the properties below read, from one pass over the flows."""
+        accepted = rejected = syn = syn_ack = False
+        first = last = None
+        records = packets = nbytes = 0
+        for f in self.flows:
+            syn = syn or bool(f.syn)
+            syn_ack = syn_ack or bool(f.syn_ack)
+            if f.action == "ACCEPT":
+                accepted = True
+            elif f.action == "REJECT":
+                rejected = True
+            if f.first_start is not None and (first is None or f.first_start < first):
+                first = f.first_start
+            if f.last_end is not None and (last is None or f.last_end > last):
+                last = f.last_end
+            records += f.records or 0
+            packets += f.packets or 0
+            nbytes += f.bytes or 0
+        return accepted, rejected, first, last, (records, packets, nbytes), syn, syn_ack
 
-    @_once
+    @property
+    def accepted(self) -> bool:
+        return self._stats[0]
+
+    @property
     def rejected(self) -> bool:
-        return any(f.action == "REJECT" for f in self.flows)
+        return self._stats[1]
+
+    @property
+    def syn(self) -> bool:
+        """A flow of the side carries a SYN without ACK (TCP flags, version 3+)."""
+        return self._stats[5]
+
+    @property
+    def syn_ack(self) -> bool:
+        return self._stats[6]
 
     @property
     def seen(self) -> bool:
         return bool(self.flows)
 
-    def total(self, name: str) -> int:
-        return sum(getattr(f, name) or 0 for f in self.flows)
+    @property
+    def totals(self) -> tuple[int, int, int]:
+        """``(records, packets, bytes)`` of the side's flows."""
+        return self._stats[4]
 
-    @_once
+    @property
     def first(self) -> int | None:
-        vals = [f.first_start for f in self.flows if f.first_start is not None]
-        return min(vals) if vals else None
+        return self._stats[2]
 
-    @_once
+    @property
     def last(self) -> int | None:
-        vals = [f.last_end for f in self.flows if f.last_end is not None]
-        return max(vals) if vals else None
+        return self._stats[3]
 
     @property
     def action(self) -> str:
@@ -273,35 +338,34 @@ def _own_addresses(
     return own, decided, "logs"
 
 
-def _interface_end(
-    flow: Flow, own: set[str], decided: dict, source: str
-) -> tuple[str | None, str, str]:
-    """(interface address or None, confidence, evidence) for one flow."""
+def _interface_end(flow: Flow, own: set[str], decided: dict, source: str) -> tuple[str | None, str]:
+    """(interface address or None, confidence) for one flow; ``_interface_why`` words it."""
     if flow.flow_direction in ("ingress", "egress"):
-        addr = flow.dstaddr if flow.flow_direction == "ingress" else flow.srcaddr
-        return addr, HIGH, f"flow-direction is {flow.flow_direction}"
+        return (flow.dstaddr if flow.flow_direction == "ingress" else flow.srcaddr), HIGH
     src_own, dst_own = flow.srcaddr in own, flow.dstaddr in own
     if src_own != dst_own:
         addr = flow.srcaddr if src_own else flow.dstaddr
         if source == "describe-network-interfaces":
-            return (
-                addr,
-                HIGH,
-                f"{addr} is an address of {flow.interface_id} (describe-network-interfaces)",
-            )
+            return addr, HIGH
         got = decided.get(frozenset((flow.srcaddr, flow.dstaddr)))
-        conf = got[1] if got is not None and got[0] == addr else MEDIUM
-        why = (
-            "talks to the most peers on this interface"
-            if conf == MEDIUM
-            else "is the private address of the pair"
-        )
-        return (
-            addr,
-            conf,
-            f"{addr} taken as the interface's address: it {why} (inferred from the logs)",
-        )
-    return None, LOW, "the logs do not show which address belongs to the interface"
+        return addr, (got[1] if got is not None and got[0] == addr else MEDIUM)
+    return None, LOW
+
+
+def _interface_why(flow: Flow | None, addr: str | None, conf: str, source: str) -> str:
+    """The evidence for ``_interface_end``'s answer on ``flow`` (None: no flow told)."""
+    if flow is None or addr is None:
+        return "the logs do not show which address belongs to the interface"
+    if flow.flow_direction in ("ingress", "egress"):
+        return f"flow-direction is {flow.flow_direction}"
+    if source == "describe-network-interfaces":
+        return f"{addr} is an address of {flow.interface_id} (describe-network-interfaces)"
+    why = (
+        "talks to the most peers on this interface"
+        if conf == MEDIUM
+        else "is the private address of the pair"
+    )
+    return f"{addr} taken as the interface's address: it {why} (inferred from the logs)"
 
 
 def _initiator(a: Side, b: Side, a_key, b_key, protocol: int) -> tuple[int, str, str]:
@@ -317,10 +381,7 @@ def _initiator(a: Side, b: Side, a_key, b_key, protocol: int) -> tuple[int, str,
                 ("only one direction was seen, though its source port looks like a service port"),
             )
         return only, HIGH, "only one direction was seen"
-    a_syn = any(f.syn for f in a.flows)
-    b_syn = any(f.syn for f in b.flows)
-    a_synack = any(f.syn_ack for f in a.flows)
-    b_synack = any(f.syn_ack for f in b.flows)
+    a_syn, b_syn, a_synack, b_synack = a.syn, b.syn, a.syn_ack, b.syn_ack
     if (a_syn and not b_syn) or (b_synack and not a_synack):
         return (
             0,
@@ -379,8 +440,8 @@ def pair_flows(flows: Iterable[Flow], configs: Configs | None = None) -> list[Co
         own, decided, source = _own_addresses(iflows, configs)
         groups: dict[tuple, list[Flow]] = defaultdict(list)
         for f in iflows:
-            ends = tuple(sorted((f.src, f.dst)))
-            groups[(f.protocol, ends)].append(f)
+            src, dst = f.src, f.dst
+            groups[(f.protocol, (src, dst) if src <= dst else (dst, src))].append(f)
         for (protocol, ends), gflows in groups.items():
             for session in _sessions(gflows):
                 out.append(_conversation(iface, protocol, ends, session, own, decided, source))
@@ -390,6 +451,8 @@ def pair_flows(flows: Iterable[Flow], configs: Configs | None = None) -> list[Co
 
 def _sessions(flows: list[Flow]) -> list[list[Flow]]:
     """Split flows of one 5-tuple pair into runs whose windows overlap or are adjacent."""
+    if len(flows) == 1:  # most pairs of a busy day: one flow, one run
+        return [flows]
     flows = sorted(flows, key=lambda f: (f.first_start or 0, f.last_end or 0))
     runs: list[list[Flow]] = []
     end = None
@@ -408,8 +471,9 @@ def _conversation(iface, protocol, ends, flows, own, decided, source) -> Convers
     a_key = (ends[0], ends[1])  # a: ends[0] -> ends[1]
     b_key = (ends[1], ends[0])
     a, b = Side(), Side()
+    a_src, a_dst = ends
     for f in flows:
-        (a if f.src == ends[0] and f.dst == ends[1] else b).flows.append(f)
+        (a if f.src == a_src and f.dst == a_dst else b).flows.append(f)
     if ends[0] == ends[1]:  # traffic to itself: both directions are the same key
         b = Side()
     idx, init_conf, init_why = _initiator(a, b, a_key, b_key, protocol)
@@ -417,12 +481,15 @@ def _conversation(iface, protocol, ends, flows, own, decided, source) -> Convers
     client, server = a_key if idx == 0 else b_key
 
     # Which end is the interface: the most certain flow decides, the request's on a tie.
-    best = (None, LOW, "the logs do not show which address belongs to the interface")
+    best, by = (None, LOW), None
     for f in req.flows + resp.flows:
         got = _interface_end(f, own, decided, source)
         if got[0] is not None and (best[0] is None or _RANK[got[1]] > _RANK[best[1]]):
-            best = got
-    local_addr, dir_conf, dir_why = best
+            best, by = got, f
+            if got[1] == HIGH:  # none ranks above: the first of these decides
+                break
+    local_addr, dir_conf = best
+    dir_why = _interface_why(by, local_addr, dir_conf, source)
     if local_addr is None:
         # Nothing tells: assume the interface is the one being asked (the usual question is
         # "why can't anyone reach my instance").

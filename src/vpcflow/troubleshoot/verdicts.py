@@ -198,25 +198,26 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
         decided_by="logs",
         request_action=req.action,
         response_action=resp.action,
-        records=req.total("records") + resp.total("records"),
-        packets=req.total("packets") + resp.total("packets"),
-        bytes=req.total("bytes") + resp.total("bytes"),
-        first_seen=min((x for x in (req.first, resp.first) if x is not None), default=None),
+        records=req.totals[0] + resp.totals[0],
+        packets=req.totals[1] + resp.totals[1],
+        bytes=req.totals[2] + resp.totals[2],
+        first_seen=at,
         last_seen=max((x for x in (req.last, resp.last) if x is not None), default=None),
         interface_kind=(eni.kind or None) if eni else None,
         interface_name=(eni.label or None) if eni else None,
     )
     # The rows flows_rejected.sql folds stand for many conversations (one row per side).
-    v.occurrences = max(f.conversations for f in c.flows)
-    if any(f.ports_varied for f in c.flows):
+    flows = c.flows
+    v.occurrences = max(f.conversations for f in flows)
+    if any(f.ports_varied for f in flows):
         v.srcport = None
     if req.accepted and req.rejected:
         v.notes.append(
             "The request was accepted at some times and rejected at others in this window: "
             "the rules probably changed while it ran."
         )
-    if any(f.reject_reason for f in c.flows):
-        reasons = sorted({f.reject_reason for f in c.flows if f.reject_reason})
+    if any(f.reject_reason for f in flows):
+        reasons = sorted({f.reject_reason for f in flows if f.reject_reason})
         v.notes.append(f"The records give reject-reason {', '.join(reasons)}.")
     guess = ""
     if c.confidence != "high":
