@@ -308,7 +308,10 @@ class Dashboard(OverviewPanels):
             verdicts = store.troubleshoot(
                 interface_id=eni, since=view.start, until=view.end, configs=configs
             )
-            return [v.to_dict() for v in verdicts], configs
+            from ..troubleshoot import collector_paused
+
+            with collector_paused():  # 1.7 s for 612k verdicts at 20M records, 5.9 s with it
+                return [v.to_dict() for v in verdicts], configs
 
         def page():
             verdicts, configs = self._cached(
@@ -316,7 +319,10 @@ class Dashboard(OverviewPanels):
                 run,
                 self._analysis_locks["troubleshoot"],
             )
-            return self._rejections_page(view, verdicts, configs, per_interface)
+            from ..troubleshoot import collector_paused
+
+            with collector_paused():
+                return self._rejections_page(view, verdicts, configs, per_interface)
 
         # (the grouping of a busy day's 100k verdicts takes a while too: kept per view)
         filters = tuple(str(f) for f in view.filters)  # (the range and unit are in its links)
