@@ -35,6 +35,7 @@ __all__ = [
     "Configs",
     "Conversation",
     "Verdict",
+    "collector_paused",
     "explain",
     "fetch_configs",
     "flows_query",
@@ -42,7 +43,6 @@ __all__ = [
     "store_interface_ids",
     "troubleshoot",
     "verdicts_table",
-    "collector_paused",
     "with_inventory",
 ]
 
