@@ -460,6 +460,9 @@ def detect(
         findings = settle_uploads(cells, findings)
     finally:
         cells.close()
+    # One order whatever order the engine returned rows of equal times in: the steps below
+    # keep the first of findings alike (echoes, episodes, the scan a spike is folded into).
+    findings.sort(key=_canonical)
     findings = _dedupe_echoes(_dedupe_subnets(findings), relays)
     if allowed:
         before = len(findings)
@@ -487,6 +490,19 @@ def detect(
     name_findings(store, findings)
     findings.sort(key=lambda f: f.rank)
     return findings
+
+
+def _canonical(f: Finding) -> tuple:
+    return (
+        f.type,
+        f.first_seen or "",
+        f.last_seen or "",
+        f.source,
+        f.ports,
+        f.targets,
+        f.records,
+        f.bytes,
+    )
 
 
 def _dedupe_subnets(findings: list[Finding]) -> list[Finding]:
