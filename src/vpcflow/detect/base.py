@@ -49,14 +49,11 @@ class Detector:
 
     def params(self) -> dict:
         """The thresholds as SQL template values: ``window`` is the template's ``step``, a
-        list of ports a SQL list."""
+        list of ports a SQL list, a switch TRUE or FALSE."""
         d = dataclasses.asdict(self)
         if "window" in d:
             d["step"] = d.pop("window")
-        return {
-            k: ", ".join(str(int(x)) for x in v) if isinstance(v, tuple | list) else v
-            for k, v in d.items()
-        }
+        return {k: _sql_value(v) for k, v in d.items()}
 
     def queries(self) -> list[str]:
         """SQL templates to run (``{flows}`` and thresholds filled in by the caller)."""
@@ -100,6 +97,14 @@ class Detector:
             details=details,
             thresholds=thresholds,
         )
+
+
+def _sql_value(v):
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, tuple | list):
+        return ", ".join(str(int(x)) for x in v)
+    return v
 
 
 def _in(column: str, values) -> str:

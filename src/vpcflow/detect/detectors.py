@@ -174,12 +174,6 @@ class HostSweep(Detector):
     usual_hours: int = _setting("host_sweep_usual_hours")
     window: int = _setting("host_sweep_window")
 
-    def params(self) -> dict:
-        # the /24 sweeps are judged in the same query as the single sources (host_sweep.sql)
-        d = super().params()
-        d["subnet_sweeps"] = "TRUE" if self.subnet_sweeps else "FALSE"
-        return d
-
     def finding(self, row):
         port = _sorted(row["ports"])[0]
         n, open_n = int(row["n_targets"]), int(row["open_targets"])

@@ -18,10 +18,12 @@ Two questions are answered for every conversation, each with the evidence used:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .configs import Configs
 
@@ -104,46 +106,37 @@ _PRIVATE = [
 ]
 
 
+# The IPv4 blocks of _PRIVATE as (network, mask) integers, for dotted quads read without
+# ipaddress: the greedy inference of an interface's addresses tests every address of its flows.
+_PRIVATE_V4 = [(int(n.network_address), int(n.netmask)) for n in _PRIVATE if n.version == 4]
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def is_private(addr: str) -> bool:
-    got = _private_seen.get(addr)
-    if got is None:
-        got = _private_v4(addr)
-    if got is None:
-        try:
-            a = ipaddress.ip_address(addr)
-        except ValueError:
-            got = False
-        else:
-            got = any(a.version == n.version and a in n for n in _PRIVATE)
-        if len(_private_seen) >= 1 << 20:  # a bound on what a long-running server keeps
-            _private_seen.clear()
-        _private_seen[addr] = got
-    return got
+    value = _dotted_quad(addr)
+    if value is not None:
+        return any(value & mask == net for net, mask in _PRIVATE_V4)
+    try:
+        a = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(a.version == n.version and a in n for n in _PRIVATE)
 
 
-def _private_v4(addr: str) -> bool | None:
-    """``is_private`` of a dotted quad as ``ipaddress`` reads one (parts of 1 to 3 digits,
-    none above 255, no leading zero); None for anything else, which ``ipaddress`` decides."""
+def _dotted_quad(addr: str) -> int | None:
+    """A dotted quad as ``ipaddress`` reads one (parts of 1 to 3 ASCII digits, none above 255,
+    no leading zero) as an integer; None for anything else, which ``ipaddress`` decides."""
     parts = addr.split(".")
     if len(parts) != 4:
         return None
+    value = 0
     for p in parts:
         if not (p.isascii() and p.isdigit()) or len(p) > 3 or (p[0] == "0" and p != "0"):
             return None
         if int(p) > 255:
             return None
-    a, b = int(parts[0]), int(parts[1])
-    return (
-        a == 10
-        or (a == 172 and 16 <= b <= 31)
-        or (a == 192 and b == 168)
-        or (a == 100 and 64 <= b <= 127)
-    )
-
-
-#: addresses already tested by ``is_private``: the greedy inference of an interface's
-#: addresses tests each address of its flows, and a busy day has hundreds of thousands
-_private_seen: dict[str, bool] = {}
+        value = value << 8 | int(p)
+    return value
 
 
 def is_service_port(port: int | None) -> bool:
@@ -187,6 +180,16 @@ class Flow:
         return (self.dstaddr, self.dstport or 0)
 
 
+class _SideStats(NamedTuple):
+    accepted: bool
+    rejected: bool
+    first: int | None
+    last: int | None
+    totals: tuple[int, int, int]
+    syn: bool
+    syn_ack: bool
+
+
 @dataclass
 class Side:
     """All flows of one direction of a conversation (complete before it is first asked)."""
@@ -194,7 +197,7 @@ class Side:
     flows: list[Flow] = field(default_factory=list)
 
     @_once
-    def _stats(self) -> tuple:
+    def _stats(self) -> _SideStats:
         """What the properties below read, from one pass over the flows."""
         accepted = rejected = syn = syn_ack = False
         first = last = None
@@ -213,24 +216,24 @@ class Side:
             records += f.records or 0
             packets += f.packets or 0
             nbytes += f.bytes or 0
-        return accepted, rejected, first, last, (records, packets, nbytes), syn, syn_ack
+        return _SideStats(accepted, rejected, first, last, (records, packets, nbytes), syn, syn_ack)
 
     @property
     def accepted(self) -> bool:
-        return self._stats[0]
+        return self._stats.accepted
 
     @property
     def rejected(self) -> bool:
-        return self._stats[1]
+        return self._stats.rejected
 
     @property
     def syn(self) -> bool:
         """A flow of the side carries a SYN without ACK (TCP flags, version 3+)."""
-        return self._stats[5]
+        return self._stats.syn
 
     @property
     def syn_ack(self) -> bool:
-        return self._stats[6]
+        return self._stats.syn_ack
 
     @property
     def seen(self) -> bool:
@@ -239,15 +242,15 @@ class Side:
     @property
     def totals(self) -> tuple[int, int, int]:
         """``(records, packets, bytes)`` of the side's flows."""
-        return self._stats[4]
+        return self._stats.totals
 
     @property
     def first(self) -> int | None:
-        return self._stats[2]
+        return self._stats.first
 
     @property
     def last(self) -> int | None:
-        return self._stats[3]
+        return self._stats.last
 
     @property
     def action(self) -> str:

@@ -35,7 +35,7 @@ steps AS (  -- every flow of a key by the window step it was active in: the one 
         CAST(floor(c.bucket * {bucket} / {step}) AS BIGINT) AS h,
         max(c.client_net) AS net,
         bool_or(k0.src IS NOT NULL) AS of_addr, bool_or(k1.src IS NOT NULL) AS of_net,
-        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.records) AS n, sum(c.bytes) AS nbytes,
+        min(c.t0) AS t0, max(c.t1) AS t1, sum(c.bytes) AS nbytes,
         sum(c.accepted) AS accepted, sum(c.rejected) AS rejected, sum(c.requests) AS requests,
         sum(c.probes) AS probes, sum(c.answers) AS answers, sum(c.data_answers) AS data_answers,
         bool_or(c.client_internal) AS src_internal, bool_or(c.server_internal) AS dst_internal
@@ -88,7 +88,7 @@ chosen AS (  -- the candidates' flows
 ),
 active AS (  -- the candidates' pairs by the window step they were active in
     SELECT p.kind, p.src, p.addr, p.dst, p.port, p.protocol, p.probe, p.data, s.h, s.t0, s.t1,
-        s.n, s.nbytes, s.accepted, s.rejected, s.requests, s.src_internal, s.dst_internal
+        s.nbytes, s.accepted, s.rejected, s.requests, s.src_internal, s.dst_internal
     FROM chosen p
     JOIN steps s ON s.addr = p.addr AND s.dst = p.dst AND s.port = p.port
         AND s.protocol = p.protocol
