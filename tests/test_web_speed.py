@@ -441,3 +441,47 @@ def test_the_sankey_from_the_records_is_the_records_sankey(dashboards, seeded, q
     expect = _sankey_of_records(seeded, view)
     assert got == expect
     assert expect["links"], "a view with no link tests nothing"
+
+
+def test_a_restarted_server_answers_the_rejections_page_from_disk_while_its_inputs_hold(
+    tmp_path, monkeypatch
+):
+    """The troubleshooter takes a minute on a busy day: its page is saved by store version,
+    configurations and inventory, and computed again when any of them changes."""
+    from vpcflow.api import Store
+    from vpcflow.troubleshoot import Configs, load_configs
+
+    generate(tmp_path / "a", records=4_000, seed=5)
+    store = vpcflow.open_store(tmp_path / "store")
+    store.ingest([str(tmp_path / "a" / "AWSLogs")])
+    first = Dashboard(store)
+    page = first.rejected(_view(first, "range=all"))
+    assert page["totals"] and page["groups"]
+    runs = []
+    real = Store.troubleshoot
+    monkeypatch.setattr(Store, "troubleshoot", lambda s, **kw: runs.append(kw) or real(s, **kw))
+
+    def served(**kw):  # a new server (a restart) on the same store
+        again = vpcflow.open_store(tmp_path / "store", create=False)
+        dash = Dashboard(again, **kw)
+        try:
+            return dash.rejected(_view(dash, "range=all"))
+        finally:
+            dash.close()
+            again.close()
+
+    assert served() == page and runs == []  # from disk: the troubleshooter did not run
+    data = Path(__file__).parent / "data"
+    configs = load_configs(network_interfaces=[data / "troubleshoot" / "network-interfaces.json"])
+    assert isinstance(configs, Configs)
+    served(configs=configs)
+    assert len(runs) == 1  # other configurations: computed
+    served(configs=configs)
+    assert len(runs) == 1  # the same ones again (a restart with the same files): from disk
+    store.sync_interfaces(file=data / "inventory" / "describe-network-interfaces.json")
+    served()
+    assert len(runs) == 2  # a new inventory snapshot names the interfaces anew: computed
+    served(fetch_configs=lambda *a: None)
+    served(fetch_configs=lambda *a: None)
+    assert len(runs) == 4  # configurations fetched from AWS per view: never from disk
+    store.close()

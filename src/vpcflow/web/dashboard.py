@@ -30,8 +30,12 @@ log = logging.getLogger("vpcflow.web")
 
 __all__ = ["Dashboard", "PANELS", "ENTITY_KINDS"]
 
-# The answers saved on disk (JSON): the charts' queries and top-N lists, not the analyses'.
-_SAVED_KINDS = ("sql", "top", "links", "rejected", "distinct", "countries", "about")
+# The answers saved on disk (JSON): the charts' queries and top-N lists, and the rejections
+# page (minutes of the troubleshooter on a busy day; saved only when its key says everything it
+# depends on: configurations given at start or uploaded, not fetched from AWS per view).
+_SAVED_KINDS = (
+    "sql", "top", "links", "rejected", "distinct", "countries", "about", "rejections"
+)  # fmt: skip
 # entity kind -> the filter that selects its records
 ENTITY_KINDS = {
     "ip": "addr",
@@ -314,7 +318,7 @@ class Dashboard(OverviewPanels):
 
         def page():
             verdicts, configs = self._cached(
-                ("troubleshoot", eni, view.start, view.end, self._configs_version),
+                ("troubleshoot", eni, view.start, view.end, *self._analysis_inputs()),
                 run,
                 self._analysis_locks["troubleshoot"],
             )
@@ -323,9 +327,25 @@ class Dashboard(OverviewPanels):
 
         # (the grouping of a busy day's 100k verdicts takes a while too: kept per view)
         filters = tuple(str(f) for f in view.filters)  # (the range and unit are in its links)
-        key = ("rejections", view.start, view.end, view.range, view.unit, filters, per_interface)
-        key += (self._configs_version,)
+        # Configurations fetched from AWS for each view have no content to name before they
+        # are fetched: that page is kept in this process only (a kind not saved on disk).
+        fetched = self.fetch_configs is not None and self.configs is None
+        kind = "rejections-from-aws" if fetched else "rejections"
+        key = (kind, view.start, view.end, view.range, view.unit, filters, per_interface)
+        key += self._analysis_inputs()
         return self._cached(key, page, self._analysis_locks["rejections"])
+
+    def _analysis_inputs(self) -> tuple:
+        """What the troubleshooter's answer depends on besides the records (whose version every
+        cached answer is filed under): the configurations, by content, and the interface
+        inventory's snapshots (``vpcflow interfaces sync`` adds one; their names are unique)."""
+        if self.configs is None:  # none, or fetched per view (``--from-aws``)
+            configs = "none" if self.fetch_configs is None else f"aws-{self._configs_version}"
+        else:
+            configs = hashlib.sha256(repr(self.configs).encode()).hexdigest()[:20]
+        inventory = getattr(self.store, "inventory", None)
+        snapshots = tuple(f.name for f in inventory.files()) if inventory is not None else ()
+        return (configs, snapshots)
 
     def _rejections_page(self, view: View, verdicts: list, configs, per_interface: int) -> dict:
         verdicts = [v for v in verdicts if _verdict_matches(v, view.filters)]
