@@ -372,3 +372,18 @@ def test_a_non_loopback_bind_without_the_token_gets_401(browser, store):
         assert p.locator("[data-kpi=records]").count() == 1
         p.close()
     assert Path(CHROMIUM).exists()
+
+
+def test_the_rejections_page_says_what_it_waits_for(page, base):
+    """The troubleshooter's first answer on a busy day takes a minute: the page says so after a
+    moment, then draws the answer as usual."""
+    held = []
+    page.route("**/rejected.json*", lambda route: held.append(route))
+    page.goto(base + "/rejected?range=all")
+    page.wait_for_selector("#loading:has-text('troubleshooter')", timeout=10_000)
+    assert held and page.locator("#loading").inner_text().startswith("The troubleshooter")
+    held[0].continue_()
+    page.wait_for_selector(READY, state="attached", timeout=30_000)
+    assert page.locator("#loading").count() == 0
+    assert "Why traffic was rejected" in page.locator("main").inner_text()
+    assert page.errors == []

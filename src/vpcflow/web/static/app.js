@@ -494,6 +494,11 @@ async function entity(main) {
 }
 
 const RENDER = { overview, rejected, findings, flows, console: consolePage, entity };
+const SLOW_PAGES = {
+  rejected: "The troubleshooter is pairing and deciding every blocked conversation of this view " +
+    "(on a busy day of 20 million records, about a minute the first time; then the answer is kept)…",
+  findings: "The detectors are reading this view's records (seconds on a busy day, the first time)…",
+};
 
 async function render() {
   const id = ++renderId;
@@ -504,7 +509,12 @@ async function render() {
   showError(null);
   syncControls(null);
   const main = document.getElementById("main");
-  main.replaceChildren(el("div", { class: "muted" }, "loading…"));
+  const loading = el("div", { class: "muted", id: "loading" }, "loading…");
+  main.replaceChildren(loading);
+  // The analyses run over every record of the view the first time it is asked for (then the
+  // answer is kept): say so while they work, rather than a bare "loading…" for a minute.
+  const slow = SLOW_PAGES[state.page];
+  const patience = slow && setTimeout(() => { loading.textContent = slow; }, 1500);
   try {
     await RENDER[state.page](main);
   } catch (e) {
@@ -513,6 +523,7 @@ async function render() {
     main.replaceChildren();
     vf.errors.push(e.message);
   }
+  clearTimeout(patience);
   if (id !== renderId) return;
   document.title = `vpcflow · ${state.page === "entity" ? state.value : state.page}`;
   await new Promise((r) => requestAnimationFrame(() => r()));
