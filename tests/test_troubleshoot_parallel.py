@@ -61,6 +61,17 @@ def test_parts_hold_whole_interfaces_in_their_order_and_the_parent_takes_more(mo
     assert parallel.by_interface(flows, 2) == [flows]  # too few to be worth a fork
 
 
+def test_worker_start_exec_keeps_everything_in_this_process(monkeypatch):
+    monkeypatch.setenv("VPCFLOW_WORKER_START", "exec")
+    parent = os.getpid()
+    assert parallel.map_parts(lambda p: (os.getpid(), p), [[1], [2]]) == [
+        (parent, [1]),
+        (parent, [2]),
+    ]
+    monkeypatch.setenv("VPCFLOW_WORKER_START", "auto")
+    assert parallel.map_parts(lambda p: os.getpid(), [[1], [2]])[1] != parent
+
+
 def test_a_failing_child_has_its_part_done_by_the_parent(caplog):
     parent = os.getpid()
 

@@ -128,7 +128,8 @@ SETTINGS: dict[str, Setting] = {
             "worker_start",
             "auto",
             "How ingest starts its worker processes: fork (ready at once), exec (a fresh "
-            "interpreter each) or auto (fork on Linux while no other thread runs, else exec).",
+            "interpreter each) or auto (fork on Linux while no other thread runs, else exec); "
+            "exec also keeps troubleshoot in one process.",
             form="auto, fork or exec",
             pattern=re.compile(r"auto|fork|exec", re.I),
         ),

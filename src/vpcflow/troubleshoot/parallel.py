@@ -23,6 +23,8 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from .. import settings
+
 log = logging.getLogger("vpcflow")
 
 __all__ = ["by_interface", "map_parts"]
@@ -63,6 +65,14 @@ def by_interface(flows: Sequence, jobs: int, key=lambda f: f.interface_id) -> li
     return [p for p in parts if p]
 
 
+def forks() -> bool:
+    """Whether parts go to forked children: on Linux, unless the ``worker_start`` setting is
+    ``exec`` (which keeps troubleshoot in one process: its flows cannot be sent to a fresh
+    interpreter for less than deciding them costs)."""
+    chosen = str(settings.get("worker_start")).lower()
+    return chosen != "exec" and hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
 def _same(x):
     return x
 
@@ -73,7 +83,7 @@ def map_parts(
     """``[func(p) for p in parts]``, the parts after the first in forked children (on systems
     that fork), the first in this process meanwhile. A child sends ``pack(func(p))`` pickled,
     which this process turns back with ``unpack``."""
-    if len(parts) < 2 or not hasattr(os, "fork") or not sys.platform.startswith("linux"):
+    if len(parts) < 2 or not forks():
         return [func(p) for p in parts]
     children: list[tuple[int, int]] = []  # (pid, read end) of those not yet reaped
     try:
