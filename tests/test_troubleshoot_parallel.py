@@ -144,3 +144,14 @@ def test_troubleshoot_command_is_the_same_on_one_core_and_two(busy_store):
     verdicts = json.loads(out[1])
     assert len(verdicts) > 1000
     assert out[2] == out[1]
+
+
+def test_when_no_worker_can_start_the_parent_does_every_part(monkeypatch, caplog):
+    def no_fork(func, part):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parallel, "_fork", no_fork)
+    with caplog.at_level(logging.WARNING, logger="vpcflow"):
+        got = parallel.map_parts(lambda p: [x + 1 for x in p], [[1], [2], [3]])
+    assert got == [[2], [3], [4]]
+    assert "could not start a worker" in caplog.text

@@ -88,11 +88,18 @@ def map_parts(
     children: list[tuple[int, int]] = []  # (pid, read end) of those not yet reaped
     try:
         for part in parts[1:]:
-            children.append(_fork(lambda p: pack(func(p)), part))
+            try:
+                children.append(_fork(lambda p: pack(func(p)), part))
+            except OSError as exc:  # no memory or processes left for one: do the rest here
+                log.warning("troubleshoot could not start a worker (%s): deciding here", exc)
+                break
         log.debug("troubleshoot: parts of %s flows in %d processes", [len(p) for p in parts],
-                  len(parts))  # fmt: skip
+                  len(children) + 1)  # fmt: skip
         results = [func(parts[0])]
         for part in parts[1:]:
+            if not children:  # not forked
+                results.append(func(part))
+                continue
             pid, fd = children[0]
             try:
                 data = _read_all(fd)
@@ -136,7 +143,8 @@ def _fork(func: Callable, part) -> tuple[int, int]:
         while view:
             view = view[os.write(w, view) :]
     except BaseException:  # noqa: BLE001 - a forked child must end here, whatever happens
-        traceback.print_exc()
+        if log.isEnabledFor(logging.DEBUG):  # (the parent says it and does the part itself)
+            traceback.print_exc()
         code = 1
     finally:
         os._exit(code)
