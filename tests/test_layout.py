@@ -16,6 +16,7 @@ LAYERS = {
     "errors": 0,
     "settings": 0,
     "timeparse": 0,
+    "processes": 0,
     "networks": 0,
     "schema": 0,
     "parse": 1,

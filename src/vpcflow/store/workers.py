@@ -31,23 +31,13 @@ import pyarrow as pa
 
 from .. import settings
 from ..errors import StoreWriteError, VpcflowError
+from ..processes import die_with_parent
 from ..sources import RawObject
 from . import rollups
 from .nopandas import hide_pandas
 from .parts import ObjectResult, PartWriter, read_object
 
 log = logging.getLogger("vpcflow")
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers still exit when the pipe closes
-        pass
-    if os.getppid() != parent:
-        os._exit(0)
 
 
 def _describe(obj: RawObject) -> dict:
@@ -93,7 +83,7 @@ def worker_main(argv: list[str]) -> None:
 def _worker(
     conn, stage_root: str, log_format: str | None, wid: int, parent: int, announce: bool = True
 ) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     hide_pandas()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)

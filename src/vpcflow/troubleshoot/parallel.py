@@ -15,6 +15,7 @@ The parent stops its children on any exception, Ctrl-C included.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import pickle
@@ -24,6 +25,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from .. import settings
+from ..processes import die_with_parent
 
 log = logging.getLogger("vpcflow")
 
@@ -85,7 +87,7 @@ def map_parts(
     which this process turns back with ``unpack``."""
     if len(parts) < 2 or not forks():
         return [func(p) for p in parts]
-    children: list[tuple[int, int]] = []  # (pid, read end) of those not yet reaped
+    children: list[tuple[int, io.RawIOBase]] = []  # (pid, read end) of those not yet reaped
     try:
         for part in parts[1:]:
             try:
@@ -100,12 +102,9 @@ def map_parts(
             if not children:  # not forked
                 results.append(func(part))
                 continue
-            pid, fd = children[0]
-            try:
-                data = _read_all(fd)
-            finally:
-                os.close(fd)
-                children[0] = (pid, -1)
+            pid, pipe = children[0]
+            with pipe:
+                data = pipe.readall()
             code = _reap(pid)
             children.pop(0)
             if code == 0 and data:
@@ -115,29 +114,28 @@ def map_parts(
                 results.append(func(part))
         return results
     finally:
-        for pid, fd in children:  # an exception or Ctrl-C: stop the children still running
+        for pid, pipe in children:  # an exception or Ctrl-C: stop the children still running
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            if fd >= 0:
-                os.close(fd)
+            pipe.close()
             _reap(pid)
 
 
-def _fork(func: Callable, part) -> tuple[int, int]:
+def _fork(func: Callable, part) -> tuple[int, io.RawIOBase]:
     r, w = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(w)
-        return pid, r
+        return pid, open(r, "rb", buffering=0)
     # The child: never returns into the caller's code, never runs its exit handlers.
     code = 0
     try:
         os.close(r)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        _die_with_parent(parent)
+        die_with_parent(parent)
         data = pickle.dumps(func(part), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(data)
         while view:
@@ -148,24 +146,6 @@ def _fork(func: Callable, part) -> tuple[int, int]:
         code = 1
     finally:
         os._exit(code)
-
-
-def _die_with_parent(parent: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while block := os.read(fd, 1 << 20):
-        chunks.append(block)
-    return b"".join(chunks)
 
 
 def _reap(pid: int) -> int | None:
