@@ -327,3 +327,16 @@ def test_several_conversations_in_one_input(scenarios):
     verdicts = explain(scenarios)
     assert len(verdicts) == len(LOGS_ONLY)
     assert sum(v.records for v in verdicts) == scenarios.num_rows
+
+
+def test_folded_verdicts_keep_a_first_time_of_zero():
+    """A record may start at 0 (the schema allows it): folding must not take 0 for unknown."""
+    from vpcflow.troubleshoot import Verdict, fold
+
+    def v(first, last):
+        return Verdict("eni-a", 6, "203.0.113.7", "10.0.0.5", 40000, 22, "inbound",
+                       "security-group-or-network-acl", "request inbound", "", None, "high", "",
+                       "logs", "REJECT", "none", records=1, first_seen=first, last_seen=last)  # fmt: skip
+
+    [g] = fold([v(0, 0), v(5, 9), v(None, None)])
+    assert (g.first_seen, g.last_seen, g.occurrences) == (0, 9, 3)

@@ -29,7 +29,7 @@ from . import parallel
 from .configs import Configs, interfaces_from_inventory, load_configs
 from .conversations import SERVICE_PORTS, Conversation, Flow, pair_flows
 from .fetch import fetch_configs, store_interface_ids
-from .verdicts import ALLOWED, BPA, NACL, SG, SG_OR_NACL, Verdict, decide
+from .verdicts import ALLOWED, BPA, NACL, SG, SG_OR_NACL, Verdict, decide, greatest, least
 
 __all__ = [
     "ALLOWED",
@@ -401,10 +401,8 @@ def _folded(tagged) -> list[tuple]:
         g.records += v.records
         g.packets += v.packets
         g.bytes += v.bytes
-        if v.first_seen is not None:
-            g.first_seen = min(g.first_seen or v.first_seen, v.first_seen)
-        if v.last_seen is not None:
-            g.last_seen = max(g.last_seen or v.last_seen, v.last_seen)
+        g.first_seen = least(g.first_seen, v.first_seen)
+        g.last_seen = greatest(g.last_seen, v.last_seen)
     return list(groups.values())
 
 

@@ -169,12 +169,12 @@ def _owner(addr: str, configs: Configs | None, here, at: int | None = None) -> s
     return ""
 
 
-def _least(a: int | None, b: int | None) -> int | None:
+def least(a: int | None, b: int | None) -> int | None:
     """The smaller of two times, either of which may be unknown."""
     return b if a is None else a if b is None else min(a, b)
 
 
-def _greatest(a: int | None, b: int | None) -> int | None:
+def greatest(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
 
 
@@ -185,7 +185,7 @@ def decide(c: Conversation, configs: Configs | None = None) -> Verdict:
     eni = configs.interfaces.get(c.interface_id) if configs else None
     here = eni.shown() if eni else c.interface_id
     thing = _THING.get(eni.kind if eni else "", "what is behind the interface")
-    at, last = _least(req.first, resp.first), _greatest(req.last, resp.last)
+    at, last = least(req.first, resp.first), greatest(req.last, resp.last)
     who = _ep(c.client[0], c.client[1], c.protocol) + _owner(c.client[0], configs, eni, at)
     to = _ep(c.server[0], c.server[1], c.protocol) + _owner(c.server[0], configs, eni, at)
     what = _what(c)
