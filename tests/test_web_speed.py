@@ -19,6 +19,8 @@ import vpcflow
 from vpcflow.errors import StoreError
 from vpcflow.generate import generate
 from vpcflow.store import summaries
+from vpcflow.web.answers import MISSING as MISSING_ANSWER
+from vpcflow.web.answers import SavedAnswers
 from vpcflow.web.dashboard import Dashboard
 from vpcflow.web.overview import PAGE_ORDER, _sankey_graph
 from webserver import answer as _answer
@@ -485,3 +487,20 @@ def test_a_restarted_server_answers_the_rejections_page_from_disk_while_its_inpu
     served(fetch_configs=lambda *a: None)
     assert len(runs) == 4  # configurations fetched from AWS per view: never from disk
     store.close()
+
+
+def test_a_full_disk_leaves_no_partial_saved_answer(tmp_path, monkeypatch):
+    import errno
+
+    (tmp_path / "vpcflow-store.json").write_text("{}")
+    saved = SavedAnswers(tmp_path / "answers", tmp_path / "vpcflow-store.json")
+    real = Path.write_text
+
+    def full(self, text, *a, **kw):  # half the answer fits, then the disk is full
+        real(self, text[: len(text) // 2], *a, **kw)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    saved.put("v1", ["kpis"], {"records": 1})
+    assert saved.get("v1", ["kpis"]) is MISSING_ANSWER
+    assert [p for p in (tmp_path / "answers").rglob("*") if p.is_file()] == []

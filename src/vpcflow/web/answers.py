@@ -12,6 +12,7 @@ new one is written; ``vpcflow serve`` answers the default view again in the back
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -68,15 +69,17 @@ class SavedAnswers:
         path = self._file(version, text)
         if self.marker is not None and not self.marker.exists():
             return  # the store was removed (a temporary demo store): do not make it again
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             if self._pruned != version:
                 self._prune(version)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             tmp.write_text(body)
             tmp.replace(path)  # a reader sees the whole answer or none
         except OSError as exc:
             log.info("saving a dashboard answer failed: %s", exc)
+            with contextlib.suppress(OSError):  # a full disk: no partial file left behind
+                tmp.unlink(missing_ok=True)
 
     def _prune(self, version: str) -> None:
         """Remove the answers of other store versions (stale since an ingest or compaction)."""
