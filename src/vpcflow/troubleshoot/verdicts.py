@@ -175,6 +175,7 @@ def least(a: int | None, b: int | None) -> int | None:
 
 
 def greatest(a: int | None, b: int | None) -> int | None:
+    """The larger of two times, either of which may be unknown."""
     return b if a is None else a if b is None else max(a, b)
 
 
