@@ -116,6 +116,11 @@ def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
         assert "summary_seen" in on.panel("kpis", view)["reads"]
         assert on.panel("countries", view)["reads"] == ["summary_seen"]
         assert "vpc_flow_logs" not in on.panel("sankey", view)["reads"]
+    # a protocol chip (a click on the protocols panel): the address groupings keep protocol
+    view = _view(on, "range=all&unit=records&f=protocol=6")
+    for panel in ("talkers", "ports", "sources", "destinations"):
+        assert f"summary_{panel}" in on.panel(panel, view)["reads"], panel
+    assert "vpc_flow_logs" not in on.panel("sankey", view)["reads"]
     # a chip on a column the summaries do not keep reads the records
     view = _view(on, "range=all&f=dstport=443")
     assert on.panel("talkers", view)["reads"] == ["vpc_flow_logs"]

@@ -6,8 +6,8 @@ small. A day summary keeps, for one UTC day and one grouping (``SUMMARIES``: tal
 sources, destinations):
 
 * ``rows``: every record count, byte and packet sum of the day's **heavy** keys, per 5-minute
-  bucket, action and log status -- all of them, so a heavy key's total over any range of buckets
-  is exact. A key is heavy when it is among the ``KEEP`` largest of the day by records, bytes or
+  bucket, action, log status and (for the address groupings) protocol -- all of them, so a heavy
+  key's total over any range of buckets, under a chip on any of those, is exact. A key is heavy when it is among the ``KEEP`` largest of the day by records, bytes or
   packets, over all records or over one action class (ACCEPT, REJECT, anything else);
 * ``bounds``: for the other (light) keys, the largest total any one of them has -- over the day
   (``bucket`` NULL) and within each bucket -- per unit and action class (``*``: all of them);
@@ -21,8 +21,8 @@ keys of a day are the same whichever summary computes them. Two more files serve
 the rejected sources:
 
 * ``links`` (sources, destinations): the heavy addresses' records that have the other address
-  too, per bucket, action, log status and destination port -- the day's heavy ports by name (the
-  ports summary's heavy keys), any other NULL -- sorted by address;
+  too, per bucket, action, log status, protocol and destination port -- the day's heavy ports by
+  name (the ports summary's heavy keys), any other NULL -- sorted by address;
 * ``rejects`` (sources): per heavy source and log status, each destination port and each
   destination host its rejected records went to, with the first and last bucket of the day.
 
@@ -63,7 +63,7 @@ log = logging.getLogger("vpcflow.store")
 __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
-VERSION = 3
+VERSION = 4  # 4: the address groupings' rows and links by protocol
 SEEN_VERSION = 2  # the ``seen`` summary's own format (the others' fingerprints do not change)
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
@@ -91,19 +91,35 @@ class Summary:
     # Keep every source with the first and last bucket it was seen in (its country and network),
     # and the volume by the sources' country (needs the lookups; no heavy rows, no bounds).
     seen: bool = False
+    # Split the heavy rows (and links) by protocol too, so that a protocol chip -- a click on a
+    # slice of the protocols panel -- is answered (a protocol key already is: ports).
+    by_protocol: bool = False
 
     @property
     def key_names(self) -> list[str]:
         return [k for k, _ in self.keys]
 
+    @property
+    def chips(self) -> set[str]:
+        """The fields a filter chip may name for the heavy rows to answer: the keys, action,
+        log status and, split by it, protocol."""
+        return {
+            *self.key_names,
+            "action",
+            "log_status",
+            *(["protocol"] if self.by_protocol else []),
+        }
+
 
 SUMMARIES = {
     s.name: s
     for s in (
-        Summary("talkers", (("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR"))),
+        Summary("talkers", (("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR")), by_protocol=True),
         Summary("ports", (("dstport", "INTEGER"), ("protocol", "BIGINT"))),
-        Summary("sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True),
-        Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr"),
+        Summary(
+            "sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True, by_protocol=True
+        ),
+        Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr", by_protocol=True),
         Summary("seen", (("srcaddr", "VARCHAR"),), seen=True),
     )
 }
@@ -181,10 +197,11 @@ def _build_sql(summary: Summary, listing: str) -> list[str]:
     same = " AND ".join(f'a."{k}" IS NOT DISTINCT FROM b."{k}"' for k in summary.key_names)
     maxes = ", ".join(f'max("{u}") AS "{u}"' for u in UNITS)
     sums = ", ".join(f'sum("{u}") AS "{u}"' for u in UNITS)
+    split = "CAST(protocol AS BIGINT) AS protocol, " if summary.by_protocol else ""
     return [
-        # every (bucket, action, log status, key) of the day
+        # every (bucket, action, log status[, protocol], key) of the day
         f"""CREATE OR REPLACE TEMP TABLE g AS
-SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status, {keys},
+SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status, {split}{keys},
     count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,
     CAST(sum(packets) AS BIGINT) AS packets
 FROM read_parquet({listing}, union_by_name = true)
@@ -299,8 +316,9 @@ SELECT DISTINCT {names} FROM {totals} QUALIFY {ranks} OR ({nulls})""",
 
 def _links_sql(summary: Summary, listing: str) -> list[str]:
     """Statements that leave ``links``: the heavy addresses' records that have the other
-    address, per bucket, action, log status and destination port -- the day's heavy ports (as
-    the ports summary finds them) by name, the others NULL."""
+    address, per bucket, action, log status, protocol and destination port -- the day's heavy
+    ports (as the ports summary finds them) by name, the others NULL (a heavy port's protocol is
+    the record's: the join matches on it)."""
     (addr,) = summary.key_names
     ports = SUMMARIES["ports"]
     keys = ", ".join(f'CAST("{k}" AS {t}) AS "{k}"' for k, t in ports.keys)
@@ -313,7 +331,7 @@ WHERE "start" IS NOT NULL
 GROUP BY ALL""",
         *_heavy_sql("gp", ports.key_names, "tp", "hp"),
         f"""CREATE OR REPLACE TEMP TABLE links AS
-SELECT r.bucket, r.action, r.log_status, r."{addr}", hp.dstport, hp.protocol,
+SELECT r.bucket, r.action, r.log_status, r."{addr}", hp.dstport, r.protocol,
     count(*) AS records, CAST(sum(r.bytes) AS BIGINT) AS bytes,
     CAST(sum(r.packets) AS BIGINT) AS packets
 FROM (
@@ -358,6 +376,9 @@ def build(
             con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
             try:
                 con.execute("SET TimeZone = 'UTC'")
+                # DuckDB's own bar would draw into the terminal of `vpcflow serve`, which
+                # summarises in the background, and into `vpcflow rollup summarise`'s output
+                con.execute("SET enable_progress_bar = false")
                 if summary.seen:
                     tables = _seen_tables(con, listing, country[1:])
                 else:

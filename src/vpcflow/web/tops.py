@@ -5,8 +5,9 @@ bound on its volume. ``Tops.top`` ranks the heavy keys over the view and returns
 only when that is provably the records' answer:
 
 * the view's range lies on 5-minute buckets and every day of it has a current summary;
-* every filter chip is on one of the summary's keys, ``action`` or ``log_status`` (a chip
-  narrows a heavy key's exact rows and can only lower a light key's volume below its bound);
+* every filter chip is on one of the summary's keys, ``action``, ``log_status`` or, for the
+  address groupings, ``protocol`` (``Summary.chips``: a chip narrows a heavy key's exact rows
+  and can only lower a light key's volume below its bound);
 * each of the N keys is heavy on every day of the range on which a light key may have any volume
   (so its value is exact), and the N-th value is larger than anything another key can have: the
   light keys' bound (per day, the smaller of the day's bound and the sum of the range's bucket
@@ -30,7 +31,7 @@ log = logging.getLogger("vpcflow.web")
 __all__ = ["Tops"]
 
 BUCKET = 300
-# The chips a summary answers besides its keys.
+# The chips every summary's rows answer besides its keys (``Summary.chips`` says what its own do).
 _ROW_COLUMNS = {"action", "log_status"}
 
 
@@ -89,8 +90,12 @@ class Tops:
         ``destinations``; heavy on every day of the view, as ``top`` lists them) by destination
         port: ``{addr, port, protocol, value}`` rows, port and protocol None for a port that
         ``ports`` (an SQL condition on dstport and protocol, of the day's heavy ports) does
-        not name. None when a chip is on anything but action or log status."""
-        if any(f.field not in _ROW_COLUMNS for f in view.filters) or not members:
+        not name. None when a chip is on anything but action, log status or protocol."""
+        from ..store.summaries import SUMMARIES
+
+        summary = SUMMARIES[name]
+        rows = summary.chips - set(summary.key_names)
+        if any(f.field not in rows for f in view.filters) or not members:
             return None
         return self._run(name, view, view.filters, self._links, members, ports)
 
@@ -245,7 +250,7 @@ ORDER BY value DESC, country"""
         from ..store.summaries import SUMMARIES
 
         summary = SUMMARIES[name]
-        if any(f.field not in _ROW_COLUMNS | set(summary.key_names) for f in filters):
+        if any(f.field not in summary.chips for f in filters):
             return None
         status = self.store.summary_status(name, view.start, view.end)
         if not status["complete"] or not status["days"]:
