@@ -49,6 +49,8 @@ VIEWS = [
     "range=all&f=dstaddr=10.0.1.0/24&f=log_status=OK",
     "range=all&unit=records&f=protocol=6",
     "range=all&f=dstport=443",
+    "range=all&f=interface_id=eni-0c31b4d5e6f708192",
+    "range=24h&unit=records&f=interface_id!=eni-0b21a3c4d5e6f7081&f=protocol=17",
     "from=2024-05-01T02:00:00Z&to=2024-05-01T05:00:00Z&unit=records",
 ]
 

@@ -7,8 +7,9 @@ sources, destinations):
 
 * ``rows``: every record count, byte and packet sum of the day's **heavy** keys, per 5-minute
   bucket, action, log status and (for the address groupings) protocol -- all of them, so a heavy
-  key's total over any range of buckets, under a chip on any of those, is exact. A key is heavy when it is among the ``KEEP`` largest of the day by records, bytes or
-  packets, over all records or over one action class (ACCEPT, REJECT, anything else);
+  key's total over any range of buckets, under a chip on any of those, is exact. A key is heavy
+  when it is among the ``KEEP`` largest of the day by records, bytes or packets, over all
+  records or over one action class (ACCEPT, REJECT, anything else);
 * ``bounds``: for the other (light) keys, the largest total any one of them has -- over the day
   (``bucket`` NULL) and within each bucket -- per unit and action class (``*``: all of them);
   and (class ``odd``) how many of the day's records lack an address or the destination port
