@@ -123,6 +123,9 @@ def test_the_default_views_top_lists_are_answered_by_the_summaries(dashboards):
     for panel in ("talkers", "ports", "sources", "destinations"):
         assert f"summary_{panel}" in on.panel(panel, view)["reads"], panel
     assert "vpc_flow_logs" not in on.panel("sankey", view)["reads"]
+    assert on.panel("rejected_sources", view)["reads"] == ["summary_seen", "summary_sources"]
+    assert "summary_seen" in on.panel("kpis", view)["reads"]
+    assert on.panel("countries", view)["reads"] == ["summary_seen"]
     # a chip on a column the summaries do not keep reads the records
     view = _view(on, "range=all&f=dstport=443")
     assert on.panel("talkers", view)["reads"] == ["vpc_flow_logs"]

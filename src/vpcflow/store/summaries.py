@@ -24,13 +24,13 @@ the rejected sources:
 * ``links`` (sources, destinations): the heavy addresses' records that have the other address
   too, per bucket, action, log status, protocol and destination port -- the day's heavy ports by
   name (the ports summary's heavy keys), any other NULL -- sorted by address;
-* ``rejects`` (sources): per heavy source and log status, each destination port and each
-  destination host its rejected records went to, with the first and last bucket of the day.
+* ``rejects`` (sources): per heavy source, log status and protocol, each destination port and
+  each destination host its rejected records went to, with the first and last bucket of the day.
 
 One more summary, ``seen``, keeps no heavy keys but what is not additive over sources: its
-``sources`` file lists every source of the day (by action and log status) with the first and last
-bucket it was seen in, its country and network, and its ``countries`` file the day's volume per 5-minute
-bucket, action, log status and country of the source. A source whose first or last bucket lies in
+``sources`` file lists every source of the day (by action, log status and protocol) with the
+first and last bucket it was seen in, its country and network, and its ``countries`` file the
+day's volume per 5-minute bucket, action, log status, protocol and country of the source. A source whose first or last bucket lies in
 a range has records in it; one seen only outside has none; only one seen both before and after a
 range that lies within its day may or may not (the reader then answers from elsewhere). So the
 distinct sources of any range of whole buckets, and of each country, are counted exactly (the KPI
@@ -65,7 +65,9 @@ __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
 VERSION = 4  # 4: the address groupings' rows and links by protocol
-SEEN_VERSION = 2  # the ``seen`` summary's own format (the others' fingerprints do not change)
+SEEN_VERSION = (
+    3  # the ``seen`` summary's own format (3: by protocol) (the others' fingerprints do not change)
+)
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -121,7 +123,7 @@ SUMMARIES = {
             "sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True, by_protocol=True
         ),
         Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr", by_protocol=True),
-        Summary("seen", (("srcaddr", "VARCHAR"),), seen=True),
+        Summary("seen", (("srcaddr", "VARCHAR"),), seen=True, by_protocol=True),
     )
 }
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
@@ -238,14 +240,15 @@ SELECT NULL, 'odd', n, n, n FROM odd""",
 
 
 def _seen_sql(listing: str) -> list[str]:
-    """The statements that leave ``seen_sources`` (each source of the day by action and log
-    status: its country, network, first and last bucket) and ``seen_countries`` (the volume per
-    bucket, action, log status and country of the source). ``vpcflow_country`` and
-    ``vpcflow_network`` are the caller's lookups."""
+    """The statements that leave ``seen_sources`` (each source of the day by action, log
+    status and protocol: its country, network, first and last bucket) and ``seen_countries``
+    (the volume per bucket, action, log status, protocol and country of the source).
+    ``vpcflow_country`` and ``vpcflow_network`` are the caller's lookups."""
     return [
         f"""CREATE OR REPLACE TEMP TABLE g AS
 SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status,
-    CAST(srcaddr AS VARCHAR) AS srcaddr, count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,
+    CAST(protocol AS BIGINT) AS protocol, CAST(srcaddr AS VARCHAR) AS srcaddr,
+    count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,
     CAST(sum(packets) AS BIGINT) AS packets
 FROM read_parquet({listing}, union_by_name = true)
 WHERE "start" IS NOT NULL AND srcaddr IS NOT NULL
@@ -255,34 +258,38 @@ GROUP BY ALL""",
 SELECT srcaddr, vpcflow_country(srcaddr) AS country, vpcflow_network(srcaddr) AS network
 FROM (SELECT DISTINCT srcaddr FROM g)""",
         """CREATE OR REPLACE TEMP TABLE seen_sources AS
-SELECT srcaddr, geo.country, geo.network, action, log_status, min(bucket) AS "first",
+SELECT srcaddr, geo.country, geo.network, action, log_status, protocol, min(bucket) AS "first",
     max(bucket) AS "last"
 FROM g JOIN geo USING (srcaddr) GROUP BY ALL""",
         """CREATE OR REPLACE TEMP TABLE seen_countries AS
-SELECT bucket, action, log_status, geo.country, CAST(sum(records) AS BIGINT) AS records,
+SELECT bucket, action, log_status, protocol, geo.country,
+    CAST(sum(records) AS BIGINT) AS records,
     CAST(sum(bytes) AS BIGINT) AS bytes, CAST(sum(packets) AS BIGINT) AS packets
 FROM g JOIN geo USING (srcaddr) GROUP BY ALL""",
     ]
 
 
 def _rejects_sql(listing: str) -> list[str]:
-    """The statement that leaves ``rejects``: per heavy source and log status, each destination
-    port (dstaddr NULL) and each destination host (dstport NULL) its rejected records went to,
-    with the first and last bucket of the day (``action`` is REJECT, for the chips' SQL)."""
+    """The statement that leaves ``rejects``: per heavy source, log status and protocol, each
+    destination port (dstaddr NULL) and each destination host (dstport NULL) its rejected
+    records went to, with the first and last bucket of the day (``action`` is REJECT, for the
+    chips' SQL)."""
     return [
         f"""CREATE OR REPLACE TEMP TABLE rejects AS
 WITH r AS (
-    SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, log_status, srcaddr,
-        CAST(dstport AS INTEGER) AS dstport, dstaddr
+    SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, log_status,
+        CAST(protocol AS BIGINT) AS protocol, srcaddr, CAST(dstport AS INTEGER) AS dstport, dstaddr
     FROM read_parquet({listing}, union_by_name = true)
     WHERE "start" IS NOT NULL AND action = 'REJECT'
         AND srcaddr IN (SELECT srcaddr FROM h WHERE srcaddr IS NOT NULL)
 )
-SELECT srcaddr, 'REJECT' AS action, log_status, dstport, CAST(NULL AS VARCHAR) AS dstaddr,
+SELECT srcaddr, 'REJECT' AS action, log_status, protocol, dstport,
+    CAST(NULL AS VARCHAR) AS dstaddr,
     min(bucket) AS first, max(bucket) AS last
 FROM r WHERE dstport IS NOT NULL GROUP BY ALL
 UNION ALL
-SELECT srcaddr, 'REJECT' AS action, log_status, CAST(NULL AS INTEGER) AS dstport, dstaddr,
+SELECT srcaddr, 'REJECT' AS action, log_status, protocol, CAST(NULL AS INTEGER) AS dstport,
+    dstaddr,
     min(bucket) AS first, max(bucket) AS last
 FROM r WHERE dstaddr IS NOT NULL GROUP BY ALL""",
     ]

@@ -119,9 +119,11 @@ GROUP BY ALL"""
     def rejected(self, view: View, members: list[str]) -> dict | None:
         """The distinct destination ports and hosts of the rejected records of the sources
         ``members`` (heavy on every day of the view, as ``top`` lists them): {srcaddr: (ports,
-        hosts)}; None when a chip is on anything but srcaddr, action, log status, or when a
-        port or host seen both inside and outside the range may not be in it."""
-        if any(f.field not in _ROW_COLUMNS | {"srcaddr"} for f in view.filters) or not members:
+        hosts)}; None when a chip is on anything but srcaddr, action, log status, protocol, or
+        when a port or host seen both inside and outside the range may not be in it."""
+        if any(f.field not in _ROW_COLUMNS | {"srcaddr", "protocol"} for f in view.filters):
+            return None
+        if not members:
             return None
         return self._run("sources", view, view.filters, self._rejected, members)
 
@@ -155,15 +157,15 @@ FROM ({rows}) WHERE sure GROUP BY srcaddr"""
     def distinct_sources(self, view: View) -> int | None:
         """How many distinct sources the view's records have (``seen``: each source of a day
         with the first and last 5 minutes it was seen in); None when a chip is on anything but
-        srcaddr, action or log status, or when a source seen both before and after a range
-        within one day may or may not have records in it."""
+        srcaddr, action, log status or protocol, or when a source seen both before and after a
+        range within one day may or may not have records in it."""
         return self._run("seen", view, view.filters, self._distinct_sources)
 
     def countries(self, view: View) -> list[dict] | None:
         """The map: per country of the source, the view's volume and distinct sources, by value
         then country (``{country, value, sources}``); None as for ``distinct_sources``, and
-        when a chip is on anything but action or log status."""
-        if any(f.field not in _ROW_COLUMNS for f in view.filters):
+        when a chip is on anything but action, log status or protocol."""
+        if any(f.field not in _ROW_COLUMNS | {"protocol"} for f in view.filters):
             return None
         return self._run("seen", view, view.filters, self._countries)
 
