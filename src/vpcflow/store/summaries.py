@@ -6,8 +6,8 @@ small. A day summary keeps, for one UTC day and one grouping (``SUMMARIES``: tal
 sources, destinations):
 
 * ``rows``: every record count, byte and packet sum of the day's **heavy** keys, per 5-minute
-  bucket, action, log status and (for the address groupings) protocol -- all of them, so a heavy
-  key's total over any range of buckets, under a chip on any of those, is exact. A key is heavy
+  bucket, action, log status and protocol (``ROW_COLUMNS``) -- all of them, so a heavy key's
+  total over any range of buckets, under a chip on any of those, is exact. A key is heavy
   when it is among the ``KEEP`` largest of the day by records, bytes or packets, over all
   records or over one action class (ACCEPT, REJECT, anything else);
 * ``bounds``: for the other (light) keys, the largest total any one of them has -- over the day
@@ -30,8 +30,8 @@ the rejected sources:
 One more summary, ``seen``, keeps no heavy keys but what is not additive over sources: its
 ``sources`` file lists every source of the day (by action, log status and protocol) with the
 first and last bucket it was seen in, its country and network, and its ``countries`` file the
-day's volume per 5-minute bucket, action, log status, protocol and country of the source. A source whose first or last bucket lies in
-a range has records in it; one seen only outside has none; only one seen both before and after a
+day's volume per 5-minute bucket, action, log status, protocol and country of the source. A
+source whose first or last bucket lies in a range has records in it; one seen only outside has none; only one seen both before and after a
 range that lies within its day may or may not (the reader then answers from elsewhere). So the
 distinct sources of any range of whole buckets, and of each country, are counted exactly (the KPI
 cards, the map). Its countries come from a lookup the caller gives (``country``: the database's
@@ -65,9 +65,10 @@ __all__ = ["Summary", "SUMMARIES", "KEEP", "SUMMARY_DIR", "status", "build"]
 
 SUMMARY_DIR = "_vpcflow/summaries"
 VERSION = 4  # 4: the address groupings' rows and links by protocol
-SEEN_VERSION = (
-    3  # the ``seen`` summary's own format (3: by protocol) (the others' fingerprints do not change)
-)
+# the ``seen`` summary's own format (the others' fingerprints do not change); 3: by protocol
+SEEN_VERSION = 3
+# What every summary's rows are split by besides their keys: the filter chips they answer.
+ROW_COLUMNS = ("action", "log_status", "protocol")
 # Heavy keys per day and criterion (3 units x 4 action classes): the more, the more views are
 # proven exact and the larger the summary (a heavy key keeps a row per bucket it appears in).
 KEEP = 200
@@ -94,36 +95,20 @@ class Summary:
     # Keep every source with the first and last bucket it was seen in (its country and network),
     # and the volume by the sources' country (needs the lookups; no heavy rows, no bounds).
     seen: bool = False
-    # Split the heavy rows (and links) by protocol too, so that a protocol chip -- a click on a
-    # slice of the protocols panel -- is answered (a protocol key already is: ports).
-    by_protocol: bool = False
 
     @property
     def key_names(self) -> list[str]:
         return [k for k, _ in self.keys]
 
-    @property
-    def chips(self) -> set[str]:
-        """The fields a filter chip may name for the heavy rows to answer: the keys, action,
-        log status and, split by it, protocol."""
-        return {
-            *self.key_names,
-            "action",
-            "log_status",
-            *(["protocol"] if self.by_protocol else []),
-        }
-
 
 SUMMARIES = {
     s.name: s
     for s in (
-        Summary("talkers", (("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR")), by_protocol=True),
+        Summary("talkers", (("srcaddr", "VARCHAR"), ("dstaddr", "VARCHAR"))),
         Summary("ports", (("dstport", "INTEGER"), ("protocol", "BIGINT"))),
-        Summary(
-            "sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True, by_protocol=True
-        ),
-        Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr", by_protocol=True),
-        Summary("seen", (("srcaddr", "VARCHAR"),), seen=True, by_protocol=True),
+        Summary("sources", (("srcaddr", "VARCHAR"),), other="dstaddr", rejects=True),
+        Summary("destinations", (("dstaddr", "VARCHAR"),), other="srcaddr"),
+        Summary("seen", (("srcaddr", "VARCHAR"),), seen=True),
     )
 }
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
@@ -200,9 +185,10 @@ def _build_sql(summary: Summary, listing: str) -> list[str]:
     same = " AND ".join(f'a."{k}" IS NOT DISTINCT FROM b."{k}"' for k in summary.key_names)
     maxes = ", ".join(f'max("{u}") AS "{u}"' for u in UNITS)
     sums = ", ".join(f'sum("{u}") AS "{u}"' for u in UNITS)
-    split = "CAST(protocol AS BIGINT) AS protocol, " if summary.by_protocol else ""
+    # protocol, unless it is a key (ports)
+    split = "" if "protocol" in summary.key_names else "CAST(protocol AS BIGINT) AS protocol, "
     return [
-        # every (bucket, action, log status[, protocol], key) of the day
+        # every (bucket, action, log status, protocol, key) of the day
         f"""CREATE OR REPLACE TEMP TABLE g AS
 SELECT CAST(floor("start" / {BUCKET}) AS BIGINT) AS bucket, action, log_status, {split}{keys},
     count(*) AS records, CAST(sum(bytes) AS BIGINT) AS bytes,

@@ -5,9 +5,9 @@ bound on its volume. ``Tops.top`` ranks the heavy keys over the view and returns
 only when that is provably the records' answer:
 
 * the view's range lies on 5-minute buckets and every day of it has a current summary;
-* every filter chip is on one of the summary's keys, ``action``, ``log_status`` or, for the
-  address groupings, ``protocol`` (``Summary.chips``: a chip narrows a heavy key's exact rows
-  and can only lower a light key's volume below its bound);
+* every filter chip is on one of the summary's keys, ``action``, ``log_status`` or
+  ``protocol`` (a chip narrows a heavy key's exact rows and can only lower a light key's volume
+  below its bound);
 * each of the N keys is heavy on every day of the range on which a light key may have any volume
   (so its value is exact), and the N-th value is larger than anything another key can have: the
   light keys' bound (per day, the smaller of the day's bound and the sum of the range's bucket
@@ -24,6 +24,7 @@ import logging
 import threading
 from pathlib import Path
 
+from ..store.summaries import ROW_COLUMNS
 from .view import View
 
 log = logging.getLogger("vpcflow.web")
@@ -31,8 +32,8 @@ log = logging.getLogger("vpcflow.web")
 __all__ = ["Tops"]
 
 BUCKET = 300
-# The chips every summary's rows answer besides its keys (``Summary.chips`` says what its own do).
-_ROW_COLUMNS = {"action", "log_status"}
+# The chips a summary answers besides its keys.
+_ROW_COLUMNS = set(ROW_COLUMNS)
 
 
 def _lit(s: str) -> str:
@@ -91,11 +92,7 @@ class Tops:
         port: ``{addr, port, protocol, value}`` rows, port and protocol None for a port that
         ``ports`` (an SQL condition on dstport and protocol, of the day's heavy ports) does
         not name. None when a chip is on anything but action, log status or protocol."""
-        from ..store.summaries import SUMMARIES
-
-        summary = SUMMARIES[name]
-        rows = summary.chips - set(summary.key_names)
-        if any(f.field not in rows for f in view.filters) or not members:
+        if any(f.field not in _ROW_COLUMNS for f in view.filters) or not members:
             return None
         return self._run(name, view, view.filters, self._links, members, ports)
 
@@ -121,9 +118,7 @@ GROUP BY ALL"""
         ``members`` (heavy on every day of the view, as ``top`` lists them): {srcaddr: (ports,
         hosts)}; None when a chip is on anything but srcaddr, action, log status, protocol, or
         when a port or host seen both inside and outside the range may not be in it."""
-        if any(f.field not in _ROW_COLUMNS | {"srcaddr", "protocol"} for f in view.filters):
-            return None
-        if not members:
+        if any(f.field not in _ROW_COLUMNS | {"srcaddr"} for f in view.filters) or not members:
             return None
         return self._run("sources", view, view.filters, self._rejected, members)
 
@@ -165,7 +160,7 @@ FROM ({rows}) WHERE sure GROUP BY srcaddr"""
         """The map: per country of the source, the view's volume and distinct sources, by value
         then country (``{country, value, sources}``); None as for ``distinct_sources``, and
         when a chip is on anything but action, log status or protocol."""
-        if any(f.field not in _ROW_COLUMNS | {"protocol"} for f in view.filters):
+        if any(f.field not in _ROW_COLUMNS for f in view.filters):
             return None
         return self._run("seen", view, view.filters, self._countries)
 
@@ -252,7 +247,7 @@ ORDER BY value DESC, country"""
         from ..store.summaries import SUMMARIES
 
         summary = SUMMARIES[name]
-        if any(f.field not in summary.chips for f in filters):
+        if any(f.field not in _ROW_COLUMNS | set(summary.key_names) for f in filters):
             return None
         status = self.store.summary_status(name, view.start, view.end)
         if not status["complete"] or not status["days"]:
