@@ -264,13 +264,22 @@ class DuckDBEngine(Engine):
             self._tmp = None
 
     def _damaged(self, exc: BaseException, files: list[str] | None = None) -> StoreDamaged | None:
-        """A DuckDB error naming one of the store's data files: the store is damaged."""
+        """The store is damaged: a DuckDB error naming one of its files, or a read error naming
+        none (a damaged page, "Corrupted file?") when a data file's checksum says which."""
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         for f in files or self._files or []:
             if f in msg:
                 kind = "rollup" if f"/{rollups.ROLLUP_DIR}/" in f else "data"
                 return StoreDamaged(
                     f"{f}: {kind} file is damaged ({msg}); "
+                    f"run 'vpcflow check --repair --store {self.store.path}'"
+                )
+        if type(exc) is duckdb.Error or isinstance(exc, _READ_ERRORS):
+            found = self.store.first_damaged()
+            if found:
+                path, why = found
+                return StoreDamaged(
+                    f"{path}: data file is damaged ({why}; {msg}); "
                     f"run 'vpcflow check --repair --store {self.store.path}'"
                 )
         return None
@@ -426,8 +435,9 @@ class ResultStream:
             else:
                 return
             # Stopped at the limit: the batch that crossed it already showed there is more.
-        except (duckdb.Error, RuntimeError) as exc:
-            if isinstance(exc, duckdb.Error) or _interrupted(exc):
+        except (duckdb.Error, RuntimeError, OSError) as exc:
+            # DuckDB's error in a later batch reaches Python through the Arrow stream as OSError
+            if isinstance(exc, (duckdb.Error, OSError)) or _interrupted(exc):
                 raise self.error(exc) from None
             raise
         finally:
@@ -505,6 +515,17 @@ def _bigint(v):
             "a result value exceeds the bigint range (-2^63 .. 2^63-1): Integer value out of bounds"
         )
     return v
+
+
+# What DuckDB raises when a file's content cannot be read (besides its plain ``Error``; OSError:
+# any of them in a later batch of an Arrow stream); a query's own mistakes (parser, binder,
+# catalog, conversion errors) are none of these.
+_READ_ERRORS = (
+    duckdb.IOException,
+    duckdb.InvalidInputException,
+    duckdb.InternalException,
+    OSError,
+)
 
 
 def _interrupted(exc: BaseException) -> bool:

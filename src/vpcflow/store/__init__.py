@@ -226,6 +226,18 @@ class Store:
                     f"run 'vpcflow check --repair --store {self.path}'"
                 )
 
+    def first_damaged(self) -> tuple[Path, str] | None:
+        """The first data file whose content is not what was committed, and why (each read in
+        full, as ``check`` does), or None: for a read error that names no file, such as DuckDB's
+        "Corrupted file?" on a damaged page of a file of the right size."""
+        from .check import verify_file
+
+        for f in self.manifest.live_files():
+            why = verify_file(self.path, f)
+            if why:
+                return self.path / f["path"], why
+        return None
+
     def _quick_damage(self, f: dict) -> str | None:
         try:
             size = (self.path / f["path"]).stat().st_size

@@ -293,6 +293,10 @@ class S3Store:
     def assert_intact(self) -> None:
         """The manifest is the only list of files; S3 does not lose acknowledged objects."""
 
+    def first_damaged(self) -> None:
+        """Not verified here (``check`` works on local stores only)."""
+        return None
+
     def info(self) -> dict:
         files = self.manifest.live_files()
         parts = sorted({Path(f["path"]).parent.name.split("=", 1)[1] for f in files})
